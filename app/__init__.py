@@ -1,0 +1,1 @@
+"""Reference app: a customer-service platform mixing stateless, stateful and event-driven agents."""

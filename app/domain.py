@@ -1,0 +1,159 @@
+"""The records the agents work on, shared by every adapter and the HTTP layer.
+
+Plain dataclasses with no behaviour beyond turning themselves into JSON-ready dicts, so that
+SQLite, Firestore and the HTTP layer all speak the same shapes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def isoformat(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class InquiryStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (InquiryStatus.SUCCEEDED, InquiryStatus.FAILED)
+
+
+class Route(StrEnum):
+    """Which agent answered a customer turn."""
+
+    FAQ = "faq"
+    SESSION = "session"
+    INQUIRY = "inquiry"
+
+
+@dataclass(frozen=True)
+class FaqHit:
+    id: str
+    question: str
+    answer: str
+    score: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "question": self.question, "answer": self.answer, "score": self.score}
+
+
+@dataclass(frozen=True)
+class Message:
+    id: str
+    session_id: str
+    seq: int  # position in the session, 1-based, gap-free, assigned by the store
+    role: str  # "customer", "agent" or "system" (an inquiry's result)
+    text: str
+    created_at: datetime
+    route: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "seq": self.seq,
+            "role": self.role,
+            "text": self.text,
+            "route": self.route,
+            "data": self.data,
+            "created_at": isoformat(self.created_at),
+        }
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    customer_id: str
+    preferences: dict[str, Any]
+    created_at: datetime
+    expires_at: datetime
+    flow: dict[str, Any] = field(default_factory=dict)  # the support agent's multi-turn state
+
+    def as_dict(self, messages: list[Message] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": self.id,
+            "customer_id": self.customer_id,
+            "preferences": self.preferences,
+            "created_at": isoformat(self.created_at),
+            "expires_at": isoformat(self.expires_at),
+        }
+        if messages is not None:
+            body["messages"] = [m.as_dict() for m in messages]
+        return body
+
+
+@dataclass(frozen=True)
+class Inquiry:
+    id: str
+    kind: str
+    details: dict[str, Any]
+    status: InquiryStatus
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime
+    session_id: str | None = None
+    callback_url: str | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": self.id,
+            "kind": self.kind,
+            "details": self.details,
+            "status": self.status.value,
+            "attempts": self.attempts,
+            "session_id": self.session_id,
+            "created_at": isoformat(self.created_at),
+            "updated_at": isoformat(self.updated_at),
+        }
+        if self.result is not None:
+            body["result"] = self.result
+        if self.error is not None:
+            body["error"] = self.error
+        return body
+
+
+@dataclass(frozen=True)
+class TurnOutcome:
+    """What `POST /v1/sessions/{id}/messages` answers."""
+
+    reply: Message
+    route: Route
+    inquiry_id: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"reply": self.reply.as_dict(), "route": self.route.value}
+        if self.inquiry_id is not None:
+            body["inquiry_id"] = self.inquiry_id
+        return body
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One delivery of a queued inquiry to the worker, from Pub/Sub push or the local queue."""
+
+    inquiry_id: str
+    message_id: str
+    attempt: int  # 1-based delivery attempt, as Pub/Sub's deliveryAttempt
+
+
+class DeliveryResult(StrEnum):
+    """How the worker answers a delivery: ACK stops redelivery, RETRY asks for it."""
+
+    ACK = "ack"
+    RETRY = "retry"

@@ -1,0 +1,71 @@
+"""What the HTTP layer may ask of the agents: the one seam between `app.http` and the rest.
+
+`app.wiring.build_services(settings)` returns an object of this shape with the adapters that
+the settings select. Handlers validate the shape of a request body (types, required fields)
+and call these; the services enforce the domain rules and raise `app.errors` exceptions.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from app.domain import Delivery, DeliveryResult, FaqHit, Inquiry, Message, Session, TurnOutcome
+
+
+class FaqService(Protocol):
+    def search(self, query: str, top_k: int) -> list[FaqHit]:
+        """Best matches first; stateless and side-effect free."""
+
+
+class SessionService(Protocol):
+    def create(self, customer_id: str, preferences: dict[str, Any]) -> Session: ...
+
+    def get(self, session_id: str) -> tuple[Session, list[Message]]:
+        """The session and its messages, oldest first; NotFound when unknown or expired."""
+
+
+class ConversationService(Protocol):
+    def post_message(
+        self, session_id: str, text: str, idempotency_key: str | None = None
+    ) -> TurnOutcome:
+        """Route one customer turn (FAQ, support flow or a new inquiry) and store both sides.
+
+        A repeated `idempotency_key` on the same session returns the first outcome and stores
+        nothing; reused with another text it raises Conflict.
+        """
+
+
+class InquiryService(Protocol):
+    def create(
+        self,
+        kind: str,
+        details: dict[str, Any],
+        session_id: str | None = None,
+        callback_url: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> tuple[Inquiry, bool]:
+        """Store the inquiry as queued and publish it; returns (inquiry, created_now)."""
+
+    def get(self, inquiry_id: str) -> Inquiry: ...
+
+
+class InquiryWorker(Protocol):
+    def handle(self, delivery: Delivery) -> DeliveryResult:
+        """Process one delivery idempotently: side effects happen once however often it comes."""
+
+
+class Services(Protocol):
+    faq: FaqService
+    sessions: SessionService
+    conversation: ConversationService
+    inquiries: InquiryService
+    worker: InquiryWorker
+
+    def readiness(self) -> dict[str, bool]:
+        """Each backend's name and whether it answers now (for /readyz)."""
+
+    def start_background(self) -> None:
+        """Start what the role runs beside requests (the local queue's dispatcher on a worker)."""
+
+    def close(self) -> None:
+        """Stop background work and release connections; safe to call twice."""

@@ -1,0 +1,119 @@
+"""The app's whole configuration, read from environment variables.
+
+This class is the single source of truth of the infra/app contract: the infrastructure sets
+exactly these variables on each Cloud Run service, and a test loads every synthesized
+environment's env block through `Settings.from_env`. A wrong value fails at start-up with the
+variable's name and what is allowed, never later in a request.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A variable holds a value the app cannot use."""
+
+
+def _choice(*allowed: str) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in allowed:
+            raise SettingsError(f"{name}: must be one of {', '.join(allowed)}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _int(minimum: int, maximum: int) -> Callable[[str, str], int]:
+    def parse(name: str, raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name}: must be an integer, got {raw!r}") from None
+        if not minimum <= value <= maximum:
+            raise SettingsError(f"{name}: must be between {minimum} and {maximum}, got {value}")
+        return value
+
+    return parse
+
+
+def _text(name: str, raw: str) -> str:
+    return raw.strip()
+
+
+def _hosts(name: str, raw: str) -> tuple[str, ...]:
+    hosts = tuple(h.strip().lower() for h in raw.split(",") if h.strip())
+    for host in hosts:
+        if "/" in host or ":" in host or " " in host:
+            raise SettingsError(f"{name}: must be a comma-separated list of host names, got {host!r}")
+    return hosts
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"{name}: must be true or false, got {raw!r}")
+
+
+def env(name: str, parse: Callable[[str, str], Any] = _text, default: Any = None) -> Any:
+    """A settings field bound to one environment variable."""
+    return field(default=default, metadata={"env": name, "parse": parse})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the app. Defaults run fully offline on embedded backends."""
+
+    agent_role: str = env("AGENT_ROLE", _choice("api", "worker"), "api")
+    state_backend: str = env("STATE_BACKEND", _choice("local", "firestore"), "local")
+    queue_backend: str = env("QUEUE_BACKEND", _choice("local", "pubsub"), "local")
+    data_dir: str = env("DATA_DIR", _text, ".local")
+
+    google_cloud_project: str | None = env("GOOGLE_CLOUD_PROJECT")
+    firestore_database: str = env("FIRESTORE_DATABASE", _text, "(default)")
+    inquiries_topic: str | None = env("INQUIRIES_TOPIC")
+    inquiry_events_topic: str | None = env("INQUIRY_EVENTS_TOPIC")
+    push_audience: str | None = env("PUSH_AUDIENCE")
+    push_service_account: str | None = env("PUSH_SERVICE_ACCOUNT")
+
+    redis_host: str | None = env("REDIS_HOST")
+    redis_port: int = env("REDIS_PORT", _int(1, 65535), 6379)
+    redis_auth: str | None = env("REDIS_AUTH")
+
+    model: str = env("MODEL", _choice("rules", "gemini"), "rules")
+    gemini_model: str = env("GEMINI_MODEL", _text, "gemini-2.5-flash")
+    gemini_location: str = env("GEMINI_LOCATION", _text, "europe-west1")
+
+    session_ttl_seconds: int = env("SESSION_TTL_SECONDS", _int(60, 90 * 86400), 86400)
+    callback_allowed_hosts: tuple[str, ...] = env("CALLBACK_ALLOWED_HOSTS", _hosts, ())
+    callback_signing_key: str | None = env("CALLBACK_SIGNING_KEY")
+    max_delivery_attempts: int = env("MAX_DELIVERY_ATTEMPTS", _int(1, 100), 5)
+    max_body_bytes: int = env("MAX_BODY_BYTES", _int(1024, 10 * 1024 * 1024), 64 * 1024)
+    log_level: str = env("LOG_LEVEL", _choice("debug", "info", "warning", "error"), "info")
+    # Only for the Pub/Sub emulator, which pushes without a token; refused on Cloud Run.
+    push_auth_disabled_for_emulator: bool = env("PUSH_AUTH_DISABLED_FOR_EMULATOR", _bool, False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Parse `environ` (default: the process environment); `overrides` win and are not parsed."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            name = f.metadata["env"]
+            raw = environ.get(name)
+            if raw is not None and raw.strip() != "":
+                values[f.name] = f.metadata["parse"](name, raw)
+        values.update(overrides)
+        return cls(**values)
+
+    @classmethod
+    def variable_names(cls) -> tuple[str, ...]:
+        """Every environment variable the app reads: the vocabulary of the infra contract."""
+        return tuple(f.metadata["env"] for f in fields(cls))
