@@ -21,7 +21,9 @@ TerraformJson = dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Callable[[Any], None]], TerraformJson]:
+def synth(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[[Callable[[Any], None]], TerraformJson]:
     """`synth(build)` -> the stack's cdk.tf.json, where `build(stack)` adds the constructs."""
     from cdktn import App, TerraformStack
     from cdktn_provider_google.provider import GoogleProvider

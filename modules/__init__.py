@@ -1,0 +1,1 @@
+"""Copyable CDK Terrain constructs, one self-contained file per infrastructure layer."""

@@ -1,0 +1,98 @@
+"""Enable the Google Cloud APIs the platform needs, once per project.
+
+Why: every other layer fails on a fresh project until its API is on, and a `terraform destroy`
+must never switch an API off under other workloads that share the project. So each API gets
+its own `google_project_service` with `disable_on_destroy=False` and
+`disable_dependent_services=False`; other layers depend on `ProjectServices.resources`.
+
+Creates: one `google_project_service` per entry of `ProjectServicesProps.services`
+(`DEFAULT_SERVICES` unless given).
+
+Example::
+
+    apis = ProjectServices(stack, "apis", ProjectServicesProps(project_id="acme-agents-dev"))
+    run_api = apis.services["run.googleapis.com"]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cdktn_provider_google.project_service import ProjectService
+from constructs import Construct
+
+DEFAULT_SERVICES: tuple[str, ...] = (
+    "run.googleapis.com",
+    "artifactregistry.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "firestore.googleapis.com",
+    "redis.googleapis.com",
+    "pubsub.googleapis.com",
+    "secretmanager.googleapis.com",
+    "compute.googleapis.com",
+    "servicenetworking.googleapis.com",
+    "monitoring.googleapis.com",
+    "logging.googleapis.com",
+    "cloudtrace.googleapis.com",
+    "iam.googleapis.com",
+    "aiplatform.googleapis.com",
+    # Terraform manages project IAM bindings through the Resource Manager API.
+    "cloudresourcemanager.googleapis.com",
+)
+
+_PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+_SERVICE = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)*\.googleapis\.com$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProjectServicesProps:
+    """The project and the APIs to enable in it."""
+
+    project_id: str
+    services: Sequence[str] = DEFAULT_SERVICES
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        if not isinstance(self.project_id, str) or not _PROJECT_ID.match(self.project_id):
+            raise ValueError(
+                f"{name}.project_id: must be 6-30 lowercase letters, digits or hyphens, starting"
+                f" with a letter, got {self.project_id!r}"
+            )
+        if isinstance(self.services, str) or not self.services:
+            raise ValueError(
+                f"{name}.services: must be a non-empty list of API names, got {self.services!r}"
+            )
+        for service in self.services:
+            if not isinstance(service, str) or not _SERVICE.match(service):
+                raise ValueError(
+                    f"{name}.services: each entry must be an API name like"
+                    f" 'run.googleapis.com', got {service!r}"
+                )
+        duplicates = sorted({s for s in self.services if list(self.services).count(s) > 1})
+        if duplicates:
+            raise ValueError(f"{name}.services: each API may appear once, got {duplicates}")
+
+
+class ProjectServices(Construct):
+    """The enabled APIs of one project.
+
+    Attributes:
+        services: the `ProjectService` resource of each API, by API name.
+        resources: every `ProjectService`, for other resources' `depends_on`.
+    """
+
+    def __init__(self, scope: Construct, id: str, props: ProjectServicesProps) -> None:
+        super().__init__(scope, id)
+        self.services: dict[str, ProjectService] = {}
+        for service in props.services:
+            self.services[service] = ProjectService(
+                self,
+                service.replace(".", "-"),
+                project=props.project_id,
+                service=service,
+                disable_on_destroy=False,
+                disable_dependent_services=False,
+            )
+        self.resources: list[ProjectService] = list(self.services.values())

@@ -1,0 +1,362 @@
+"""Storage layer: Firestore for the agents' durable state, Memorystore for Redis as a cache.
+
+Sessions, messages and inquiries outlive any one Cloud Run instance, so they live in a
+Firestore database in native mode. Expired documents are removed by Firestore TTL policies
+rather than by a sweeper job, and the composite indexes the app's queries need are declared
+here so that a query never fails in production for want of an index. Redis is only a
+short-term cache in front of Firestore: environments without it simply do not create
+`RedisCache`.
+
+Creates: `FirestoreDatabase` makes the database (point-in-time recovery and delete
+protection as asked), one TTL policy per collection group on the TTL field, the composite
+indexes and, when `backup_retention_days` is set, a daily backup schedule. `RedisCache` makes
+a Memorystore instance reached through Private Service Access with AUTH and in-transit
+encryption on.
+
+Example::
+
+    database = FirestoreDatabase(stack, "state", FirestoreDatabaseProps(
+        project_id="acme-agents-dev", location_id="europe-west1", name="agents-dev",
+        point_in_time_recovery=True, delete_protection=False, backup_retention_days=7))
+    cache = RedisCache(stack, "cache", RedisCacheProps(
+        project_id="acme-agents-dev", region="europe-west1", name="agents-dev-cache",
+        tier="basic", network_id="projects/acme-agents-dev/global/networks/agents-dev",
+        labels={"app": "agents", "env": "dev"}))
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from cdktn import Token
+from cdktn_provider_google.firestore_backup_schedule import (
+    FirestoreBackupSchedule,
+    FirestoreBackupScheduleDailyRecurrence,
+)
+from cdktn_provider_google.firestore_database import FirestoreDatabase as FirestoreDatabaseResource
+from cdktn_provider_google.firestore_field import (
+    FirestoreField,
+    FirestoreFieldIndexConfig,
+    FirestoreFieldTtlConfig,
+)
+from cdktn_provider_google.firestore_index import FirestoreIndex, FirestoreIndexFields
+from cdktn_provider_google.redis_instance import (
+    RedisInstance,
+    RedisInstanceMaintenancePolicy,
+    RedisInstanceMaintenancePolicyWeeklyMaintenanceWindow,
+    RedisInstanceMaintenancePolicyWeeklyMaintenanceWindowStartTime,
+)
+from constructs import Construct
+
+# Each kind of value: the pattern it must match and the words that say so in an error.
+PATTERNS: dict[str, tuple[re.Pattern[str], str]] = {
+    "project": (
+        re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$"),
+        "must be a project id: 6-30 of [a-z0-9-], starting with a letter",
+    ),
+    "location": (re.compile(r"^[a-z][a-z0-9-]+[a-z0-9]$"), "must be a location like 'eur3'"),
+    "database": (
+        re.compile(r"^(\(default\)|[a-z][a-z0-9-]{2,61}[a-z0-9])$"),
+        "must be '(default)' or 4-63 of [a-z0-9-] starting with a letter",
+    ),
+    "collection": (re.compile(r"^[A-Za-z0-9_-]{1,100}$"), "must be 1-100 of [A-Za-z0-9_-]"),
+    "field": (
+        re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"),
+        "must be a field path such as 'expires_at'",
+    ),
+    "redis": (
+        re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$"),
+        "must be 1-40 of [a-z0-9-], starting with a letter",
+    ),
+    "network": (
+        re.compile(r"^projects/[^/]+/global/networks/[^/]+$"),
+        "must be 'projects/<project>/global/networks/<name>'",
+    ),
+    "version": (re.compile(r"^REDIS_[0-9]+(_[0-9X]+)?$"), "must be like 'REDIS_7_2'"),
+}
+LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+ORDERS = ("ASCENDING", "DESCENDING")
+QUERY_SCOPES = ("COLLECTION", "COLLECTION_GROUP")
+REDIS_TIERS = {"basic": "BASIC", "standard_ha": "STANDARD_HA"}
+DAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
+MAX_BACKUP_RETENTION_DAYS = 98  # Firestore keeps scheduled backups for at most 14 weeks.
+
+
+def _fail(owner: str, field: str, allowed: str, value: object) -> NoReturn:
+    raise ValueError(f"{owner}.{field}: {allowed}, got {value!r}")
+
+
+def _match(owner: str, field: str, value: Any, kind: str) -> None:
+    """Unresolved tokens (values known only at apply time) pass; literals must match."""
+    pattern, allowed = PATTERNS[kind]
+    if not isinstance(value, str) or not (Token.is_unresolved(value) or pattern.match(value)):
+        _fail(owner, field, allowed, value)
+
+
+def _sequence(owner: str, field: str, value: Any) -> tuple[Any, ...]:
+    """A list or tuple without repeats (a bare string is a mistake, not a sequence)."""
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        _fail(owner, field, "must be a list", value)
+    if any(item in value[:number] for number, item in enumerate(value)):
+        _fail(owner, field, "must not repeat an item", value)
+    return tuple(value)
+
+
+def _check_int(owner: str, field: str, value: Any, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        _fail(owner, field, f"must be an integer between {low} and {high}", value)
+
+
+def _check_choice(owner: str, field: str, value: Any, choices: Sequence[str]) -> None:
+    if not isinstance(value, str) or value not in choices:
+        _fail(owner, field, f"must be one of {', '.join(choices)}", value)
+
+
+def _check_bool(owner: str, field: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        _fail(owner, field, "must be true or false", value)
+
+
+def _check_labels(owner: str, labels: Any) -> None:
+    if not isinstance(labels, Mapping) or not {"app", "env"} <= set(labels):
+        _fail(owner, "labels", "must be a mapping that includes 'app' and 'env'", labels)
+    for key, value in labels.items():
+        if not isinstance(key, str) or not LABEL_KEY.match(key):
+            _fail(owner, "labels", "keys must be 1-63 of [a-z0-9_-] starting with a letter", key)
+        if not isinstance(value, str) or not LABEL_VALUE.match(value):
+            _fail(owner, f"labels[{key}]", "values must be 0-63 of [a-z0-9_-]", value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompositeIndex:
+    """A Firestore composite index: `fields` are (field path, "ASCENDING"|"DESCENDING") pairs."""
+
+    collection: str
+    fields: Sequence[tuple[str, str]]
+    query_scope: str = "COLLECTION"
+
+    def __post_init__(self) -> None:
+        _match("CompositeIndex", "collection", self.collection, "collection")
+        fields = _sequence("CompositeIndex", "fields", self.fields)
+        pairs = tuple(tuple(pair) if isinstance(pair, list) else pair for pair in fields)
+        if len(pairs) < 2:
+            _fail("CompositeIndex", "fields", "a composite index needs at least 2 fields", pairs)
+        for pair in pairs:
+            if not isinstance(pair, tuple) or len(pair) != 2 or pair[1] not in ORDERS:
+                _fail(
+                    "CompositeIndex", "fields", "items must be (path, ASCENDING|DESCENDING)", pair
+                )
+            _match("CompositeIndex", "fields", pair[0], "field")
+        _sequence("CompositeIndex", "fields", [path for path, _ in pairs])
+        _check_choice("CompositeIndex", "query_scope", self.query_scope, QUERY_SCOPES)
+        object.__setattr__(self, "fields", pairs)
+
+
+# The app's Firestore adapter runs exactly these queries; keep the two in step.
+DEFAULT_INDEXES: tuple[CompositeIndex, ...] = (
+    CompositeIndex(
+        collection="inquiries", fields=(("session_id", "ASCENDING"), ("created_at", "ASCENDING"))
+    ),
+    CompositeIndex(
+        collection="inquiries", fields=(("status", "ASCENDING"), ("updated_at", "ASCENDING"))
+    ),
+    CompositeIndex(
+        collection="sessions", fields=(("customer_id", "ASCENDING"), ("created_at", "DESCENDING"))
+    ),
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FirestoreDatabaseProps:
+    """What `FirestoreDatabase` builds.
+
+    `ttl_field_indexed=False` exempts the TTL field from single-field indexing: nothing
+    queries it, and an indexed, steadily increasing timestamp hot-spots at high write rates.
+    `depends_on_resources`: resources (e.g. the enabled Firestore API) to wait for.
+    """
+
+    project_id: str
+    location_id: str
+    name: str = "(default)"
+    point_in_time_recovery: bool
+    delete_protection: bool
+    backup_retention_days: int | None = None
+    ttl_collections: Sequence[str] = ("sessions", "messages", "inquiries", "idempotency")
+    ttl_field: str = "expires_at"
+    ttl_field_indexed: bool = False
+    indexes: Sequence[CompositeIndex] = DEFAULT_INDEXES
+    depends_on_resources: Sequence[Any] = ()
+
+    def __post_init__(self) -> None:
+        owner = "FirestoreDatabaseProps"
+        _match(owner, "project_id", self.project_id, "project")
+        _match(owner, "location_id", self.location_id, "location")
+        _match(owner, "name", self.name, "database")
+        for flag in ("point_in_time_recovery", "delete_protection", "ttl_field_indexed"):
+            _check_bool(owner, flag, getattr(self, flag))
+        if self.backup_retention_days is not None:
+            days = self.backup_retention_days
+            _check_int(owner, "backup_retention_days", days, 1, MAX_BACKUP_RETENTION_DAYS)
+        for collection in _sequence(owner, "ttl_collections", self.ttl_collections):
+            _match(owner, "ttl_collections", collection, "collection")
+        _match(owner, "ttl_field", self.ttl_field, "field")
+        for index in _sequence(owner, "indexes", self.indexes):
+            if not isinstance(index, CompositeIndex):
+                _fail(owner, "indexes", "items must be CompositeIndex", index)
+        object.__setattr__(self, "ttl_collections", tuple(self.ttl_collections))
+        object.__setattr__(self, "indexes", tuple(self.indexes))
+        object.__setattr__(self, "depends_on_resources", tuple(self.depends_on_resources))
+
+
+class FirestoreDatabase(Construct):
+    """A native-mode Firestore database with its TTL policies, indexes and backups.
+
+    Attributes: `database` (the google_firestore_database), `database_name` (plain string, the
+    value of the app's `FIRESTORE_DATABASE`), `ttl_fields`, `indexes`, `backup_schedule`
+    (None without `backup_retention_days`).
+    """
+
+    def __init__(self, scope: Construct, id: str, props: FirestoreDatabaseProps) -> None:
+        super().__init__(scope, id)
+        # A protected database outlives `terraform destroy`; so do the settings its data needs.
+        policy = "ABANDON" if props.delete_protection else "DELETE"
+        pitr = "ENABLED" if props.point_in_time_recovery else "DISABLED"
+        protection = "ENABLED" if props.delete_protection else "DISABLED"
+        self.database_name = props.name
+        self.database = FirestoreDatabaseResource(
+            self,
+            "database",
+            project=props.project_id,
+            name=props.name,
+            location_id=props.location_id,
+            type="FIRESTORE_NATIVE",
+            concurrency_mode="OPTIMISTIC",
+            app_engine_integration_mode="DISABLED",
+            point_in_time_recovery_enablement=f"POINT_IN_TIME_RECOVERY_{pitr}",
+            delete_protection_state=f"DELETE_PROTECTION_{protection}",
+            deletion_policy=policy,
+            depends_on=list(props.depends_on_resources) or None,
+        )
+        database = self.database.name
+        self.ttl_fields = [
+            FirestoreField(
+                self,
+                f"ttl-{collection}",
+                project=props.project_id,
+                database=database,
+                collection=collection,
+                field=props.ttl_field,
+                ttl_config=FirestoreFieldTtlConfig(),
+                # An empty index_config turns the field's single-field indexes off.
+                index_config=None if props.ttl_field_indexed else FirestoreFieldIndexConfig(),
+                deletion_policy=policy,
+            )
+            for collection in props.ttl_collections
+        ]
+        self.indexes = [
+            FirestoreIndex(
+                self,
+                "index-" + "-".join([index.collection, *(path for path, _ in index.fields)]),
+                project=props.project_id,
+                database=database,
+                collection=index.collection,
+                query_scope=index.query_scope,
+                deletion_policy=policy,
+                fields=[
+                    FirestoreIndexFields(field_path=path, order=order)
+                    for path, order in index.fields
+                ],
+            )
+            for index in props.indexes
+        ]
+        self.backup_schedule = None
+        if props.backup_retention_days is not None:
+            self.backup_schedule = FirestoreBackupSchedule(
+                self,
+                "daily-backup",
+                project=props.project_id,
+                database=database,
+                retention=f"{props.backup_retention_days * 86400}s",
+                daily_recurrence=FirestoreBackupScheduleDailyRecurrence(),
+                deletion_policy=policy,
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RedisCacheProps:
+    """What `RedisCache` builds. `network_id` is the VPC's id (`projects/P/global/networks/N`);
+    `depends_on_resources` should hold the Private Service Access connection."""
+
+    project_id: str
+    region: str
+    name: str
+    tier: str
+    memory_size_gb: int = 1
+    network_id: str
+    redis_version: str = "REDIS_7_2"
+    labels: Mapping[str, str]
+    maintenance_day: str = "SUNDAY"
+    maintenance_hour_utc: int = 3
+    deletion_protection: bool = False
+    depends_on_resources: Sequence[Any] = ()
+
+    def __post_init__(self) -> None:
+        owner = "RedisCacheProps"
+        _match(owner, "project_id", self.project_id, "project")
+        _match(owner, "region", self.region, "location")
+        _match(owner, "name", self.name, "redis")
+        _check_choice(owner, "tier", self.tier, tuple(REDIS_TIERS))
+        _check_int(owner, "memory_size_gb", self.memory_size_gb, 1, 300)
+        _match(owner, "network_id", self.network_id, "network")
+        _match(owner, "redis_version", self.redis_version, "version")
+        _check_labels(owner, self.labels)
+        _check_choice(owner, "maintenance_day", self.maintenance_day, DAYS)
+        _check_int(owner, "maintenance_hour_utc", self.maintenance_hour_utc, 0, 23)
+        _check_bool(owner, "deletion_protection", self.deletion_protection)
+        object.__setattr__(self, "labels", dict(self.labels))
+        object.__setattr__(self, "depends_on_resources", tuple(self.depends_on_resources))
+
+
+class RedisCache(Construct):
+    """A Memorystore for Redis instance with AUTH and TLS, private to the VPC.
+
+    Attributes: `instance`, `host`, `port` (tokens), `auth_string` (sensitive token: put it in
+    Secret Manager, never in a plain env var), `server_ca_cert` (PEM of the first CA, for TLS
+    verification by the client).
+    """
+
+    def __init__(self, scope: Construct, id: str, props: RedisCacheProps) -> None:
+        super().__init__(scope, id)
+        window = RedisInstanceMaintenancePolicyWeeklyMaintenanceWindow(
+            day=props.maintenance_day,
+            start_time=RedisInstanceMaintenancePolicyWeeklyMaintenanceWindowStartTime(
+                hours=props.maintenance_hour_utc, minutes=0, seconds=0, nanos=0
+            ),
+        )
+        self.instance = RedisInstance(
+            self,
+            "instance",
+            project=props.project_id,
+            region=props.region,
+            name=props.name,
+            display_name=props.name,
+            tier=REDIS_TIERS[props.tier],
+            memory_size_gb=props.memory_size_gb,
+            redis_version=props.redis_version,
+            connect_mode="PRIVATE_SERVICE_ACCESS",
+            authorized_network=props.network_id,
+            auth_enabled=True,
+            transit_encryption_mode="SERVER_AUTHENTICATION",
+            maintenance_policy=RedisInstanceMaintenancePolicy(weekly_maintenance_window=[window]),
+            deletion_protection=props.deletion_protection,
+            labels=dict(props.labels),
+            depends_on=list(props.depends_on_resources) or None,
+        )
+        self.host = self.instance.host
+        self.port = self.instance.port
+        self.auth_string = self.instance.auth_string
+        self.server_ca_cert = self.instance.server_ca_certs.get(0).cert

@@ -1,0 +1,278 @@
+"""The compute module: the image registry and the Cloud Run services of the agents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from modules.compute import (
+    PLACEHOLDER_IMAGE,
+    ArtifactRepository,
+    ArtifactRepositoryProps,
+    CloudRunService,
+    CloudRunServiceProps,
+    SecretEnv,
+)
+from tests.modules.conftest import LABELS, PROJECT, REGION, resources
+
+API_SA = f"agents-dev-api@{PROJECT}.iam.gserviceaccount.com"
+WORKER_SA = f"agents-dev-worker@{PROJECT}.iam.gserviceaccount.com"
+PUSH = f"serviceAccount:agents-dev-push@{PROJECT}.iam.gserviceaccount.com"
+DEPLOYER = "group:deployers@example.com"
+BASE = {"project_id": PROJECT, "region": REGION, "labels": LABELS}
+RUN = "google_cloud_run_v2_service"
+INVOKER = "google_cloud_run_v2_service_iam_member"
+BUILT: dict[str, Any] = {}
+
+
+def build(stack: Any) -> None:
+    from cdktn_provider_google.service_account import ServiceAccount
+
+    BUILT["repo"] = ArtifactRepository(
+        stack,
+        "images",
+        ArtifactRepositoryProps(**BASE, repository_id="agents", readers=[DEPLOYER], keep_recent=5),
+    )
+    BUILT["api"] = CloudRunService(
+        stack,
+        "api",
+        CloudRunServiceProps(
+            **BASE,
+            name="agents-dev-api",
+            service_account_email=API_SA,
+            cpu="2",
+            memory="1Gi",
+            concurrency=40,
+            min_instances=1,
+            max_instances=5,
+            timeout_seconds=120,
+            env={"AGENT_ROLE": "api", "STATE_BACKEND": "firestore"},
+            secret_env={"REDIS_AUTH": SecretEnv(secret_id="agents-dev-redis-auth", version="3")},
+            ingress="internal-and-cloud-load-balancing",
+            public=True,
+            network_name="agents-dev",
+            subnet_name="agents-dev-europe-west1",
+        ),
+    )
+    BUILT["worker"] = CloudRunService(
+        stack,
+        "worker",
+        CloudRunServiceProps(
+            **BASE,
+            name="agents-dev-worker",
+            service_account_email=WORKER_SA,
+            invokers=[PUSH],
+            deletion_protection=False,
+        ),
+    )
+    # Values known only at apply time (another resource's attributes) pass validation.
+    late = ServiceAccount(stack, "late", account_id="agents-dev-late")
+    CloudRunService(
+        stack,
+        "late-service",
+        CloudRunServiceProps(
+            **BASE,
+            name="agents-dev-late",
+            service_account_email=late.email,
+            invokers=[late.member],
+        ),
+    )
+
+
+@pytest.fixture(scope="module")
+def tf(synth) -> dict[str, Any]:
+    return synth(build)
+
+
+def named(tf: dict[str, Any], resource_type: str, name: str) -> tuple[str, dict[str, Any]]:
+    """The logical id and config of the resource of a type whose `name` is `name`."""
+    found = [(k, r) for k, r in resources(tf, resource_type).items() if r.get("name") == name]
+    assert len(found) == 1, f"{resource_type} named {name}: {found}"
+    return found[0]
+
+
+def invokers_of(tf: dict[str, Any], service: str) -> list[str]:
+    logical, _ = named(tf, RUN, service)
+    ref = f"${{{RUN}.{logical}.name}}"
+    grants = [g for g in resources(tf, INVOKER).values() if g["name"] == ref]
+    assert all(g["role"] == "roles/run.invoker" for g in grants)
+    return sorted(g["member"] for g in grants)
+
+
+def container(tf: dict[str, Any], service: str) -> dict[str, Any]:
+    (only_container,) = named(tf, RUN, service)[1]["template"]["containers"]
+    return only_container
+
+
+def test_registry_is_docker_with_cleanup_policies(tf) -> None:
+    (repo,) = resources(tf, "google_artifact_registry_repository").values()
+    assert (repo["format"], repo["repository_id"], repo["location"]) == (
+        "DOCKER",
+        "agents",
+        REGION,
+    )
+    policies = {p["id"]: p for p in repo["cleanup_policies"]}
+    keep = policies["keep-most-recent"]
+    assert (keep["action"], keep["most_recent_versions"]["keep_count"]) == ("KEEP", 5)
+    delete = policies["delete-old-untagged"]
+    assert delete["action"] == "DELETE"
+    assert delete["condition"] == {"tag_state": "UNTAGGED", "older_than": f"{14 * 86400}s"}
+    assert repo["cleanup_policy_dry_run"] is False
+    assert repo["labels"] == LABELS
+
+
+def test_registry_readers_are_granted_on_the_repository(tf) -> None:
+    grants = list(resources(tf, "google_artifact_registry_repository_iam_member").values())
+    assert [(g["role"], g["member"]) for g in grants] == [
+        ("roles/artifactregistry.reader", DEPLOYER)
+    ]
+    assert BUILT["repo"].image_base == f"{REGION}-docker.pkg.dev/{PROJECT}/agents"
+
+
+def test_each_service_runs_as_its_own_service_account(tf) -> None:
+    assert named(tf, RUN, "agents-dev-api")[1]["template"]["service_account"] == API_SA
+    assert named(tf, RUN, "agents-dev-worker")[1]["template"]["service_account"] == WORKER_SA
+
+
+def test_scaling_concurrency_timeout_and_size_come_from_props(tf) -> None:
+    template = named(tf, RUN, "agents-dev-api")[1]["template"]
+    assert template["scaling"] == {"min_instance_count": 1, "max_instance_count": 5}
+    assert template["max_instance_request_concurrency"] == 40
+    assert template["timeout"] == "120s"
+    resources_ = container(tf, "agents-dev-api")["resources"]
+    assert resources_["limits"] == {"cpu": "2", "memory": "1Gi"}
+    assert resources_["cpu_idle"] is True and resources_["startup_cpu_boost"] is True
+    worker = named(tf, RUN, "agents-dev-worker")[1]["template"]
+    assert worker["scaling"] == {"min_instance_count": 0, "max_instance_count": 10}
+
+
+def test_startup_and_liveness_probes_hit_healthz_on_the_port(tf) -> None:
+    api = container(tf, "agents-dev-api")
+    for probe in ("startup_probe", "liveness_probe"):
+        assert api[probe]["http_get"] == {"path": "/healthz", "port": 8080}, probe
+        assert api[probe]["timeout_seconds"] <= api[probe]["period_seconds"]
+    assert api["ports"]["container_port"] == 8080
+    assert api["image"] == PLACEHOLDER_IMAGE
+
+
+def test_direct_vpc_egress_sends_private_ranges_into_the_subnet(tf) -> None:
+    vpc = named(tf, RUN, "agents-dev-api")[1]["template"]["vpc_access"]
+    assert vpc["egress"] == "PRIVATE_RANGES_ONLY"
+    assert vpc["network_interfaces"] == [
+        {"network": "agents-dev", "subnetwork": "agents-dev-europe-west1"}
+    ]
+    assert "vpc_access" not in named(tf, RUN, "agents-dev-worker")[1]["template"]
+
+
+def test_env_and_secret_env_are_set_on_the_container(tf) -> None:
+    env = {e["name"]: e for e in container(tf, "agents-dev-api")["env"]}
+    assert env["AGENT_ROLE"]["value"] == "api"
+    assert env["STATE_BACKEND"]["value"] == "firestore"
+    assert env["REDIS_AUTH"] == {
+        "name": "REDIS_AUTH",
+        "value_source": {"secret_key_ref": {"secret": "agents-dev-redis-auth", "version": "3"}},
+    }
+    assert "env" not in container(tf, "agents-dev-worker")
+
+
+def test_ingress_maps_to_the_cloud_run_values(tf) -> None:
+    api = named(tf, RUN, "agents-dev-api")[1]
+    assert api["ingress"] == "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
+    assert named(tf, RUN, "agents-dev-worker")[1]["ingress"] == "INGRESS_TRAFFIC_INTERNAL_ONLY"
+
+
+def test_deletion_protection_follows_props(tf) -> None:
+    assert named(tf, RUN, "agents-dev-api")[1]["deletion_protection"] is True
+    assert named(tf, RUN, "agents-dev-worker")[1]["deletion_protection"] is False
+
+
+def test_terraform_never_rolls_back_a_deployed_image(tf) -> None:
+    for service in ("agents-dev-api", "agents-dev-worker"):
+        ignored = named(tf, RUN, service)[1]["lifecycle"]["ignore_changes"]
+        assert "template[0].containers[0].image" in ignored
+        assert {"client", "client_version"} <= set(ignored)
+
+
+def test_invokers_are_exactly_the_given_members_and_all_users_only_when_public(tf) -> None:
+    assert invokers_of(tf, "agents-dev-worker") == [PUSH]
+    assert invokers_of(tf, "agents-dev-api") == ["allUsers"]
+    public = [g for g in resources(tf, INVOKER).values() if g["member"] == "allUsers"]
+    assert len(public) == 1
+
+
+def test_apply_time_values_pass_and_get_index_based_ids(tf) -> None:
+    logical, late = named(tf, RUN, "agents-dev-late")
+    assert late["template"]["service_account"] == "${google_service_account.late.email}"
+    ref = f"${{{RUN}.{logical}.name}}"
+    (grant_id,) = [k for k, g in resources(tf, INVOKER).items() if g["name"] == ref]
+    assert "invoker-0" in grant_id
+    assert resources(tf, INVOKER)[grant_id]["member"] == "${google_service_account.late.member}"
+    assert BUILT["api"].name == "agents-dev-api"
+    assert BUILT["api"].uri.startswith("${TfToken[")
+
+
+GOOD = {**BASE, "name": "agents-dev-api", "service_account_email": API_SA}
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"invokers": ["allUsers"]}, "invokers"),
+        ({"invokers": ["allAuthenticatedUsers"]}, "invokers"),
+        ({"invokers": ["someone@example.com"]}, "invokers"),
+        ({"invokers": [PUSH, PUSH]}, "invokers"),
+        ({"public": True, "ingress": "internal"}, "public"),
+        ({"ingress": "public"}, "ingress"),
+        ({"cpu": "3"}, "cpu"),
+        ({"memory": "8Gi"}, "memory"),
+        ({"memory": "512MB"}, "memory"),
+        ({"min_instances": 4, "max_instances": 2}, "max_instances"),
+        ({"concurrency": 0}, "concurrency"),
+        ({"timeout_seconds": 3601}, "timeout_seconds"),
+        (
+            {"service_account_email": "123-compute@developer.gserviceaccount.com"},
+            "service_account_email",
+        ),
+        ({"name": "Agents_API"}, "name"),
+        ({"env": {"1BAD": "x"}}, "env"),
+        ({"env": {"PORT": "9000"}}, "env"),
+        ({"env": {"A": "1"}, "secret_env": {"A": SecretEnv(secret_id="a")}}, "secret_env"),
+        ({"subnet_name": "agents-dev-europe-west1"}, "subnet_name"),
+        ({"labels": {"app": "agents"}}, "labels"),
+        ({"labels": {**LABELS, "Team": "x"}}, "labels"),
+        ({"health_path": "healthz"}, "health_path"),
+        ({"port": 0}, "port"),
+        ({"region": "Europe"}, "region"),
+    ],
+)
+def test_bad_service_props_name_the_field(changes: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValueError, match=rf"^CloudRunServiceProps\.{field}: .+, got "):
+        CloudRunServiceProps(**{**GOOD, **changes})
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"repository_id": "Agents"}, "repository_id"),
+        ({"keep_recent": 0}, "keep_recent"),
+        ({"readers": ["allUsers"]}, "readers"),
+        ({"project_id": "x"}, "project_id"),
+    ],
+)
+def test_bad_repository_props_name_the_field(changes: dict[str, Any], field: str) -> None:
+    good = {**BASE, "repository_id": "agents"}
+    with pytest.raises(ValueError, match=rf"^ArtifactRepositoryProps\.{field}: .+, got "):
+        ArtifactRepositoryProps(**{**good, **changes})
+
+
+def test_bad_secret_env_names_the_field() -> None:
+    with pytest.raises(ValueError, match=r"^SecretEnv\.version: .+, got 'v1'"):
+        SecretEnv(secret_id="redis-auth", version="v1")
+    with pytest.raises(ValueError, match=r"^SecretEnv\.secret_id: "):
+        SecretEnv(secret_id="bad secret")
+
+
+def test_public_through_the_load_balancer_or_all_is_allowed() -> None:
+    for ingress in ("all", "internal-and-cloud-load-balancing"):
+        assert CloudRunServiceProps(**GOOD, public=True, ingress=ingress).public

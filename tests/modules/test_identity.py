@@ -1,0 +1,255 @@
+"""WorkloadIdentity and Secret: dedicated identities, least privilege, resource-scoped grants."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.modules.conftest import LABELS, PROJECT, PROJECT_NUMBER, resources
+
+PREFIX = "agents-dev"
+DATABASE = "agents-db"
+BASE_ROLES = {
+    "roles/logging.logWriter",
+    "roles/monitoring.metricWriter",
+    "roles/cloudtrace.agent",
+    "roles/datastore.user",
+}
+BASIC_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
+SERVICE_AGENT = f"serviceAccount:service-{PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com"
+
+
+@pytest.fixture(scope="module")
+def tf(synth):
+    from cdktn import TerraformVariable
+
+    from modules.identity import Secret, SecretProps, WorkloadIdentity, WorkloadIdentityProps
+
+    def build(stack):
+        identity = WorkloadIdentity(
+            stack,
+            "identity",
+            WorkloadIdentityProps(
+                project_id=PROJECT,
+                project_number=PROJECT_NUMBER,
+                name_prefix=PREFIX,
+                firestore_database=DATABASE,
+                extra_project_roles={"worker": ["roles/aiplatform.user"]},
+            ),
+        )
+        auth = TerraformVariable(stack, "redis_auth", type="string", sensitive=True)
+        Secret(
+            stack,
+            "redis-auth",
+            SecretProps(
+                project_id=PROJECT,
+                secret_id="agents-dev-redis-auth",
+                accessors=[identity.api_member, identity.worker_member],
+                labels=LABELS,
+                data=auth.string_value,
+            ),
+        )
+        Secret(
+            stack,
+            "callback-key",
+            SecretProps(
+                project_id=PROJECT,
+                secret_id="agents-dev-callback-key",
+                accessors=[identity.worker_member],
+                labels=LABELS,
+            ),
+        )
+
+    return synth(build)
+
+
+def account_of(tf: dict) -> dict[str, str]:
+    """Maps each service account's member/name/email expression to its account id."""
+    found = {}
+    for key, account in resources(tf, "google_service_account").items():
+        for attribute in ("member", "name", "email"):
+            found[f"${{google_service_account.{key}.{attribute}}}"] = account["account_id"]
+    return found
+
+
+def project_roles(tf: dict) -> dict[str, set[str]]:
+    roles: dict[str, set[str]] = {}
+    for binding in resources(tf, "google_project_iam_member").values():
+        assert binding["project"] == PROJECT
+        who = account_of(tf).get(binding["member"], binding["member"])
+        roles.setdefault(who, set()).add(binding["role"])
+    return roles
+
+
+def secret_key(tf: dict, secret_id: str) -> str:
+    (key,) = [
+        k
+        for k, s in resources(tf, "google_secret_manager_secret").items()
+        if s["secret_id"] == secret_id
+    ]
+    return key
+
+
+def test_one_service_account_per_workload(tf):
+    accounts = resources(tf, "google_service_account").values()
+    assert sorted(a["account_id"] for a in accounts) == [
+        f"{PREFIX}-api",
+        f"{PREFIX}-push",
+        f"{PREFIX}-worker",
+    ]
+    assert {a["project"] for a in accounts} == {PROJECT}
+
+
+def test_project_roles_are_exactly_the_listed_ones(tf):
+    assert project_roles(tf) == {
+        f"{PREFIX}-api": BASE_ROLES,
+        f"{PREFIX}-worker": BASE_ROLES | {"roles/aiplatform.user"},
+    }
+
+
+def test_datastore_user_is_held_to_the_one_database(tf):
+    database = f"projects/{PROJECT}/databases/{DATABASE}"
+    bindings = resources(tf, "google_project_iam_member").values()
+    datastore = [b for b in bindings if b["role"] == "roles/datastore.user"]
+    assert len(datastore) == 2
+    for binding in datastore:
+        expression = binding["condition"]["expression"]
+        assert f'resource.name == "{database}"' in expression
+        assert f'resource.name.startsWith("{database}/")' in expression
+        assert binding["condition"]["title"]
+    others = [b for b in bindings if b["role"] != "roles/datastore.user"]
+    assert others and all("condition" not in b for b in others)
+
+
+def test_no_basic_role_anywhere(tf):
+    granted = [
+        config["role"]
+        for found in tf["resource"].values()
+        for config in found.values()
+        if "role" in config
+    ]
+    assert granted, "expected IAM bindings in the stack"
+    assert BASIC_ROLES.isdisjoint(granted)
+
+
+def test_pubsub_agent_creates_tokens_for_the_push_account_only(tf):
+    (binding,) = resources(tf, "google_service_account_iam_member").values()
+    assert binding["role"] == "roles/iam.serviceAccountTokenCreator"
+    assert binding["member"] == SERVICE_AGENT
+    assert account_of(tf)[binding["service_account_id"]] == f"{PREFIX}-push"
+    assert binding["service_account_id"].endswith(".name}")
+    project_level = {b["role"] for b in resources(tf, "google_project_iam_member").values()}
+    assert "roles/iam.serviceAccountTokenCreator" not in project_level
+
+
+def test_secret_accessors_are_bound_on_the_secret_only(tf):
+    bindings = resources(tf, "google_secret_manager_secret_iam_member").values()
+    redis = secret_key(tf, "agents-dev-redis-auth")
+    callback = secret_key(tf, "agents-dev-callback-key")
+    readers: dict[str, set[str]] = {}
+    for binding in bindings:
+        assert binding["role"] == "roles/secretmanager.secretAccessor"
+        readers.setdefault(binding["secret_id"], set()).add(account_of(tf)[binding["member"]])
+    assert readers == {
+        f"${{google_secret_manager_secret.{redis}.id}}": {f"{PREFIX}-api", f"{PREFIX}-worker"},
+        f"${{google_secret_manager_secret.{callback}.id}}": {f"{PREFIX}-worker"},
+    }
+    project_level = {b["role"] for b in resources(tf, "google_project_iam_member").values()}
+    assert "roles/secretmanager.secretAccessor" not in project_level
+
+
+def test_secret_replicates_automatically_with_labels_and_holds_data_when_given(tf):
+    for secret in resources(tf, "google_secret_manager_secret").values():
+        assert secret["replication"] == {"auto": {}}
+        assert secret["labels"] == LABELS
+        assert secret["project"] == PROJECT
+    (version,) = resources(tf, "google_secret_manager_secret_version").values()
+    redis = secret_key(tf, "agents-dev-redis-auth")
+    assert version["secret"] == f"${{google_secret_manager_secret.{redis}.id}}"
+    assert version["secret_data"] == "${var.redis_auth}"
+
+
+def identity_props(**overrides):
+    from modules.identity import WorkloadIdentityProps
+
+    values = {
+        "project_id": PROJECT,
+        "project_number": PROJECT_NUMBER,
+        "name_prefix": PREFIX,
+        "firestore_database": DATABASE,
+        **overrides,
+    }
+    return WorkloadIdentityProps(**values)
+
+
+@pytest.mark.parametrize("role", sorted(BASIC_ROLES))
+def test_basic_roles_are_refused(role):
+    with pytest.raises(ValueError, match=r"^WorkloadIdentityProps\.extra_project_roles: ") as e:
+        identity_props(extra_project_roles={"api": ["roles/logging.viewer", role]})
+    assert role in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "bad"),
+    [
+        ({"name_prefix": "a" * 24}, "name_prefix", "a" * 24),
+        ({"name_prefix": "Agents"}, "name_prefix", "Agents"),
+        ({"project_number": "acme"}, "project_number", "acme"),
+        ({"project_id": "ACME"}, "project_id", "ACME"),
+        ({"firestore_database": "Bad DB"}, "firestore_database", "Bad DB"),
+        ({"extra_project_roles": {"db": ["roles/x.y"]}}, "extra_project_roles", "db"),
+        ({"extra_project_roles": {"api": ["owner"]}}, "extra_project_roles", "owner"),
+        (
+            {"extra_project_roles": {"api": ["roles/iam.serviceAccountUser"]}},
+            "extra_project_roles",
+            "roles/iam.serviceAccountUser",
+        ),
+        (
+            {"extra_project_roles": {"api": ["roles/datastore.user"]}},
+            "extra_project_roles",
+            "roles/datastore.user",
+        ),
+    ],
+)
+def test_bad_identity_props_name_the_field(overrides, field, bad):
+    with pytest.raises(ValueError, match=rf"^WorkloadIdentityProps\.{field}: ") as error:
+        identity_props(**overrides)
+    assert bad in str(error.value)
+
+
+def test_longest_allowed_prefix_fits_the_account_id_limit():
+    assert identity_props(name_prefix="a" * 23).name_prefix == "a" * 23
+
+
+def secret_props(**overrides):
+    from modules.identity import SecretProps
+
+    values = {
+        "project_id": PROJECT,
+        "secret_id": "agents-dev-key",
+        "accessors": [f"serviceAccount:{PREFIX}-api@{PROJECT}.iam.gserviceaccount.com"],
+        "labels": LABELS,
+        **overrides,
+    }
+    return SecretProps(**values)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "bad"),
+    [
+        ({"secret_id": "bad id!"}, "secret_id", "bad id!"),
+        ({"accessors": ["allUsers"]}, "accessors", "allUsers"),
+        ({"accessors": "serviceAccount:a@b"}, "accessors", "serviceAccount:a@b"),
+        ({"accessors": ["user:a@b.c", "user:a@b.c"]}, "accessors", "user:a@b.c"),
+        ({"labels": {"app": "agents"}}, "labels", "'app'"),
+    ],
+)
+def test_bad_secret_props_name_the_field(overrides, field, bad):
+    with pytest.raises(ValueError, match=rf"^SecretProps\.{field}: ") as error:
+        secret_props(**overrides)
+    assert bad in str(error.value)
+
+
+def test_literal_secret_data_is_refused_without_echoing_it():
+    with pytest.raises(ValueError, match=r"^SecretProps\.data: .*token") as error:
+        secret_props(data="hunter2-plaintext")
+    assert "hunter2-plaintext" not in str(error.value)

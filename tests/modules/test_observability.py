@@ -1,0 +1,318 @@
+"""The observability module: channels, uptime check, alerts, log metric, dashboard, retention."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from modules.observability import Observability, ObservabilityProps
+from tests.modules.conftest import LABELS, PROJECT, resources
+
+EMAILS = ["oncall@example.com", "agents-team@example.com"]
+EXTRA_CHANNEL = f"projects/{PROJECT}/notificationChannels/1234567890"
+PROD = {
+    "project_id": PROJECT,
+    "name_prefix": "agents-prod",
+    "labels": LABELS,
+    "api_service_name": "agents-prod-api",
+    "worker_service_name": "agents-prod-worker",
+    "push_subscription_name": "agents-prod-inquiries-push",
+    "dead_letter_subscription_name": "agents-prod-inquiries-dead-letter-pull",
+}
+DEV = {k: v.replace("-prod", "-dev") if isinstance(v, str) else v for k, v in PROD.items()}
+POLICY = "google_monitoring_alert_policy"
+SIGNALS = {
+    "api_5xx_ratio",
+    "api_latency_p95",
+    "worker_errors",
+    "dead_letter_backlog",
+    "oldest_unacked_age",
+    "inquiry_failures",
+}
+BUILT: dict[str, Observability] = {}
+
+
+def build(stack: Any) -> None:
+    BUILT["prod"] = Observability(
+        stack,
+        "prod",
+        ObservabilityProps(
+            **PROD,
+            notification_emails=EMAILS,
+            extra_notification_channels=[EXTRA_CHANNEL],
+            api_host="api.example.com",
+            log_retention_days=90,
+            error_ratio_threshold=0.02,
+            latency_p95_ms=1500,
+            oldest_unacked_seconds=300,
+            dead_letter_backlog_threshold=3,
+        ),
+    )
+    BUILT["dev"] = Observability(stack, "dev", ObservabilityProps(**DEV))
+
+
+@pytest.fixture(scope="module")
+def tf(synth) -> dict[str, Any]:
+    return synth(build)
+
+
+def policies(tf: dict[str, Any], prefix: str) -> dict[str, dict[str, Any]]:
+    """The synthesized alert policies of one Observability, by display name minus prefix."""
+    return {
+        p["display_name"].removeprefix(f"{prefix} "): p
+        for p in resources(tf, POLICY).values()
+        if p["display_name"].startswith(f"{prefix} ")
+    }
+
+
+def condition(tf: dict[str, Any], title: str) -> dict[str, Any]:
+    (only_condition,) = policies(tf, "agents-prod")[title]["conditions"]
+    return only_condition["condition_threshold"]
+
+
+def test_one_email_channel_per_address(tf) -> None:
+    channels = resources(tf, "google_monitoring_notification_channel").values()
+    assert sorted(c["labels"]["email_address"] for c in channels) == sorted(EMAILS)
+    assert {c["type"] for c in channels} == {"email"}
+    assert len(BUILT["prod"].channels) == 2 and BUILT["dev"].channels == []
+
+
+def test_uptime_check_only_where_the_api_host_is_given(tf) -> None:
+    (check,) = resources(tf, "google_monitoring_uptime_check_config").values()
+    assert check["monitored_resource"] == {
+        "type": "uptime_url",
+        "labels": {"project_id": PROJECT, "host": "api.example.com"},
+    }
+    http = check["http_check"]
+    assert (http["path"], http["port"], http["use_ssl"], http["validate_ssl"]) == (
+        "/healthz",
+        443,
+        True,
+        True,
+    )
+    assert BUILT["dev"].uptime_check is None
+    assert set(BUILT["prod"].alert_policies) == SIGNALS | {"api_uptime"}
+    assert set(BUILT["dev"].alert_policies) == SIGNALS
+
+
+def test_every_policy_is_documented_and_routed_to_the_channels(tf) -> None:
+    channel_refs = {
+        f"${{google_monitoring_notification_channel.{k}.name}}"
+        for k in resources(tf, "google_monitoring_notification_channel")
+    }
+    prod = policies(tf, "agents-prod")
+    assert len(prod) == 7
+    for title, policy in prod.items():
+        assert set(policy["notification_channels"]) == channel_refs | {EXTRA_CHANNEL}, title
+        assert policy["documentation"]["mime_type"] == "text/markdown"
+        assert len(policy["documentation"]["content"]) > 40, title
+        assert policy["user_labels"] == LABELS
+    dev = policies(tf, "agents-dev")
+    assert len(dev) == 6
+    assert all("notification_channels" not in p for p in dev.values())
+
+
+def test_api_5xx_ratio_divides_5xx_by_all_requests_of_the_api(tf) -> None:
+    ratio = condition(tf, "API 5xx ratio")
+    assert 'response_code_class = "5xx"' in ratio["filter"]
+    assert 'service_name = "agents-prod-api"' in ratio["filter"]
+    assert 'service_name = "agents-prod-api"' in ratio["denominator_filter"]
+    assert "5xx" not in ratio["denominator_filter"]
+    assert ratio["aggregations"] == ratio["denominator_aggregations"]
+    assert (ratio["comparison"], ratio["threshold_value"]) == ("COMPARISON_GT", 0.02)
+
+
+def test_latency_uses_the_95th_percentile_against_the_threshold(tf) -> None:
+    latency = condition(tf, "API p95 latency (ms)")
+    assert "run.googleapis.com/request_latencies" in latency["filter"]
+    assert latency["aggregations"][0]["per_series_aligner"] == "ALIGN_PERCENTILE_95"
+    assert latency["threshold_value"] == 1500
+
+
+def test_worker_errors_count_the_workers_5xx(tf) -> None:
+    errors = condition(tf, "Worker 5xx responses")
+    assert 'service_name = "agents-prod-worker"' in errors["filter"]
+    assert 'response_code_class = "5xx"' in errors["filter"]
+    assert errors["threshold_value"] == 0
+
+
+def test_pubsub_alerts_watch_the_right_subscriptions(tf) -> None:
+    backlog = condition(tf, "Dead-letter backlog")
+    assert "subscription/num_undelivered_messages" in backlog["filter"]
+    assert 'subscription_id = "agents-prod-inquiries-dead-letter-pull"' in backlog["filter"]
+    # "at least 3 messages" with the API's strict comparison
+    assert (backlog["comparison"], backlog["threshold_value"]) == ("COMPARISON_GT", 2)
+    age = condition(tf, "Oldest unacked message age (s)")
+    assert "subscription/oldest_unacked_message_age" in age["filter"]
+    assert 'subscription_id = "agents-prod-inquiries-push"' in age["filter"]
+    assert age["threshold_value"] == 300
+
+
+def test_inquiry_failures_alert_watches_the_log_metric_after_it_exists(tf) -> None:
+    metrics = resources(tf, "google_logging_metric")
+    (logical,) = [k for k, m in metrics.items() if m["name"] == "agents-prod-inquiry-failures"]
+    failures = policies(tf, "agents-prod")["Failed inquiries"]
+    assert f"google_logging_metric.{logical}" in failures["depends_on"]
+    (cond,) = failures["conditions"]
+    filter_ = cond["condition_threshold"]["filter"]
+    assert 'metric.type = "logging.googleapis.com/user/agents-prod-inquiry-failures"' in filter_
+    assert metrics[logical]["metric_descriptor"]["metric_kind"] == "DELTA"
+
+
+def test_uptime_alert_watches_this_check(tf) -> None:
+    (logical,) = resources(tf, "google_monitoring_uptime_check_config")
+    uptime = condition(tf, "API uptime check failures")
+    ref = f"${{google_monitoring_uptime_check_config.{logical}.uptime_check_id}}"
+    assert f'metric.labels.check_id = "{ref}"' in uptime["filter"]
+
+
+def test_dashboard_parses_and_charts_every_signal(tf) -> None:
+    dashboards = resources(tf, "google_monitoring_dashboard").values()
+    parsed = [json.loads(d["dashboard_json"]) for d in dashboards]
+    (prod,) = [d for d in parsed if d["displayName"] == "agents-prod agents"]
+    widgets = [tile["widget"] for tile in prod["mosaicLayout"]["tiles"]]
+    charted = json.dumps([w for w in widgets if "xyChart" in w])
+    for title, policy in policies(tf, "agents-prod").items():
+        (cond,) = policy["conditions"]
+        assert json.dumps(cond["condition_threshold"]["filter"]) in charted, title
+    assert len([w for w in widgets if "xyChart" in w]) == 7
+    panels = {w["logsPanel"]["filter"] for w in widgets if "logsPanel" in w}
+    assert panels == set(BUILT["prod"].log_filters.values())
+
+
+def test_default_log_bucket_keeps_logs_for_the_retention(tf) -> None:
+    buckets = resources(tf, "google_logging_project_bucket_config").values()
+    assert sorted(b["retention_days"] for b in buckets) == [30, 90]
+    assert {(b["bucket_id"], b["location"]) for b in buckets} == {("_Default", "global")}
+
+
+# --- The log filters against the app's own structured log lines --------------------------
+
+CLAUSE = re.compile(r'([\w.]+)(>=|=)("[^"]*"|\d+)')
+
+
+def matches(query: str, entry: dict[str, Any]) -> bool:
+    """Evaluate the subset of the Logging query language the module uses (AND, =, >=)."""
+    for clause in query.split(" AND "):
+        parsed = CLAUSE.fullmatch(clause.strip())
+        assert parsed, f"filter clause outside the tested subset: {clause!r}"
+        path, op, raw = parsed.groups()
+        value: Any = entry
+        for part in path.split("."):
+            if not isinstance(value, dict) or part not in value:
+                return False
+            value = value[part]
+        if op == "=" and raw.startswith('"'):
+            if str(value) != raw[1:-1]:
+                return False
+        elif not (isinstance(value, int | float) and value >= int(raw)):
+            return False
+    return True
+
+
+def as_log_entry(line: str, service: str) -> dict[str, Any]:
+    """What Cloud Run makes of one JSON stdout line: special fields out of jsonPayload."""
+    fields = json.loads(line)
+    special = {"severity", "httpRequest", "time", "timestamp"}
+    payload = {
+        k: v
+        for k, v in fields.items()
+        if k not in special and not k.startswith("logging.googleapis.com/")
+    }
+    return {
+        "resource": {"type": "cloud_run_revision", "labels": {"service_name": service}},
+        "severity": fields.get("severity"),
+        "jsonPayload": payload,
+    }
+
+
+@pytest.fixture
+def app_lines():
+    """Log through the app's real logging setup, then restore the root logger."""
+    from app.domain import Inquiry, InquiryStatus
+    from app.logging_setup import REQUEST_LOGGER, configure_logging, log_event, log_inquiry_state
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    stream = io.StringIO()
+    configure_logging("worker", project=PROJECT, stream=stream)
+    now = datetime.now(UTC)
+
+    def inquiry(status: InquiryStatus) -> None:
+        item = Inquiry(id="inq-1", kind="refund_review", details={}, status=status, attempts=1,
+                       created_at=now, updated_at=now, expires_at=now + timedelta(days=1),
+                       error="boom" if status is InquiryStatus.FAILED else None)  # fmt: skip
+        log_inquiry_state(item, attempt=1)
+
+    def request(status: int) -> None:
+        fields = {"event": "http.request", "method": "POST", "path": "/pubsub/inquiries",
+                  "status": status, "latency_ms": 12, "role": "worker"}  # fmt: skip
+        log_event(logging.getLogger(REQUEST_LOGGER), logging.INFO, "request", fields)
+
+    def lines() -> list[str]:
+        return [ln for ln in stream.getvalue().splitlines() if '"event"' in ln]
+
+    yield inquiry, request, lines, InquiryStatus
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in saved[0]:
+        root.addHandler(handler)
+    root.setLevel(saved[1])
+
+
+def test_inquiry_failure_filter_matches_only_failed_inquiries_on_the_worker(app_lines) -> None:
+    inquiry, _, lines, status = app_lines
+    inquiry(status.FAILED)
+    inquiry(status.SUCCEEDED)
+    inquiry(status.RUNNING)
+    failed, succeeded, running = lines()
+    query = BUILT["prod"].log_filters["inquiry_failures"]
+    assert BUILT["prod"].inquiry_failures_metric.filter_input == query
+    assert matches(query, as_log_entry(failed, "agents-prod-worker"))
+    assert not matches(query, as_log_entry(succeeded, "agents-prod-worker"))
+    assert not matches(query, as_log_entry(running, "agents-prod-worker"))
+    assert not matches(query, as_log_entry(failed, "agents-prod-api"))
+
+
+def test_server_error_filters_match_5xx_request_lines_of_their_service(app_lines) -> None:
+    _, request, lines, _ = app_lines
+    request(503)
+    request(200)
+    error, ok = lines()
+    filters = BUILT["prod"].log_filters
+    assert matches(filters["worker_server_errors"], as_log_entry(error, "agents-prod-worker"))
+    assert not matches(filters["worker_server_errors"], as_log_entry(ok, "agents-prod-worker"))
+    assert matches(filters["api_server_errors"], as_log_entry(error, "agents-prod-api"))
+    assert not matches(filters["api_server_errors"], as_log_entry(error, "agents-prod-worker"))
+
+
+# --- Validation -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"notification_emails": ["not-an-email"]}, "notification_emails"),
+        ({"notification_emails": "oncall@example.com"}, "notification_emails"),
+        ({"api_host": "https://api.example.com/healthz"}, "api_host"),
+        ({"error_ratio_threshold": 5}, "error_ratio_threshold"),
+        ({"latency_p95_ms": 0}, "latency_p95_ms"),
+        ({"log_retention_days": 0}, "log_retention_days"),
+        ({"log_retention_days": 3651}, "log_retention_days"),
+        ({"dead_letter_backlog_threshold": 0}, "dead_letter_backlog_threshold"),
+        ({"oldest_unacked_seconds": 1}, "oldest_unacked_seconds"),
+        ({"name_prefix": "Agents"}, "name_prefix"),
+        ({"worker_service_name": ""}, "worker_service_name"),
+        ({"labels": {"app": "agents"}}, "labels"),
+        ({"project_id": "no"}, "project_id"),
+    ],
+)
+def test_bad_props_name_the_field(changes: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValueError, match=rf"^ObservabilityProps\.{field}: .+, got "):
+        ObservabilityProps(**{**PROD, **changes})

@@ -1,0 +1,85 @@
+"""ProjectServices: the APIs are enabled and a destroy never switches them off."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.modules.conftest import PROJECT, resources
+
+# The APIs the other layers rely on; dropping one from the defaults breaks a layer.
+REQUIRED_APIS = {
+    "run.googleapis.com",
+    "artifactregistry.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "firestore.googleapis.com",
+    "redis.googleapis.com",
+    "pubsub.googleapis.com",
+    "secretmanager.googleapis.com",
+    "compute.googleapis.com",
+    "servicenetworking.googleapis.com",
+    "monitoring.googleapis.com",
+    "logging.googleapis.com",
+    "cloudtrace.googleapis.com",
+    "iam.googleapis.com",
+    "aiplatform.googleapis.com",
+}
+
+
+@pytest.fixture(scope="module")
+def built(synth):
+    from modules.project import ProjectServices, ProjectServicesProps
+
+    made = {}
+
+    def build(stack):
+        made["apis"] = ProjectServices(stack, "apis", ProjectServicesProps(project_id=PROJECT))
+
+    tf = synth(build)
+    return tf, made["apis"]
+
+
+def test_every_default_api_is_enabled_once_in_the_project(built):
+    from modules.project import DEFAULT_SERVICES
+
+    tf, _ = built
+    services = list(resources(tf, "google_project_service").values())
+    enabled = [s["service"] for s in services]
+    assert sorted(enabled) == sorted(DEFAULT_SERVICES)
+    assert REQUIRED_APIS - set(enabled) == set()
+    assert {s["project"] for s in services} == {PROJECT}
+
+
+def test_no_api_is_disabled_on_destroy(built):
+    tf, _ = built
+    for name, service in resources(tf, "google_project_service").items():
+        assert service["disable_on_destroy"] is False, name
+        assert service["disable_dependent_services"] is False, name
+
+
+def test_attributes_expose_each_service_for_depends_on(built):
+    from modules.project import DEFAULT_SERVICES
+
+    _, apis = built
+    assert set(apis.services) == set(DEFAULT_SERVICES)
+    assert apis.resources == list(apis.services.values())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "bad"),
+    [
+        ({"project_id": "Bad_Project"}, "project_id", "Bad_Project"),
+        ({"project_id": PROJECT, "services": ["run"]}, "services", "run"),
+        ({"project_id": PROJECT, "services": []}, "services", "[]"),
+        (
+            {"project_id": PROJECT, "services": ["run.googleapis.com", "run.googleapis.com"]},
+            "services",
+            "run.googleapis.com",
+        ),
+    ],
+)
+def test_bad_props_name_the_field(kwargs, field, bad):
+    from modules.project import ProjectServicesProps
+
+    with pytest.raises(ValueError, match=rf"^ProjectServicesProps\.{field}: ") as error:
+        ProjectServicesProps(**kwargs)
+    assert bad in str(error.value)

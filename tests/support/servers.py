@@ -1,0 +1,125 @@
+"""Real backing servers for integration tests: the Google emulators and redis-server.
+
+Each starts on a free loopback port, is waited on until it answers, and is stopped (with its
+child processes) when the context exits. A missing binary skips the test, or fails it under
+CI=true, through `tests.conftest.require`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from tests.conftest import require
+
+SDK_PLATFORM = Path("/usr/lib/google-cloud-sdk/platform")
+FIRESTORE_EMULATOR = SDK_PLATFORM / "cloud-firestore-emulator" / "cloud_firestore_emulator"
+PUBSUB_EMULATOR = SDK_PLATFORM / "pubsub-emulator" / "bin" / "cloud-pubsub-emulator"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _http_ok(url: str) -> Callable[[], bool]:
+    def probe() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                return response.status < 500
+        except OSError:
+            return False
+
+    return probe
+
+
+def _tcp_ok(port: int) -> Callable[[], bool]:
+    def probe() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    return probe
+
+
+@contextlib.contextmanager
+def _process(
+    argv: list[str], ready: Callable[[], bool], name: str, log: Path, timeout: float = 60
+) -> Iterator[subprocess.Popen]:
+    """Start `argv` in its own process group, wait for `ready`, stop the group afterwards."""
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"{name} exited with {process.returncode}: {log.read_text()[-2000:]}"
+                )
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{name} did not answer within {timeout}s: {log.read_text()[-2000:]}"
+                )
+            time.sleep(0.2)
+        yield process
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@contextlib.contextmanager
+def firestore_emulator(workdir: Path, project: str = "demo-agents") -> Iterator[str]:
+    """Yields the emulator's host:port (the value of FIRESTORE_EMULATOR_HOST)."""
+    require(FIRESTORE_EMULATOR.exists(), f"the Firestore emulator is not at {FIRESTORE_EMULATOR}")
+    require(shutil.which("java") is not None, "java (for the Firestore emulator) is not installed")
+    port = free_port()
+    argv = [str(FIRESTORE_EMULATOR), "--host", "127.0.0.1", "--port", str(port)]
+    argv += ["--project_id", project]
+    with _process(
+        argv, _http_ok(f"http://127.0.0.1:{port}/"), "firestore emulator", workdir / "firestore.log"
+    ):
+        yield f"127.0.0.1:{port}"
+
+
+@contextlib.contextmanager
+def pubsub_emulator(workdir: Path) -> Iterator[str]:
+    """Yields the emulator's host:port (the value of PUBSUB_EMULATOR_HOST)."""
+    require(PUBSUB_EMULATOR.exists(), f"the Pub/Sub emulator is not at {PUBSUB_EMULATOR}")
+    require(shutil.which("java") is not None, "java (for the Pub/Sub emulator) is not installed")
+    port = free_port()
+    argv = [str(PUBSUB_EMULATOR), "--host=127.0.0.1", f"--port={port}"]
+    with _process(
+        argv, _http_ok(f"http://127.0.0.1:{port}/"), "pubsub emulator", workdir / "pubsub.log"
+    ):
+        yield f"127.0.0.1:{port}"
+
+
+@contextlib.contextmanager
+def redis_server(workdir: Path, password: str = "test-auth") -> Iterator[tuple[int, str]]:
+    """Yields (port, password) of a throwaway redis-server with AUTH on and no persistence."""
+    binary = shutil.which("redis-server")
+    require(binary is not None, "redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    argv = [binary or "redis-server", "--port", str(port), "--bind", "127.0.0.1"]
+    argv += ["--requirepass", password, "--save", "", "--appendonly", "no", "--dir", str(workdir)]
+    with _process(argv, _tcp_ok(port), "redis-server", workdir / "redis.log", timeout=20):
+        yield port, password
