@@ -259,6 +259,7 @@ class Edge(Construct):
             name=f"{name}-armor",
             description="WAF and rate limiting in front of the API",
             type="CLOUD_ARMOR",
+            labels=dict(props.labels),
             advanced_options_config=ComputeSecurityPolicyAdvancedOptionsConfig(
                 json_parsing="STANDARD", log_level="NORMAL"
             ),

@@ -95,8 +95,11 @@ def _check_members(owner: str, field: str, members: Any) -> tuple[str, ...]:
     if isinstance(members, str) or not isinstance(members, Sequence):
         _fail(owner, field, "must be a list of IAM members", members)
     for member in members:
-        # Checked on the raw string: "serviceAccount:${TfToken[...]}" still shows its kind.
-        if not isinstance(member, str) or not PATTERNS["member"][0].match(member):
+        # "serviceAccount:${TfToken[...]}" is checked for its kind; a member that is wholly a
+        # reference (a service account's `member` attribute) is known only at apply time.
+        if not isinstance(member, str) or not (
+            PATTERNS["member"][0].match(member) or Token.is_unresolved(member)
+        ):
             _fail(owner, field, PATTERNS["member"][1], member)
     if len(set(members)) != len(members):
         _fail(owner, field, "must not repeat a member", members)

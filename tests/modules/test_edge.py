@@ -59,6 +59,10 @@ def test_backend_service_is_external_managed_logged_and_armored(tf) -> None:
     assert backend["log_config"]["enable"] is True
 
 
+def test_security_policy_carries_the_labels(tf) -> None:
+    assert only(tf, "google_compute_security_policy")["labels"] == LABELS
+
+
 def test_one_deny_rule_per_preconfigured_waf_set(tf) -> None:
     expressions = {r["match"]["expr"]["expression"]: r for r in rules(tf) if "expr" in r["match"]}
     for rule_set in DEFAULT_WAF_RULES:

@@ -59,6 +59,7 @@ def build(stack: Any) -> None:
                 "push_service_account_email": push.email,
                 "push_audience": push.unique_id,
                 "inquiries_publishers": [f"serviceAccount:{push.email}"],
+                "events_publishers": [push.member],
             }
         ),
     )
@@ -195,6 +196,12 @@ def test_unresolved_values_pass_through_to_the_subscription(tf) -> None:
     oidc = sub["push_config"]["oidc_token"]
     assert oidc["service_account_email"] == ref("google_service_account", sa_key, "email")
     assert sub["push_config"]["push_endpoint"].startswith("https://${google_service_account.")
+    events_key, _ = named(tf, "google_pubsub_topic", "agents-stg-inquiry-events")
+    events = ref("google_pubsub_topic", events_key, "name")
+    topic_grants = grants(tf, "google_pubsub_topic_iam_member", "topic")
+    assert {g[2] for g in topic_grants if g[0] == events} == {
+        ref("google_service_account", sa_key, "member")
+    }
 
 
 def test_plain_string_attributes_for_the_app_and_alerts(tf) -> None:

@@ -1,0 +1,146 @@
+"""Command line of the infrastructure: what the make targets call.
+
+    python -m infra synth [--env ENV]...      validate every environment file, then synthesize
+    python -m infra validate [--env ENV]...   hold cdktf.out against the provider schema
+    python -m infra checkov [--env ENV]...    checkov on each stack, resource-level skips honoured
+    python -m infra get ENV FIELD             one config value (e.g. state.bucket), for scripts
+    python -m infra envs                      the environment names
+
+Every failure prints one line per problem to stderr and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from infra.loader import ConfigError, environment_names, load_environment, load_environments
+
+DEFAULT_OUT = Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except ConfigError as exc:
+        for line in exc.lines:
+            print(line, file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m infra", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def with_envs(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--env", action="append", help="an environment (default: all)")
+        command.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
+
+    synth = commands.add_parser("synth", help="validate the environment files and synthesize")
+    with_envs(synth)
+    synth.set_defaults(run=_synth)
+    validate = commands.add_parser("validate", help="check stacks against the provider schema")
+    with_envs(validate)
+    validate.set_defaults(run=_validate)
+    checkov = commands.add_parser("checkov", help="run checkov on each synthesized stack")
+    with_envs(checkov)
+    checkov.add_argument("--checkov", default=".venv-checkov/bin/checkov", help="checkov binary")
+    checkov.set_defaults(run=_checkov)
+    get = commands.add_parser("get", help="print one value of an environment's config")
+    get.add_argument("env")
+    get.add_argument("field", help="dotted path, e.g. state.bucket")
+    get.set_defaults(run=_get)
+    envs = commands.add_parser("envs", help="list the environments")
+    envs.set_defaults(run=_envs)
+    return parser
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from infra.synth import SynthError, synthesize
+
+    started = time.monotonic()
+    envs = load_environments(args.env)  # every file is valid before anything is written
+    try:
+        written = synthesize(envs, args.out)
+    except SynthError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    took = time.monotonic() - started
+    here = Path.cwd()
+    for path in written:
+        print(f"synthesized {path.relative_to(here) if path.is_relative_to(here) else path}")
+    print(f"{len(written)} stack(s) in {took:.1f}s")
+    return 0
+
+
+def _stack_files(args: argparse.Namespace) -> list[Path]:
+    names = args.env or environment_names()
+    missing = [n for n in names if not (args.out / "stacks" / n / "cdk.tf.json").is_file()]
+    if missing:
+        raise ConfigError(
+            [f"{args.out}/stacks/{n}/cdk.tf.json: missing, run `make synth` first" for n in missing]
+        )
+    return [args.out / "stacks" / n / "cdk.tf.json" for n in names]
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from infra.provider_schema import load_schema
+    from infra.schema_check import check_file, count_resources
+
+    files = _stack_files(args)
+    schema = load_schema()
+    errors: list[str] = []
+    total = 0
+    for path in files:
+        errors.extend(check_file(path, schema))
+        total += count_resources(json.loads(path.read_text()))
+    for error in errors:
+        print(error, file=sys.stderr)
+    verdict = f"{len(errors)} error(s)" if errors else "ok"
+    stacks = f"{total} resources in {len(files)} stack(s)"
+    print(f"provider schema {schema['version']}: {stacks}: {verdict}")
+    return 1 if errors else 0
+
+
+def _checkov(args: argparse.Namespace) -> int:
+    from infra.checkov_gate import run_gate
+
+    files = _stack_files(args)
+    result = run_gate(Path(args.checkov), files)
+    for line in result.report_lines():
+        print(line, file=sys.stderr if line.startswith("FAILED") else sys.stdout)
+    return 0 if result.ok else 1
+
+
+def _envs(_args: argparse.Namespace) -> int:
+    print(" ".join(environment_names()))
+    return 0
+
+
+def _get(args: argparse.Namespace) -> int:
+    known = environment_names()
+    if args.env not in known:
+        raise ConfigError(
+            [f"unknown environment {args.env!r}: environments are {', '.join(known)}"]
+        )
+    env = load_environment(Path("environments") / f"{args.env}.yaml")
+    value: Any = env.config.model_dump()
+    value["labels"] = env.labels
+    for part in args.field.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise ConfigError([f"{env.path}: {args.field}: no such setting"])
+        value = value[part]
+    if value is None and args.field == "state.location":
+        value = env.config.region
+    print(json.dumps(value) if isinstance(value, dict | list) else value)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

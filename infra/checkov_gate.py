@@ -1,0 +1,147 @@
+"""Run checkov on synthesized stacks and honour skips written next to the resource.
+
+Why a gate around checkov: checkov's `terraform_json` framework (3.3.x) ignores inline skip
+comments (bridgecrewio/checkov#4634), and a global `--skip-check` would hide the same finding
+on every other resource. So a skip lives on the resource itself, in Terraform JSON's comment
+key, with its reason (see `infra.skips.skip_check`):
+
+    "//": {"checkov:skip=CKV_GCP_83": "why this check does not apply here"}
+
+A failed check counts as skipped only when its resource carries such a skip with a non-empty
+reason. A skip that matches no failure is an error too, so stale skips do not pile up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SKIP_PREFIX = "checkov:skip="
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One failed check on one resource of one stack file."""
+
+    file: Path
+    address: str  # google_pubsub_topic.messaging_inquiries_76EC951F
+    check_id: str
+    check_name: str
+
+
+@dataclass
+class GateResult:
+    passed: int = 0
+    failures: list[Finding] = field(default_factory=list)
+    skipped: list[tuple[Finding, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and not self.problems
+
+    def report_lines(self) -> list[str]:
+        lines = [
+            f"FAILED {f.check_id} {f.address} ({f.file}): {f.check_name}" for f in self.failures
+        ]
+        lines += [f"FAILED {problem}" for problem in self.problems]
+        lines += [f"skipped {f.check_id} {f.address} ({f.file}): {why}" for f, why in self.skipped]
+        lines.append(
+            f"checkov: {self.passed} passed, {len(self.failures)} failed,"
+            f" {len(self.skipped)} skipped with a reason, {len(self.problems)} skip problem(s)"
+        )
+        return lines
+
+
+def declared_skips(tf: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Skips written on resources: address -> {check id: reason}."""
+    skips: dict[str, dict[str, str]] = {}
+    for rtype, instances in tf.get("resource", {}).items():
+        for name, config in instances.items():
+            comment = config.get("//") if isinstance(config, dict) else None
+            if not isinstance(comment, dict):
+                continue
+            for key, reason in comment.items():
+                if key.startswith(SKIP_PREFIX):
+                    skips.setdefault(f"{rtype}.{name}", {})[key[len(SKIP_PREFIX) :]] = reason
+    return skips
+
+
+def run_checkov(checkov: Path, files: Sequence[Path]) -> list[dict[str, Any]]:
+    """Checkov's JSON reports (one per framework) for the given stack files."""
+    command = [str(checkov), "--framework", "terraform_json", "--skip-download", "--quiet"]
+    command += ["-o", "json"]
+    for path in files:
+        command += ["-f", str(path.absolute())]
+    # No network: checkov would otherwise try to fetch guidelines and report to a platform.
+    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_NO_OUTPUT_UPLOAD": "TRUE"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if done.returncode not in (0, 1):
+        raise RuntimeError(f"checkov exited {done.returncode}: {done.stderr.strip()[-2000:]}")
+    try:
+        parsed = json.loads(done.stdout)
+    except ValueError:
+        raise RuntimeError(f"checkov printed no JSON report: {done.stdout[:500]!r}") from None
+    return parsed if isinstance(parsed, list) else [parsed]
+
+
+def evaluate(reports: Iterable[dict[str, Any]], stacks: dict[Path, dict[str, Any]]) -> GateResult:
+    """Apply resource-level skips to checkov's failures; the pure half of the gate."""
+    result = GateResult()
+    names = {path: _addresses_by_name(tf) for path, tf in stacks.items()}
+    skips = {path: declared_skips(tf) for path, tf in stacks.items()}
+    used: set[tuple[Path, str, str]] = set()
+    for report in reports:
+        result.passed += int(report.get("summary", {}).get("passed", 0))
+        for failed in report.get("results", {}).get("failed_checks", []):
+            path = _stack_of(failed, stacks)
+            name = failed["resource"].split(".", 1)[-1]
+            address = names[path].get(name, name)
+            finding = Finding(path, address, failed["check_id"], failed.get("check_name", ""))
+            reason = skips[path].get(address, {}).get(finding.check_id)
+            if reason is None:
+                result.failures.append(finding)
+            elif not isinstance(reason, str) or len(reason.strip()) < 10:
+                result.problems.append(
+                    f"{address} ({path}): skip of {finding.check_id} needs a reason"
+                    f" (a sentence), got {reason!r}"
+                )
+            else:
+                result.skipped.append((finding, reason))
+                used.add((path, address, finding.check_id))
+    for path, by_address in skips.items():
+        for address, checks in by_address.items():
+            for check_id in checks:
+                if (path, address, check_id) not in used:
+                    result.problems.append(
+                        f"{address} ({path}): skip of {check_id} matches no failed check; remove it"
+                    )
+    return result
+
+
+def run_gate(checkov: Path, files: Sequence[Path]) -> GateResult:
+    """Scan the files and judge the result."""
+    stacks = {path.absolute(): json.loads(path.read_text()) for path in files}
+    return evaluate(run_checkov(checkov, list(stacks)), stacks)
+
+
+def _addresses_by_name(tf: dict[str, Any]) -> dict[str, str]:
+    # checkov names a terraform_json resource by its name only; cdktn names are unique per stack.
+    return {
+        name: f"{rtype}.{name}"
+        for rtype, instances in tf.get("resource", {}).items()
+        for name in instances
+    }
+
+
+def _stack_of(failed: dict[str, Any], stacks: dict[Path, dict[str, Any]]) -> Path:
+    reported = Path(failed.get("file_abs_path") or failed["file_path"])
+    for path in stacks:
+        if reported == path or str(path).endswith(str(failed["file_path"])):
+            return path
+    raise RuntimeError(f"checkov reported a file it was not given: {reported}")

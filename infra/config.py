@@ -1,0 +1,320 @@
+"""The schema of one environment file (`environments/<env>.yaml`).
+
+Why a schema: a typo or an unsafe value in an environment file must fail before anything is
+synthesized, naming the field and what is allowed, instead of surfacing as a half-applied plan.
+Every model forbids unknown keys, so a misspelled setting is an error and never silently ignored.
+Cross-field rules raise `invalid(...)` from a field validator, so the error points at the field
+that is wrong (`compute.api.max_instances: must be >= min_instances (2), got 1`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
+LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+# Cloud Storage bucket names that Terraform's GCS backend accepts (no dots: no domain check).
+BUCKET = re.compile(r"^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$")
+DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
+HOST = re.compile(r"^[a-z0-9.-]+$")
+MEMORY = re.compile(r"^[1-9][0-9]*(Mi|Gi)$")
+SECRET_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+CPU_VALUES = ("1", "2", "4", "8")
+
+
+def invalid(message: str) -> PydanticCustomError:
+    """An error whose text is shown as is after the field's path."""
+    return PydanticCustomError("invalid", message)
+
+
+def _digits(value: object) -> object:
+    # YAML reads an unquoted project number as an int; both spellings mean the same.
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _text(value: object) -> object:
+    # `cpu: 1` in YAML is an int; Cloud Run takes the string.
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+class Strict(BaseModel):
+    """Base: unknown keys are errors, values are not coerced across types."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, validate_default=True)
+
+
+class StateBackend(Strict):
+    """Where Terraform keeps this environment's state (a GCS bucket `make bootstrap` creates)."""
+
+    bucket: str
+    prefix: str = Field(min_length=1, max_length=200, pattern=r"^[a-zA-Z0-9/_.-]+$")
+    location: str | None = None  # default: the environment's region
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, value: str) -> str:
+        if not BUCKET.match(value) or value.startswith("goog"):
+            raise invalid(
+                "must be 3-63 lowercase letters, digits, '-' or '_', starting and ending with a"
+                f" letter or digit, got {value!r}"
+            )
+        return value
+
+
+class NetworkConfig(Strict):
+    subnet_cidr: str = "10.10.0.0/24"
+    psa_prefix_length: int = Field(default=20, ge=8, le=24)
+    flow_log_sampling: float = Field(default=0.5, ge=0.0, le=1.0)
+
+    @field_validator("subnet_cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        try:
+            net = ipaddress.ip_network(value, strict=True)
+        except ValueError:
+            raise invalid(f"must be an IPv4 network like 10.10.0.0/24, got {value!r}") from None
+        if net.version != 4 or not net.is_private or not 8 <= net.prefixlen <= 29:
+            raise invalid(f"must be a private IPv4 range from /8 to /29, got {value!r}")
+        return value
+
+
+class FirestoreConfig(Strict):
+    database: str = Field(
+        default="(default)", pattern=r"^(\(default\)|[a-z][a-z0-9-]{2,61}[a-z0-9])$"
+    )
+    location: str = Field(min_length=2, pattern=r"^[a-z0-9-]+$")
+    point_in_time_recovery: bool
+    delete_protection: bool
+    backup_retention_days: int | None = Field(default=None, ge=1, le=98)
+
+
+def _off(value: object) -> object:
+    # YAML 1.1 reads a bare `off` as false; `tier: off` means no Redis.
+    return "off" if value is False else value
+
+
+class RedisConfig(Strict):
+    tier: Annotated[Literal["off", "basic", "standard_ha"], BeforeValidator(_off)]
+    memory_size_gb: int = Field(default=1, ge=1, le=300)
+    deletion_protection: bool = False
+
+
+class MessagingConfig(Strict):
+    ack_deadline_seconds: int = Field(default=60, ge=10, le=600)
+    minimum_backoff_seconds: int = Field(default=10, ge=0, le=600)
+    maximum_backoff_seconds: int = Field(default=600, ge=0, le=600)
+    max_delivery_attempts: int = Field(default=5, ge=5, le=100)
+    message_retention_seconds: int = Field(default=604800, ge=600, le=2678400)
+
+    @field_validator("maximum_backoff_seconds")
+    @classmethod
+    def _backoff(cls, value: int, info: ValidationInfo) -> int:
+        low = info.data.get("minimum_backoff_seconds")
+        if low is not None and value < low:
+            raise invalid(f"must be >= minimum_backoff_seconds ({low}), got {value}")
+        return value
+
+
+class ServiceConfig(Strict):
+    """One Cloud Run service's size and scaling."""
+
+    cpu: Annotated[str, BeforeValidator(_text)] = "1"
+    memory: str = "512Mi"
+    concurrency: int = Field(default=80, ge=1, le=1000)
+    min_instances: int = Field(default=0, ge=0, le=1000)
+    max_instances: int = Field(default=10, ge=1, le=1000)
+    timeout_seconds: int = Field(default=300, ge=1, le=3600)
+
+    @field_validator("cpu")
+    @classmethod
+    def _cpu(cls, value: str) -> str:
+        if value not in CPU_VALUES:
+            raise invalid(f"must be one of {', '.join(CPU_VALUES)}, got {value!r}")
+        return value
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        if not MEMORY.match(value):
+            raise invalid(f"must be a size like 512Mi or 2Gi, got {value!r}")
+        return value
+
+    @field_validator("max_instances")
+    @classmethod
+    def _scaling(cls, value: int, info: ValidationInfo) -> int:
+        low = info.data.get("min_instances")
+        if low is not None and value < low:
+            raise invalid(f"must be >= min_instances ({low}), got {value}")
+        return value
+
+
+class ApiConfig(ServiceConfig):
+    # Public: anyone may invoke the api (through the load balancer when edge is on).
+    public: bool = True
+
+
+class ComputeConfig(Strict):
+    deletion_protection: bool
+    artifact_keep_recent: int = Field(default=10, ge=1, le=100)
+    api: ApiConfig
+    worker: ServiceConfig
+
+
+class AppConfig(Strict):
+    """Behaviour knobs passed to the app as environment variables."""
+
+    model: Literal["rules", "gemini"] = "rules"
+    gemini_model: str = Field(default="gemini-2.5-flash", pattern=r"^[a-z0-9.-]+$")
+    gemini_location: str = Field(default="europe-west1", pattern=r"^[a-z0-9-]+$")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    session_ttl_seconds: int = Field(default=86400, ge=60, le=90 * 86400)
+    max_body_bytes: int = Field(default=65536, ge=1024, le=10 * 1024 * 1024)
+    callback_allowed_hosts: list[str] = []
+    # An existing Secret Manager secret (created by you) holding the callback HMAC key.
+    callback_signing_secret: str | None = None
+
+    @field_validator("callback_allowed_hosts")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        for host in value:
+            if not HOST.match(host):
+                raise invalid(f"must be host names without scheme or port, got {host!r}")
+        return value
+
+    @field_validator("callback_signing_secret")
+    @classmethod
+    def _secret(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not SECRET_ID.match(value):
+            raise invalid(f"must be a Secret Manager secret id, got {value!r}")
+        if value is None and info.data.get("callback_allowed_hosts"):
+            raise invalid("required when callback_allowed_hosts is set: callbacks are signed")
+        return value
+
+
+class EdgeConfig(Strict):
+    enabled: bool = False
+    domains: list[str] = []
+    rate_limit_requests_per_minute: int = Field(default=600, ge=1, le=100000)
+
+    @field_validator("domains")
+    @classmethod
+    def _domains(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        for domain in value:
+            if not DOMAIN.match(domain):
+                raise invalid(f"must be fully qualified domain names, got {domain!r}")
+        if info.data.get("enabled") and not value:
+            raise invalid("must list at least one domain when edge is enabled")
+        return value
+
+
+class ObservabilityConfig(Strict):
+    notification_emails: list[str] = []
+    log_retention_days: int = Field(default=30, ge=1, le=3650)
+    # Uptime checks wake a scale-to-zero service every few minutes: off where cost matters.
+    uptime_check: bool = False
+    error_ratio_threshold: float = Field(default=0.05, gt=0.0, le=1.0)
+    latency_p95_ms: int = Field(default=2000, ge=1)
+
+    @field_validator("notification_emails")
+    @classmethod
+    def _emails(cls, value: list[str]) -> list[str]:
+        for email in value:
+            if not EMAIL.match(email):
+                raise invalid(f"must be e-mail addresses, got {email!r}")
+        return value
+
+
+class EnvironmentConfig(Strict):
+    """One environment: one Google Cloud project, one Terraform stack."""
+
+    project_id: str
+    project_number: Annotated[str, BeforeValidator(_digits)]
+    region: str
+    name_prefix: str = Field(pattern=r"^[a-z][a-z0-9-]{1,18}[a-z0-9]$")
+    labels: dict[str, str] = Field(default_factory=dict)
+    state: StateBackend
+    network: NetworkConfig = NetworkConfig()
+    firestore: FirestoreConfig
+    redis: RedisConfig
+    messaging: MessagingConfig = MessagingConfig()
+    compute: ComputeConfig
+    app: AppConfig = AppConfig()
+    edge: EdgeConfig = EdgeConfig()
+    observability: ObservabilityConfig = ObservabilityConfig()
+
+    @field_validator("project_id")
+    @classmethod
+    def _project_id(cls, value: str) -> str:
+        if not PROJECT_ID.match(value):
+            raise invalid(
+                "must be 6-30 lowercase letters, digits or hyphens, starting with a letter and"
+                f" not ending with a hyphen, got {value!r}"
+            )
+        return value
+
+    @field_validator("project_number")
+    @classmethod
+    def _project_number(cls, value: str) -> str:
+        if not re.fullmatch(r"[1-9][0-9]{5,19}", value):
+            raise invalid(f"must be the project's number (digits only), got {value!r}")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not REGION.match(value):
+            raise invalid(f"must be a Google Cloud region like europe-west1, got {value!r}")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, item in value.items():
+            if not LABEL_KEY.match(key) or not LABEL_VALUE.match(item):
+                raise invalid(
+                    "keys must start with a lowercase letter; keys and values may hold lowercase"
+                    f" letters, digits, '_' and '-' (max 63), got {key!r}: {item!r}"
+                )
+        if "env" in value:
+            raise invalid("must not set 'env': it is the environment file's name")
+        return value
+
+    @field_validator("edge")
+    @classmethod
+    def _edge(cls, value: EdgeConfig, info: ValidationInfo) -> EdgeConfig:
+        compute = info.data.get("compute")
+        if value.enabled and compute is not None and not compute.api.public:
+            raise invalid(
+                "enabled needs compute.api.public: true (the load balancer is the public entry)"
+            )
+        return value
+
+
+class Environment(BaseModel):
+    """A validated environment file and the name it was loaded under."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    path: str
+    config: EnvironmentConfig
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Labels for every resource: the file's labels plus `app` and `env`."""
+        return {"app": "agents", **self.config.labels, "env": self.name}

@@ -1,0 +1,140 @@
+"""An offline stand-in for `terraform validate`: hold synthesized stacks against the schema.
+
+Why: the provider binary cannot be downloaded on the machines that run the tests, yet a
+misspelled attribute, a missing required one, a block written as a plain value or an enum value
+the API refuses would only surface at `terraform plan`. The schema comes from
+`infra.provider_schema`. Values that are Terraform expressions (`${...}`) are unknown until
+apply and are not checked; meta-arguments are skipped.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+META_ARGUMENTS = frozenset(
+    {"//", "depends_on", "lifecycle", "provider", "count", "for_each", "connection", "provisioner"}
+)
+
+
+def check_file(path: Path, schema: dict[str, Any]) -> list[str]:
+    """Every schema error in one `cdk.tf.json`, each prefixed with the file."""
+    tf = json.loads(path.read_text())
+    return [f"{path}: {error}" for error in check_stack(tf, schema)]
+
+
+def check_stack(tf: dict[str, Any], schema: dict[str, Any]) -> list[str]:
+    """Every schema error in a parsed stack: resources, data sources and provider configs."""
+    errors: list[str] = []
+    for section, prefix in (("resource", ""), ("data", "data.")):
+        known = schema["resources"] if section == "resource" else schema["data"]
+        for rtype, instances in tf.get(section, {}).items():
+            if rtype == "//":
+                continue
+            block = known.get(rtype)
+            for name, config in instances.items():
+                address = f"{prefix}{rtype}.{name}"
+                if block is None:
+                    errors.append(f"{address}: unknown {section} type {rtype!r}")
+                    continue
+                errors.extend(_check_block(block, config, address, top=True))
+    for pname, configs in tf.get("provider", {}).items():
+        if pname != "google":
+            continue
+        for config in configs if isinstance(configs, list) else [configs]:
+            errors.extend(_check_block(schema["provider"], config, f"provider.{pname}", top=True))
+    return errors
+
+
+def count_resources(tf: dict[str, Any]) -> int:
+    """How many resources a stack declares (for the summary line)."""
+    return sum(len(v) for k, v in tf.get("resource", {}).items() if k != "//")
+
+
+def _is_expression(value: Any) -> bool:
+    return isinstance(value, str) and "${" in value
+
+
+def _check_block(block: dict[str, Any], value: Any, where: str, top: bool = False) -> list[str]:
+    if _is_expression(value):
+        return []
+    if not isinstance(value, dict):
+        return [f"{where}: must be a block (an object), got {_short(value)}"]
+    errors: list[str] = []
+    attributes, blocks = block["attributes"], block["blocks"]
+    present = set(value)
+    for key, item in value.items():
+        if top and key in META_ARGUMENTS:
+            continue
+        path = f"{where}.{key}"
+        if key == "dynamic" and isinstance(item, dict):
+            errors.extend(_check_dynamic(blocks, item, path))
+            present.update(item)
+        elif key in attributes:
+            errors.extend(_check_attribute(attributes[key], item, path))
+        elif key in blocks:
+            errors.extend(_check_nested(blocks[key], item, path))
+        else:
+            errors.append(f"{path}: unknown attribute{_suggest(key, [*attributes, *blocks])}")
+    for key, spec in (*attributes.items(), *blocks.items()):
+        if spec["required"] and key not in present:
+            kind = "block" if key in blocks else "attribute"
+            errors.append(f"{where}: missing required {kind} {key!r}")
+    return errors
+
+
+def _check_nested(spec: dict[str, Any], item: Any, path: str) -> list[str]:
+    if _is_expression(item):
+        return []
+    if isinstance(item, list):
+        if not spec["list"] and len(item) > 1:
+            return [f"{path}: takes a single block, got a list of {len(item)}"]
+        errors: list[str] = []
+        for index, element in enumerate(item):
+            errors.extend(_check_block(spec["block"], element, f"{path}[{index}]"))
+        return errors
+    return _check_block(spec["block"], item, path)
+
+
+def _check_dynamic(blocks: dict[str, Any], dynamic: dict[str, Any], path: str) -> list[str]:
+    errors: list[str] = []
+    for name, body in dynamic.items():
+        if name not in blocks:
+            errors.append(f"{path}.{name}: unknown block{_suggest(name, list(blocks))}")
+        elif isinstance(body, dict) and "content" in body:
+            errors.extend(_check_block(blocks[name]["block"], body["content"], f"{path}.{name}"))
+    return errors
+
+
+def _check_attribute(spec: dict[str, Any], item: Any, path: str) -> list[str]:
+    if _is_expression(item) or item is None:
+        return []
+    kind = spec["kind"]
+    if kind == "scalar" and isinstance(item, dict | list):
+        return [f"{path}: must be a single value, got {_short(item)}"]
+    if kind == "list" and isinstance(item, dict):
+        return [f"{path}: must be a list, got {_short(item)}"]
+    if kind == "map" and not isinstance(item, dict):
+        return [f"{path}: must be a map, got {_short(item)}"]
+    allowed = spec.get("enum")
+    if not allowed:
+        return []
+    values: Iterable[Any] = item if isinstance(item, list) else [item]
+    return [
+        f"{path}: {value!r} is not one of {', '.join(allowed)}"
+        for value in values
+        if isinstance(value, str) and not _is_expression(value) and value not in allowed
+    ]
+
+
+def _suggest(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=3)
+    return f" (did you mean {', '.join(close)}?)" if close else ""
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,352 @@
+"""One Terraform stack per environment: the modules wired together from its config.
+
+Why this file: the modules know nothing of each other; this is the one place that decides
+how the layers connect (who may publish where, which service reaches Redis, what the app's
+env vars are) for an environment, and it stores the stack's state in that environment's
+own bucket. Naming is deterministic from `name_prefix`, so two environments never collide.
+"""
+
+from __future__ import annotations
+
+from cdktn import Aspects, GcsBackend, TerraformOutput, TerraformStack, Token
+from cdktn_provider_google.provider import GoogleProvider
+from cdktn_provider_google.secret_manager_secret_iam_member import SecretManagerSecretIamMember
+from constructs import Construct
+
+from infra.app_env import PlatformRefs, service_env, service_secret_env
+from infra.aspects import DependOnProjectServices
+from infra.config import Environment
+from infra.skips import skip_check
+from modules.compute import (
+    ArtifactRepository,
+    ArtifactRepositoryProps,
+    CloudRunService,
+    CloudRunServiceProps,
+    SecretEnv,
+)
+from modules.edge import Edge, EdgeProps
+from modules.identity import Secret, SecretProps, WorkloadIdentity, WorkloadIdentityProps
+from modules.messaging import Messaging, MessagingProps
+from modules.network import Network, NetworkProps
+from modules.observability import Observability, ObservabilityProps
+from modules.project import ProjectServices, ProjectServicesProps
+from modules.storage import (
+    FirestoreDatabase,
+    FirestoreDatabaseProps,
+    RedisCache,
+    RedisCacheProps,
+)
+
+GEMINI_ROLES = ("roles/aiplatform.user",)
+PUSH_PATH = "/pubsub/inquiries"
+
+
+def run_app_url(service: str, project_number: str, region: str) -> str:
+    """Cloud Run's deterministic URL: known before the service exists, so no dependency cycle."""
+    return f"https://{service}-{project_number}.{region}.run.app"
+
+
+class EnvironmentStack(TerraformStack):
+    """The whole platform for one environment; its attributes are the modules' constructs."""
+
+    def __init__(self, scope: Construct, env: Environment) -> None:
+        super().__init__(scope, env.name)
+        self.env = env
+        self.cfg = env.config
+        self.labels = env.labels
+        self.prefix = self.cfg.name_prefix
+        self.api_name, self.worker_name = f"{self.prefix}-api", f"{self.prefix}-worker"
+        self.worker_url = run_app_url(self.worker_name, self.cfg.project_number, self.cfg.region)
+
+        GoogleProvider(
+            self,
+            "google",
+            project=self.cfg.project_id,
+            region=self.cfg.region,
+            default_labels=self.labels,
+        )
+        GcsBackend(self, bucket=self.cfg.state.bucket, prefix=self.cfg.state.prefix)
+
+        self._foundation()
+        self._storage()
+        self._messaging()
+        self._compute()
+        self._edge()
+        self._observability()
+        self._outputs()
+        self._accepted_checkov_findings()
+        Aspects.of(self).add(DependOnProjectServices(self.apis.resources))
+
+    def _foundation(self) -> None:
+        """APIs, network and identities: what every other layer builds on."""
+        cfg = self.cfg
+        self.apis = ProjectServices(
+            self, "project", ProjectServicesProps(project_id=cfg.project_id)
+        )
+        self.network = Network(
+            self,
+            "network",
+            NetworkProps(
+                project_id=cfg.project_id,
+                region=cfg.region,
+                name=self.prefix,
+                subnet_cidr=cfg.network.subnet_cidr,
+                psa_prefix_length=cfg.network.psa_prefix_length,
+                flow_log_sampling=cfg.network.flow_log_sampling,
+                labels=self.labels,
+            ),
+        )
+        gemini = cfg.app.model == "gemini"
+        self.identity = WorkloadIdentity(
+            self,
+            "identity",
+            WorkloadIdentityProps(
+                project_id=cfg.project_id,
+                project_number=cfg.project_number,
+                name_prefix=self.prefix,
+                firestore_database=cfg.firestore.database,
+                extra_project_roles=(
+                    {"api": GEMINI_ROLES, "worker": GEMINI_ROLES} if gemini else {}
+                ),
+            ),
+        )
+        self.readers = [self.identity.api_member, self.identity.worker_member]
+
+    def _storage(self) -> None:
+        """Firestore always; Redis and its AUTH secret unless the environment turns it off."""
+        cfg = self.cfg
+        self.database = FirestoreDatabase(
+            self,
+            "firestore",
+            FirestoreDatabaseProps(
+                project_id=cfg.project_id,
+                location_id=cfg.firestore.location,
+                name=cfg.firestore.database,
+                point_in_time_recovery=cfg.firestore.point_in_time_recovery,
+                delete_protection=cfg.firestore.delete_protection,
+                backup_retention_days=cfg.firestore.backup_retention_days,
+            ),
+        )
+        self.redis: RedisCache | None = None
+        self.redis_auth: Secret | None = None
+        if cfg.redis.tier == "off":
+            return
+        self.redis = RedisCache(
+            self,
+            "redis",
+            RedisCacheProps(
+                project_id=cfg.project_id,
+                region=cfg.region,
+                name=f"{self.prefix}-cache",
+                tier=cfg.redis.tier,
+                memory_size_gb=cfg.redis.memory_size_gb,
+                network_id=self.network.network_id,
+                labels=self.labels,
+                deletion_protection=cfg.redis.deletion_protection,
+                depends_on_resources=[self.network.psa_connection],
+            ),
+        )
+        self.redis_auth = Secret(
+            self,
+            "redis-auth",
+            SecretProps(
+                project_id=cfg.project_id,
+                secret_id=f"{self.prefix}-redis-auth",
+                accessors=self.readers,
+                labels=self.labels,
+                data=self.redis.auth_string,
+            ),
+        )
+
+    def _messaging(self) -> None:
+        """Topics and the push subscription to the worker's deterministic URL."""
+        cfg, identity = self.cfg, self.identity
+        self.messaging = Messaging(
+            self,
+            "messaging",
+            MessagingProps(
+                project_id=cfg.project_id,
+                project_number=cfg.project_number,
+                name_prefix=self.prefix,
+                push_endpoint=f"{self.worker_url}{PUSH_PATH}",
+                push_service_account_email=identity.push_email,
+                push_audience=self.worker_url,
+                labels=self.labels,
+                ack_deadline_seconds=cfg.messaging.ack_deadline_seconds,
+                minimum_backoff_seconds=cfg.messaging.minimum_backoff_seconds,
+                maximum_backoff_seconds=cfg.messaging.maximum_backoff_seconds,
+                max_delivery_attempts=cfg.messaging.max_delivery_attempts,
+                message_retention_seconds=cfg.messaging.message_retention_seconds,
+                # messaging checks the member's kind on the raw string, so keep it visible
+                inquiries_publishers=[f"serviceAccount:{identity.api_email}"],
+                events_publishers=[f"serviceAccount:{identity.worker_email}"],
+            ),
+        )
+
+    def _compute(self) -> None:
+        """The image repository and the two services, with the app's env block."""
+        cfg, identity = self.cfg, self.identity
+        self.images = ArtifactRepository(
+            self,
+            "images",
+            ArtifactRepositoryProps(
+                project_id=cfg.project_id,
+                region=cfg.region,
+                repository_id=self.prefix,
+                labels=self.labels,
+                keep_recent=cfg.compute.artifact_keep_recent,
+            ),
+        )
+        refs = PlatformRefs(
+            database_name=self.database.database_name,
+            inquiries_topic_path=self.messaging.inquiries_topic_path,
+            events_topic_path=self.messaging.events_topic_path,
+            push_audience=self.worker_url,
+            push_service_account=identity.push_email,
+            redis_host=self.redis.host if self.redis else None,
+            redis_port=Token.as_string(self.redis.port) if self.redis else None,
+            redis_auth_secret_id=self.redis_auth.secret_id if self.redis_auth else None,
+        )
+        secret_env = {
+            name: SecretEnv(secret_id=secret_id)
+            for name, secret_id in service_secret_env(cfg, refs).items()
+        }
+        secrets_ready = list(self.redis_auth.resources) if self.redis_auth else []
+        secrets_ready += self._callback_key_grants()
+
+        if cfg.edge.enabled:
+            api_ingress = "internal-and-cloud-load-balancing"
+        else:
+            api_ingress = "all" if cfg.compute.api.public else "internal"
+        self.services: dict[str, CloudRunService] = {}
+        for role, name, sizing, email in (
+            ("api", self.api_name, cfg.compute.api, identity.api_email),
+            ("worker", self.worker_name, cfg.compute.worker, identity.worker_email),
+        ):
+            is_api = role == "api"
+            self.services[role] = CloudRunService(
+                self,
+                role,
+                CloudRunServiceProps(
+                    project_id=cfg.project_id,
+                    region=cfg.region,
+                    name=name,
+                    service_account_email=email,
+                    labels=self.labels,
+                    cpu=sizing.cpu,
+                    memory=sizing.memory,
+                    concurrency=sizing.concurrency,
+                    min_instances=sizing.min_instances,
+                    max_instances=sizing.max_instances,
+                    timeout_seconds=sizing.timeout_seconds,
+                    env=service_env(role, cfg, refs),
+                    secret_env=secret_env,
+                    ingress=api_ingress if is_api else "internal",
+                    public=cfg.compute.api.public if is_api else False,
+                    invokers=() if is_api else (identity.push_member,),
+                    network_name=self.network.network_name,
+                    subnet_name=self.network.subnet_name,
+                    deletion_protection=cfg.compute.deletion_protection,
+                    depends_on_resources=secrets_ready,
+                ),
+            )
+        self.api, self.worker = self.services["api"], self.services["worker"]
+
+    def _edge(self) -> None:
+        """The load balancer with Cloud Armor, where the environment turns it on."""
+        cfg = self.cfg
+        self.edge: Edge | None = None
+        if not cfg.edge.enabled:
+            return
+        self.edge = Edge(
+            self,
+            "edge",
+            EdgeProps(
+                project_id=cfg.project_id,
+                region=cfg.region,
+                name=self.prefix,
+                cloud_run_service_name=self.api.name,
+                domains=cfg.edge.domains,
+                labels=self.labels,
+                rate_limit_requests_per_minute=cfg.edge.rate_limit_requests_per_minute,
+            ),
+        )
+
+    def _observability(self) -> None:
+        cfg = self.cfg
+        self.observability = Observability(
+            self,
+            "observability",
+            ObservabilityProps(
+                project_id=cfg.project_id,
+                name_prefix=self.prefix,
+                labels=self.labels,
+                api_service_name=self.api.name,
+                worker_service_name=self.worker.name,
+                push_subscription_name=self.messaging.push_subscription_name,
+                dead_letter_subscription_name=self.messaging.dead_letter_subscription_name,
+                notification_emails=cfg.observability.notification_emails,
+                api_host=self._uptime_host(),
+                log_retention_days=cfg.observability.log_retention_days,
+                error_ratio_threshold=cfg.observability.error_ratio_threshold,
+                latency_p95_ms=cfg.observability.latency_p95_ms,
+            ),
+        )
+
+    def _accepted_checkov_findings(self) -> None:
+        """Checks that do not apply here, each skipped on its resource with the reason."""
+        for topic in (
+            self.messaging.inquiries_topic,
+            self.messaging.events_topic,
+            self.messaging.dead_letter_topic,
+        ):
+            skip_check(
+                topic,
+                "CKV_GCP_83",
+                "Messages carry inquiry ids and states only, no customer data; Pub/Sub encrypts"
+                " them at rest with Google-managed keys, and a per-environment Cloud KMS key"
+                " ring is outside this blueprint.",
+            )
+        skip_check(
+            self.images.repository,
+            "CKV_GCP_84",
+            "Container images hold code, not customer data, and are encrypted at rest with"
+            " Google-managed keys; set ArtifactRepositoryProps.kms_key_name for a Cloud KMS key.",
+        )
+
+    def _callback_key_grants(self) -> list[SecretManagerSecretIamMember]:
+        """Read access on the user's existing callback signing secret, bound on that secret."""
+        secret_id = self.cfg.app.callback_signing_secret
+        if secret_id is None:
+            return []
+        return [
+            SecretManagerSecretIamMember(
+                self,
+                f"callback-key-reader-{index}",
+                project=self.cfg.project_id,
+                secret_id=secret_id,
+                role="roles/secretmanager.secretAccessor",
+                member=member,
+            )
+            for index, member in enumerate(self.readers)
+        ]
+
+    def _uptime_host(self) -> str | None:
+        """Where the uptime check calls `/healthz`: the edge domain, else the public run.app."""
+        cfg = self.cfg
+        if not cfg.observability.uptime_check:
+            return None
+        if cfg.edge.enabled:
+            return cfg.edge.domains[0]
+        if cfg.compute.api.public:
+            url = run_app_url(self.api_name, cfg.project_number, cfg.region)
+            return url.removeprefix("https://")
+        return None
+
+    def _outputs(self) -> None:
+        TerraformOutput(self, "api_url", value=self.api.uri)
+        TerraformOutput(self, "worker_url", value=self.worker_url)
+        TerraformOutput(self, "image_base", value=self.images.image_base)
+        if self.edge is not None:
+            TerraformOutput(self, "edge_ip", value=self.edge.address)
+            TerraformOutput(self, "edge_url", value=self.edge.url)

@@ -1,0 +1,213 @@
+"""Environment files: a wrong one names file, field and what is allowed, and writes nothing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from infra.loader import ConfigError, environment_names, load_environments
+from tests.infra.conftest import ENV_NAMES, REPO
+
+
+def copy_environments(target: Path) -> Path:
+    """The shipped environment files in `target/environments`, for editing in a test."""
+    folder = target / "environments"
+    shutil.copytree(REPO / "environments", folder)
+    return folder
+
+
+def edit(path: Path, change: dict) -> None:
+    """Set dotted keys (`compute.api.max_instances`) in a YAML file; None deletes the key."""
+    data = yaml.safe_load(path.read_text())
+    for dotted, value in change.items():
+        *parents, leaf = dotted.split(".")
+        node = data
+        for part in parents:
+            node = node[part]
+        if value is None:
+            node.pop(leaf)
+        else:
+            node[leaf] = value
+    path.write_text(yaml.safe_dump(data))
+
+
+def errors_for(tmp_path: Path, env: str, change: dict) -> list[str]:
+    folder = copy_environments(tmp_path)
+    edit(folder / f"{env}.yaml", change)
+    with pytest.raises(ConfigError) as caught:
+        load_environments(directory=folder)
+    return caught.value.lines
+
+
+def test_the_shipped_environments_are_valid_and_distinct() -> None:
+    envs = load_environments(directory=REPO / "environments")
+    assert [e.name for e in envs] == sorted(ENV_NAMES)
+    assert len({e.config.project_id for e in envs}) == 3
+    for env in envs:
+        assert env.labels["env"] == env.name and env.labels["app"]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            {"compute.api.min_instances": 3, "compute.api.max_instances": 2},
+            "compute.api.max_instances: must be >= min_instances (3), got 2",
+        ),
+        (
+            {"redis.tier": "premium"},
+            "redis.tier: must be one of 'off', 'basic' or 'standard_ha', got 'premium'",
+        ),
+        ({"compute.worker.cpu": 3}, "compute.worker.cpu: must be one of 1, 2, 4, 8, got '3'"),
+        (
+            {"compute.api.memory": "1GB"},
+            "compute.api.memory: must be a size like 512Mi or 2Gi, got '1GB'",
+        ),
+        (
+            {"messaging.max_delivery_attempts": 3},
+            "messaging.max_delivery_attempts: must be >= 5, got 3",
+        ),
+        ({"project_id": "Acme_Prod"}, "project_id: must be 6-30 lowercase letters"),
+        (
+            {"project_number": "12ab"},
+            "project_number: must be the project's number (digits only), got '12ab'",
+        ),
+        ({"firestore": None}, "firestore: is required"),
+        ({"redis.memory_size_gb": 1.5}, "redis.memory_size_gb: must be an integer, got 1.5"),
+        ({"network": "default"}, "network: must be a mapping, got 'default'"),
+        (
+            {"firestore.point_in_time_recovery": "yes"},
+            "firestore.point_in_time_recovery: must be true or false, got 'yes'",
+        ),
+        (
+            {"edge.domains": None},
+            "edge.domains: must list at least one domain when edge is enabled",
+        ),
+        (
+            {"compute.worker.min_instances": 12, "compute.worker.max_instances": None},
+            "compute.worker.max_instances: must be >= min_instances (12), got 10",
+        ),
+        (
+            {"network.subnet_cidr": "8.8.8.0/24"},
+            "network.subnet_cidr: must be a private IPv4 range",
+        ),
+        (
+            {"app.callback_allowed_hosts": ["hooks.example.com"]},
+            "app.callback_signing_secret: required when",
+        ),
+        ({"labels": {"env": "live"}}, "labels: must not set 'env'"),
+        (
+            {"compute.api.max_instance": 4},
+            "compute.api.max_instance: is not a known setting (allowed: cpu,",
+        ),
+    ],
+)
+def test_a_wrong_value_names_the_file_the_field_and_what_is_allowed(
+    tmp_path: Path, change: dict, expected: str
+) -> None:
+    lines = errors_for(tmp_path, "prod", change)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"{tmp_path}/environments/prod.yaml: {expected}")
+
+
+def test_every_wrong_file_is_reported_at_once(tmp_path: Path) -> None:
+    folder = copy_environments(tmp_path)
+    edit(folder / "dev.yaml", {"redis.tier": "huge"})
+    (folder / "staging.yaml").write_text("project_id: [unclosed\n")
+    with pytest.raises(ConfigError) as caught:
+        load_environments(directory=folder)
+    assert [line.split(":")[0] for line in caught.value.lines] == [
+        f"{folder}/dev.yaml",
+        f"{folder}/staging.yaml",
+    ]
+    assert "is not valid YAML (line 2)" in caught.value.lines[1]
+
+
+def test_two_environments_may_not_share_a_project_or_a_state_prefix(tmp_path: Path) -> None:
+    folder = copy_environments(tmp_path)
+    staging = yaml.safe_load((folder / "staging.yaml").read_text())
+    edit(folder / "dev.yaml", {"project_id": staging["project_id"], "state": staging["state"]})
+    with pytest.raises(ConfigError) as caught:
+        load_environments(directory=folder)
+    assert any("project_id: must differ from environment" in line for line in caught.value.lines)
+    assert any("state.prefix: must differ from environment" in line for line in caught.value.lines)
+
+
+def test_redis_off_reads_the_yaml_boolean_and_an_unknown_environment_lists_the_known(
+    tmp_path: Path,
+) -> None:
+    folder = copy_environments(tmp_path)
+    (folder / "dev.yaml").write_text(
+        (folder / "dev.yaml").read_text().replace("tier: basic", "tier: off")
+    )
+    (dev,) = load_environments(["dev"], directory=folder)
+    assert dev.config.redis.tier == "off"
+    with pytest.raises(
+        ConfigError, match="unknown environment 'qa': environments are dev, prod, staging"
+    ):
+        load_environments(["qa"], directory=folder)
+    assert environment_names(folder) == ["dev", "prod", "staging"]
+
+
+def run_synth(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    }
+    env.pop("CDKTF_OUTDIR", None)
+    return subprocess.run(
+        [sys.executable, "-m", "infra", "synth", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def previous_output(tmp_path: Path) -> Path:
+    """A `cdktf.out` from an earlier synth, which a failed synth must leave as it was."""
+    out = tmp_path / "cdktf.out"
+    (out / "stacks" / "prod").mkdir(parents=True)
+    (out / "stacks" / "prod" / "cdk.tf.json").write_text('{"previous": true}')
+    (out / "manifest.json").write_text('{"stacks": {}}')
+    return out
+
+
+def test_a_wrong_file_exits_non_zero_and_writes_nothing(tmp_path: Path) -> None:
+    folder = copy_environments(tmp_path)
+    edit(folder / "prod.yaml", {"compute.api.min_instances": 2, "compute.api.max_instances": 1})
+    out = previous_output(tmp_path)
+    before = snapshot(out)
+    done = run_synth(tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "environments/prod.yaml: compute.api.max_instances: must be >= min_instances (2), got 1"
+    ]
+    assert snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cdktf.out", "environments"]
+
+
+def test_a_value_a_module_refuses_fails_the_synth_and_writes_nothing(tmp_path: Path) -> None:
+    # The schema allows 8Gi; Cloud Run refuses it with 1 CPU. The module says so mid-synth,
+    # after other stacks were already built in memory: still nothing may reach cdktf.out.
+    folder = copy_environments(tmp_path)
+    edit(folder / "prod.yaml", {"compute.worker.memory": "8Gi"})
+    out = previous_output(tmp_path)
+    before = snapshot(out)
+    done = run_synth(tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.startswith("environments/prod.yaml: CloudRunServiceProps.memory: ")
+    assert snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cdktf.out", "environments"]

@@ -1,0 +1,88 @@
+"""Options the shipped environments leave off: Redis off, Gemini, signed callbacks, private api."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import yaml
+
+from infra.loader import load_environment
+from infra.schema_check import check_stack
+from infra.synth import synthesize
+from tests.infra.conftest import REPO, only, resources
+
+
+@pytest.fixture(scope="module")
+def variant(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    folder = tmp_path_factory.mktemp("variant")
+    data = yaml.safe_load((REPO / "environments" / "dev.yaml").read_text())
+    data["redis"]["tier"] = "off"
+    data["compute"]["api"]["public"] = False
+    data["app"].update(
+        model="gemini",
+        callback_allowed_hosts=["hooks.example.com"],
+        callback_signing_secret="agents-callback-key",
+    )
+    path = folder / "lab.yaml"
+    path.write_text(yaml.safe_dump(data))
+    (written,) = synthesize([load_environment(path)], folder / "cdktf.out")
+    return json.loads(written.read_text())
+
+
+def env_of(tf: dict[str, Any], suffix: str) -> dict[str, dict[str, Any]]:
+    service = next(
+        s
+        for s in resources(tf, "google_cloud_run_v2_service").values()
+        if s["name"].endswith(suffix)
+    )
+    return {e["name"]: e for e in service["template"]["containers"][0]["env"]}
+
+
+def test_without_redis_there_is_no_instance_no_secret_and_no_cache_variable(variant: dict) -> None:
+    assert not resources(variant, "google_redis_instance")
+    assert not resources(variant, "google_secret_manager_secret")
+    for suffix in ("-api", "-worker"):
+        names = set(env_of(variant, suffix))
+        assert not names & {"REDIS_HOST", "REDIS_PORT", "REDIS_AUTH"}
+
+
+def test_gemini_adds_vertex_access_and_its_settings(variant: dict) -> None:
+    iam = resources(variant, "google_project_iam_member").values()
+    grants = [g for g in iam if g["role"] == "roles/aiplatform.user"]
+    assert len(grants) == 2
+    variables = env_of(variant, "-worker")
+    assert variables["MODEL"]["value"] == "gemini"
+    assert {"GEMINI_MODEL", "GEMINI_LOCATION"} <= set(variables)
+
+
+def test_signed_callbacks_read_the_key_from_the_named_secret_bound_on_it_alone(
+    variant: dict,
+) -> None:
+    for suffix in ("-api", "-worker"):
+        variables = env_of(variant, suffix)
+        assert variables["CALLBACK_ALLOWED_HOSTS"]["value"] == "hooks.example.com"
+        ref = variables["CALLBACK_SIGNING_KEY"]["value_source"]["secret_key_ref"]
+        assert ref["secret"] == "agents-callback-key"
+    grants = resources(variant, "google_secret_manager_secret_iam_member").values()
+    assert {g["secret_id"] for g in grants} == {"agents-callback-key"}
+    assert {g["role"] for g in grants} == {"roles/secretmanager.secretAccessor"}
+    assert len(grants) == 2
+
+
+def test_a_private_api_admits_internal_traffic_and_no_public_invoker(variant: dict) -> None:
+    api = only(variant, "google_cloud_run_v2_service", name="agents-dev-api")
+    assert api["ingress"] == "INGRESS_TRAFFIC_INTERNAL_ONLY"
+    members = {
+        g["member"] for g in resources(variant, "google_cloud_run_v2_service_iam_member").values()
+    }
+    assert "allUsers" not in members
+
+
+def test_the_variant_matches_the_provider_schema(variant: dict, provider_schema: dict) -> None:
+    assert check_stack(variant, provider_schema) == []
+
+
+def test_the_variant_stack_is_named_after_its_file(variant: dict) -> None:
+    assert variant["//"]["metadata"]["stackName"] == "lab"
