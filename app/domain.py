@@ -47,7 +47,12 @@ class FaqHit:
     score: float
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "question": self.question, "answer": self.answer, "score": self.score}
+        return {
+            "id": self.id,
+            "question": self.question,
+            "answer": self.answer,
+            "score": self.score,
+        }
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,7 @@ class Session:
     created_at: datetime
     expires_at: datetime
     flow: dict[str, Any] = field(default_factory=dict)  # the support agent's multi-turn state
+    flow_version: int = 0  # bumped by the store whenever `flow` changes (optimistic concurrency)
 
     def as_dict(self, messages: list[Message] | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {

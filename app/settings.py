@@ -49,7 +49,9 @@ def _hosts(name: str, raw: str) -> tuple[str, ...]:
     hosts = tuple(h.strip().lower() for h in raw.split(",") if h.strip())
     for host in hosts:
         if "/" in host or ":" in host or " " in host:
-            raise SettingsError(f"{name}: must be a comma-separated list of host names, got {host!r}")
+            raise SettingsError(
+                f"{name}: must be a comma-separated list of host names, got {host!r}"
+            )
     return hosts
 
 
@@ -86,6 +88,8 @@ class Settings:
     redis_host: str | None = env("REDIS_HOST")
     redis_port: int = env("REDIS_PORT", _int(1, 65535), 6379)
     redis_auth: str | None = env("REDIS_AUTH")
+    # Memorystore with in-transit encryption serves TLS only; its CA certificate (PEM, public).
+    redis_ca_cert: str | None = env("REDIS_CA_CERT")
 
     model: str = env("MODEL", _choice("rules", "gemini"), "rules")
     gemini_model: str = env("GEMINI_MODEL", _text, "gemini-2.5-flash")
@@ -102,7 +106,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Parse `environ` (default: the process environment); `overrides` win and are not parsed."""
+        """Parse `environ` (default: os.environ); `overrides` win and are not parsed."""
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for f in fields(cls):

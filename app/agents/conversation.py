@@ -1,0 +1,150 @@
+"""One customer turn, end to end: understand, route, and store both sides atomically.
+
+The turn is computed on a snapshot of the session and written with the flow version it was
+computed from; if another turn changed the flow in between (StaleFlow) it is recomputed on
+fresh state. An inquiry the turn opens is stored in the same transaction and published after
+it, so a retried or conflicting turn never opens a second one.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from typing import Any
+
+from app.agents import idempotency
+from app.agents.inquiries import InquiryService
+from app.agents.router import HybridRouter
+from app.agents.sessions import SessionService
+from app.domain import Route, TurnOutcome
+from app.errors import AppError, InvalidInput, NotFound, Unavailable
+from app.logging_setup import log_inquiry_state
+from app.ports import (
+    Clock,
+    DuplicateKey,
+    IdempotencyRecord,
+    Model,
+    NewMessage,
+    StaleFlow,
+    Store,
+    Turn,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT_CHARS = 2000
+MAX_RECOMPUTES = 50  # a turn loses a flow race at most this often before giving up with 503
+
+
+def check_text(text: Any) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInput("text must be a non-empty string", field="text")
+    if len(text) > MAX_TEXT_CHARS:
+        raise InvalidInput(f"text must be at most {MAX_TEXT_CHARS} characters", field="text")
+    return text
+
+
+class ConversationService:
+    """Implements `app.services.ConversationService`."""
+
+    def __init__(
+        self,
+        store: Store,
+        sessions: SessionService,
+        inquiries: InquiryService,
+        router: HybridRouter,
+        model: Model,
+        clock: Clock,
+    ) -> None:
+        self.store = store
+        self.sessions = sessions
+        self.inquiries = inquiries
+        self.router = router
+        self.model = model
+        self.clock = clock
+
+    def post_message(
+        self, session_id: str, text: str, idempotency_key: str | None = None
+    ) -> TurnOutcome:
+        text = check_text(text)
+        scope = f"session:{session_id}"
+        body_fingerprint = idempotency.fingerprint({"text": text})
+        if idempotency_key is not None:
+            idempotency.check_key(idempotency_key)
+            earlier = self.store.get_idempotency(scope, idempotency_key, self.clock.now())
+            if earlier is not None:
+                return self._replay(session_id, earlier, body_fingerprint)
+
+        session = self.sessions.require(session_id)
+        understanding = self.model.understand(text)
+        for attempt in range(MAX_RECOMPUTES):
+            reply = self.router.decide(session, text, understanding)
+            inquiry = None
+            if reply.inquiry is not None:
+                inquiry = self.inquiries.prepare(
+                    reply.inquiry.kind, reply.inquiry.details, session_id=session.id
+                )
+            data = dict(reply.data)
+            if inquiry is not None:
+                data["inquiry_id"] = inquiry.id
+            answer = NewMessage(
+                role="agent", text=self._word(reply.text, data), route=reply.route.value, data=data
+            )
+            record = None
+            if idempotency_key is not None:
+                response = {
+                    "reply_message_id": answer.id,
+                    "route": reply.route.value,
+                    "inquiry_id": inquiry.id if inquiry else None,
+                }
+                record = idempotency.new_record(
+                    scope, idempotency_key, body_fingerprint, response, self.clock.now()
+                )
+            now = self.clock.now()
+            turn = Turn(
+                session_id=session.id,
+                messages=(NewMessage(role="customer", text=text), answer),
+                expected_flow_version=session.flow_version,
+                new_flow=reply.flow,
+                now=now,
+                expires_at=now + self.sessions.ttl,
+                idempotency=record,
+                inquiry=inquiry,
+            )
+            try:
+                stored = self.store.append_turn(turn)
+            except StaleFlow:
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                session = self.sessions.require(session_id)
+                continue
+            except DuplicateKey as duplicate:  # a concurrent retry with the same key won
+                return self._replay(session_id, duplicate.record, body_fingerprint)
+            if inquiry is not None:
+                log_inquiry_state(inquiry, 0)
+                self.inquiries.publish(inquiry.id)
+            return TurnOutcome(
+                reply=stored[-1], route=reply.route, inquiry_id=inquiry.id if inquiry else None
+            )
+        raise Unavailable("the session is too busy right now; retry the message", retry_after=1)
+
+    def _word(self, draft: str, facts: dict[str, Any]) -> str:
+        """Let the model word the reply; its wording is optional, the draft is the answer."""
+        try:
+            return self.model.phrase(draft, facts)
+        except AppError as exc:
+            log.warning("model could not word the reply, using the draft: %s", exc.detail)
+            return draft
+
+    def _replay(
+        self, session_id: str, record: IdempotencyRecord, body_fingerprint: str
+    ) -> TurnOutcome:
+        idempotency.ensure_same_request(record, body_fingerprint)
+        reply = self.store.get_message(session_id, record.response["reply_message_id"])
+        if reply is None or self.store.get_session(session_id, self.clock.now()) is None:
+            raise NotFound(f"session {session_id!r} does not exist or has expired")
+        return TurnOutcome(
+            reply=reply,
+            route=Route(record.response["route"]),
+            inquiry_id=record.response.get("inquiry_id"),
+        )

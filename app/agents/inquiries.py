@@ -1,0 +1,257 @@
+"""Opening inquiries (the asynchronous agent): validate, store as queued, publish, answer at once.
+
+Everything a client can get wrong is checked here, before anything is stored: the kind, the
+details of that kind, the originating session, and the callback URL (https on an allowed host,
+and only when a signing key is configured, since every callback is signed).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import uuid4
+
+from app.agents import idempotency
+from app.agents.reviews import REASON_LABELS
+from app.agents.sessions import SessionService, check_customer_id
+from app.domain import Inquiry, InquiryStatus
+from app.errors import AppError, InvalidInput, NotFound
+from app.logging_setup import log_inquiry_state
+from app.ports import Clock, DuplicateKey, IdempotencyRecord, InquiryQueue, Store
+
+log = logging.getLogger(__name__)
+
+KINDS = ("refund_review", "account_export")
+RETENTION = timedelta(days=30)
+REQUEUE_AFTER = timedelta(seconds=30)
+_ORDER_ID = re.compile(r"^[Aa]\d{4}$")
+MAX_URL_CHARS = 2048
+MAX_NOTE_CHARS = 500
+
+
+def check_callback_url(url: Any, allowed_hosts: tuple[str, ...], signing_key: str | None) -> str:
+    """An https URL on an allowed host; anything else is InvalidInput(field="callback_url")."""
+    if not isinstance(url, str) or not url or len(url) > MAX_URL_CHARS:
+        raise InvalidInput(
+            f"callback_url must be a URL of at most {MAX_URL_CHARS} characters",
+            field="callback_url",
+        )
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        raise InvalidInput("callback_url is not a valid URL", field="callback_url") from None
+    if parts.scheme != "https":
+        raise InvalidInput("callback_url must use https", field="callback_url")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidInput("callback_url must not carry credentials", field="callback_url")
+    if not host or not _host_allowed(host, allowed_hosts):
+        allowed = (
+            ", ".join(allowed_hosts) if allowed_hosts else "none (CALLBACK_ALLOWED_HOSTS is empty)"
+        )
+        raise InvalidInput(
+            f"callback_url host {host!r} is not allowed; allowed hosts: {allowed}",
+            field="callback_url",
+        )
+    if not signing_key:
+        raise InvalidInput(
+            "callbacks are disabled: CALLBACK_SIGNING_KEY is not set on the server",
+            field="callback_url",
+        )
+    return url
+
+
+def _host_allowed(host: str, allowed_hosts: tuple[str, ...]) -> bool:
+    for allowed in allowed_hosts:
+        if allowed.startswith("*."):
+            if host.endswith(allowed[1:]) and host != allowed[2:]:
+                return True
+        elif host == allowed:
+            return True
+    return False
+
+
+def _unknown_keys(details: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    extra = sorted(set(details) - set(allowed))
+    if extra:
+        raise InvalidInput(
+            f"details has unknown field(s) {', '.join(extra)}; allowed: {', '.join(allowed)}",
+            field=f"details.{extra[0]}",
+        )
+
+
+def check_refund_review(details: dict[str, Any]) -> dict[str, Any]:
+    _unknown_keys(details, ("order_id", "reason", "note"))
+    order_id = details.get("order_id")
+    if not isinstance(order_id, str) or not _ORDER_ID.match(order_id):
+        raise InvalidInput(
+            "details.order_id is required: an order number like A1007", field="details.order_id"
+        )
+    reason = details.get("reason", "other")
+    if reason not in REASON_LABELS:
+        raise InvalidInput(
+            f"details.reason must be one of {', '.join(REASON_LABELS)}", field="details.reason"
+        )
+    clean: dict[str, Any] = {"order_id": order_id.upper(), "reason": reason}
+    note = details.get("note")
+    if note is not None:
+        if not isinstance(note, str) or len(note) > MAX_NOTE_CHARS:
+            raise InvalidInput(
+                f"details.note must be a string of at most {MAX_NOTE_CHARS} characters",
+                field="details.note",
+            )
+        clean["note"] = note
+    return clean
+
+
+def check_account_export(details: dict[str, Any], session_customer: str | None) -> dict[str, Any]:
+    _unknown_keys(details, ("customer_id",))
+    customer_id = details.get("customer_id", session_customer)
+    try:
+        customer_id = check_customer_id(customer_id)
+    except InvalidInput:
+        raise InvalidInput(
+            "details.customer_id is required (or a session_id): letters, digits and . _ @ + : -",
+            field="details.customer_id",
+        ) from None
+    if session_customer is not None and customer_id != session_customer:
+        raise InvalidInput(
+            "details.customer_id must be the customer of the session", field="details.customer_id"
+        )
+    return {"customer_id": customer_id}
+
+
+class InquiryService:
+    """Implements `app.services.InquiryService`."""
+
+    SCOPE = "inquiries"
+
+    def __init__(
+        self,
+        store: Store,
+        queue: InquiryQueue,
+        sessions: SessionService,
+        clock: Clock,
+        callback_allowed_hosts: tuple[str, ...],
+        callback_signing_key: str | None,
+    ) -> None:
+        self.store = store
+        self.queue = queue
+        self.sessions = sessions
+        self.clock = clock
+        self.allowed_hosts = callback_allowed_hosts
+        self.signing_key = callback_signing_key
+
+    def prepare(
+        self,
+        kind: Any,
+        details: Any,
+        session_id: Any = None,
+        callback_url: Any = None,
+    ) -> Inquiry:
+        """A validated, queued inquiry, not stored yet (the caller stores it, maybe in a turn)."""
+        if kind not in KINDS:
+            raise InvalidInput(f"kind must be one of {', '.join(KINDS)}", field="kind")
+        if not isinstance(details, dict):
+            raise InvalidInput("details must be a JSON object", field="details")
+        session_customer = None
+        if session_id is not None:
+            try:
+                session_customer = self.sessions.require(session_id).customer_id
+            except NotFound:
+                raise InvalidInput(
+                    f"session_id {session_id!r} does not exist or has expired", field="session_id"
+                ) from None
+        if kind == "refund_review":
+            clean = check_refund_review(details)
+        else:
+            clean = check_account_export(details, session_customer)
+        if callback_url is not None:
+            callback_url = check_callback_url(callback_url, self.allowed_hosts, self.signing_key)
+        now = self.clock.now()
+        return Inquiry(
+            id=uuid4().hex,
+            kind=kind,
+            details=clean,
+            status=InquiryStatus.QUEUED,
+            attempts=0,
+            created_at=now,
+            updated_at=now,
+            expires_at=now + RETENTION,
+            session_id=session_id,
+            callback_url=callback_url,
+        )
+
+    def create(
+        self,
+        kind: Any,
+        details: Any,
+        session_id: Any = None,
+        callback_url: Any = None,
+        idempotency_key: str | None = None,
+    ) -> tuple[Inquiry, bool]:
+        body = {
+            "kind": kind,
+            "details": details,
+            "session_id": session_id,
+            "callback_url": callback_url,
+        }
+        body_fingerprint = idempotency.fingerprint(body)
+        record: IdempotencyRecord | None = None
+        if idempotency_key is not None:
+            key = idempotency.check_key(idempotency_key)
+            earlier = self.store.get_idempotency(self.SCOPE, key, self.clock.now())
+            if earlier is not None:
+                return self._replay(earlier, body_fingerprint), False
+        inquiry = self.prepare(kind, details, session_id, callback_url)
+        if idempotency_key is not None:
+            record = idempotency.new_record(
+                self.SCOPE,
+                idempotency_key,
+                body_fingerprint,
+                {"inquiry_id": inquiry.id},
+                inquiry.created_at,
+            )
+        try:
+            self.store.create_inquiry(inquiry, record)
+        except DuplicateKey as duplicate:  # a concurrent request with the same key won
+            return self._replay(duplicate.record, body_fingerprint), False
+        log_inquiry_state(inquiry, 0)
+        self.publish(inquiry.id)
+        return inquiry, True
+
+    def _replay(self, record: IdempotencyRecord, body_fingerprint: str) -> Inquiry:
+        idempotency.ensure_same_request(record, body_fingerprint)
+        return self.get(record.response["inquiry_id"])
+
+    def publish(self, inquiry_id: str) -> None:
+        """Publish a stored inquiry. A failure is logged, not raised: the inquiry is stored, and
+        `requeue_unpublished` publishes it later, so an accepted inquiry is never lost."""
+        try:
+            self.queue.publish(inquiry_id)
+            self.store.mark_published(inquiry_id)
+        except AppError as exc:
+            log.error(
+                "inquiry stored but not published yet: %s",
+                exc.detail,
+                extra={"json_fields": {"inquiry_id": inquiry_id}},
+            )
+
+    def requeue_unpublished(self, limit: int = 100) -> int:
+        """Publish inquiries whose first publish failed; returns how many were tried."""
+        ids = self.store.unpublished_inquiries(self.clock.now() - REQUEUE_AFTER, limit)
+        for inquiry_id in ids:
+            self.publish(inquiry_id)
+        return len(ids)
+
+    def get(self, inquiry_id: Any) -> Inquiry:
+        inquiry = None
+        if isinstance(inquiry_id, str) and 0 < len(inquiry_id) <= 64:
+            inquiry = self.store.get_inquiry(inquiry_id)
+        if inquiry is None:
+            raise NotFound(f"inquiry {inquiry_id!r} does not exist")
+        return inquiry

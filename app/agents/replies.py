@@ -1,0 +1,23 @@
+"""What an agent decides for one customer turn, before anything is stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.domain import Route
+
+
+@dataclass(frozen=True)
+class InquiryRequest:
+    kind: str
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    route: Route
+    flow: dict[str, Any] | None = None  # the session's new flow state; None leaves it as it is
+    data: dict[str, Any] = field(default_factory=dict)
+    inquiry: InquiryRequest | None = None  # an inquiry to open with this turn

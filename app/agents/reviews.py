@@ -1,0 +1,158 @@
+"""The work behind each inquiry kind, in named steps with a structured result.
+
+Pure functions of the shipped orders and the inquiry's details: running one twice gives the
+same result, which is what lets the worker retry safely.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from app.agents.orders import Order, OrderBook, money
+
+MANUAL_REVIEW_ABOVE_CENTS = 20_000  # refunds above 200 EUR are checked by a person
+FULL_REFUND_REASONS = frozenset({"damaged", "wrong_item", "not_delivered"})
+REASON_LABELS = {
+    "damaged": "it arrived damaged",
+    "wrong_item": "it was the wrong item",
+    "does_not_fit": "it does not fit",
+    "not_delivered": "it never arrived",
+    "changed_mind": "you changed your mind",
+    "other": "another reason",
+}
+
+
+class InquiryFailed(Exception):
+    """The inquiry cannot succeed however often it is retried (for example an unknown order)."""
+
+
+def refundable(order: Order, reason: str) -> tuple[int, bool, list[str]]:
+    """(amount in cents, whether shipping is included, names of items excluded as final sale)."""
+    excluded = [i.name for i in order.items if i.final_sale]
+    cents = sum(i.total_cents for i in order.items if not i.final_sale)
+    with_shipping = reason in FULL_REFUND_REASONS and cents > 0
+    if with_shipping:
+        cents += order.shipping_cents
+    return cents, with_shipping, excluded
+
+
+def ineligibility(order: Order) -> str | None:
+    """Why an order cannot be refunded, or None when it can."""
+    if order.status in ("processing", "shipped"):
+        return "the order has not been delivered yet"
+    if order.status == "cancelled":
+        return "the order was cancelled and nothing was charged"
+    if order.status in ("refunded", "returned"):
+        return "the order has already been refunded"
+    if all(i.final_sale for i in order.items):
+        return "every item in the order is final sale"
+    return None
+
+
+def refund_review(orders: OrderBook, details: dict[str, Any]) -> dict[str, Any]:
+    order_id = details["order_id"]
+    reason = details.get("reason") or "other"
+    steps: list[dict[str, Any]] = []
+
+    order = orders.get(order_id)
+    if order is None:
+        raise InquiryFailed(f"order {order_id} does not exist")
+    steps.append({"step": "lookup", "outcome": "found", "status": order.status})
+
+    why_not = ineligibility(order)
+    steps.append(
+        {"step": "eligibility", "outcome": "eligible" if why_not is None else "ineligible"}
+    )
+
+    cents, with_shipping, excluded = (
+        refundable(order, reason) if why_not is None else (0, False, [])
+    )
+    steps.append({"step": "amount", "outcome": money(cents, order.currency)})
+
+    if why_not is not None:
+        decision = "rejected"
+    elif cents > MANUAL_REVIEW_ABOVE_CENTS:
+        decision = "manual_review"
+    else:
+        decision = "approved"
+    steps.append({"step": "decision", "outcome": decision})
+
+    result: dict[str, Any] = {
+        "order_id": order.id,
+        "reason": reason,
+        "eligible": why_not is None,
+        "decision": decision,
+        "refund": {
+            "amount_cents": cents,
+            "amount": money(cents, order.currency),
+            "currency": order.currency,
+            "includes_shipping": with_shipping,
+            "excluded_final_sale_items": excluded,
+        },
+        "steps": steps,
+    }
+    if why_not is not None:
+        result["ineligible_reason"] = why_not
+    return result
+
+
+def account_export(orders: OrderBook, details: dict[str, Any]) -> dict[str, Any]:
+    customer_id = details["customer_id"]
+    found = orders.for_customer(customer_id)
+    steps: list[dict[str, Any]] = [{"step": "orders", "outcome": f"{len(found)} found"}]
+
+    kept = [o for o in found if o.status not in ("cancelled", "refunded", "returned")]
+    spent = sum(o.total_cents for o in kept)
+    refunded = sum(o.total_cents for o in found if o.status in ("refunded", "returned"))
+    currency = found[0].currency if found else "EUR"
+    steps.append({"step": "totals", "outcome": money(spent, currency)})
+
+    by_status = dict(sorted(Counter(o.status for o in found).items()))
+    steps.append({"step": "statuses", "outcome": by_status})
+    steps.append({"step": "export", "outcome": "ready"})
+    return {
+        "customer_id": customer_id,
+        "order_count": len(found),
+        "orders": [o.summary() for o in found],
+        "totals": {
+            "spent_cents": spent,
+            "spent": money(spent, currency),
+            "refunded_cents": refunded,
+            "refunded": money(refunded, currency),
+            "by_status": by_status,
+        },
+        "steps": steps,
+    }
+
+
+WORK = {"refund_review": refund_review, "account_export": account_export}
+
+
+def summarize(kind: str, result: dict[str, Any] | None, error: str | None) -> str:
+    """The sentence that lands in the customer's session when the inquiry is done."""
+    label = kind.replace("_", " ")
+    if result is None:
+        return f"Your {label} could not be completed: {error}."
+    if kind == "refund_review":
+        order, amount = result["order_id"], result["refund"]["amount"]
+        if result["decision"] == "approved":
+            return (
+                f"Refund review for order {order}: approved. {amount} will be refunded to your "
+                "original payment method within 3 business days."
+            )
+        if result["decision"] == "manual_review":
+            return (
+                f"Refund review for order {order}: the refund of {amount} needs a check by our "
+                "team; you will hear from us within 2 business days."
+            )
+        return (
+            f"Refund review for order {order}: not eligible, because {result['ineligible_reason']}."
+        )
+    if kind == "account_export":
+        totals = result["totals"]
+        return (
+            f"Your account export is ready: {result['order_count']} orders, "
+            f"{totals['spent']} spent, {totals['refunded']} refunded."
+        )
+    return f"Your {label} is done."

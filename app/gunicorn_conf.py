@@ -1,0 +1,84 @@
+"""gunicorn settings for both roles, on Cloud Run and on a laptop (`-c python:app.gunicorn_conf`).
+
+- bind: 0.0.0.0:$PORT (Cloud Run sets PORT; default 8080). `--bind` on the command line wins.
+- workers: $WEB_CONCURRENCY (default 1: Cloud Run scales instances, not processes);
+  threads: $GUNICORN_THREADS (default 8) of the gthread worker, so one process serves several
+  requests while others wait on the store or the model.
+- graceful_timeout 8 s: Cloud Run sends SIGTERM and kills 10 s later; requests in flight and
+  the worker's background dispatcher finish or stop inside that window.
+- No access log (the app logs one structured line per request) and gunicorn's own lines are
+  JSON on stdout as well.
+- Hooks: after a worker process has loaded the app, the worker role starts its background work
+  (the local queue's dispatcher); when the process exits, services are closed.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def _env_int(name: str, default: int, minimum: int, maximum: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SystemExit(f"{name}: must be an integer, got {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise SystemExit(f"{name}: must be between {minimum} and {maximum}, got {value}")
+    return value
+
+
+bind = [f"0.0.0.0:{_env_int('PORT', 8080, 1, 65535)}"]
+workers = _env_int("WEB_CONCURRENCY", 1, 1, 64)
+worker_class = "gthread"
+threads = _env_int("GUNICORN_THREADS", 8, 1, 256)
+timeout = _env_int("GUNICORN_TIMEOUT", 30, 0, 3600)
+graceful_timeout = 8
+keepalive = 5
+preload_app = False  # each worker process opens its own database connections after the fork
+control_socket_disable = True  # two gunicorns (api, worker) would fight over one socket path
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").strip().lower() or "info"
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {
+        "json": {
+            "class": "google.cloud.logging_v2.handlers.StructuredLogHandler",
+            "labels": {"component": "gunicorn"},
+            "stream": "ext://sys.stdout",
+        }
+    },
+    "root": {"handlers": ["json"], "level": loglevel.upper()},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["json"], "level": loglevel.upper(), "propagate": False},
+        "gunicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+        # the library's one diagnostic line would otherwise reach the root handler twice
+        "google.cloud.logging_v2.handlers.structured_log": {"propagate": False},
+    },
+}
+
+
+def _services(worker):
+    app = getattr(worker, "wsgi", None)
+    extensions = getattr(app, "extensions", {})
+    return extensions.get("services"), extensions.get("settings")
+
+
+def post_worker_init(worker):
+    """The app is loaded in this worker process: start the role's background work."""
+    services, settings = _services(worker)
+    if services is not None and settings is not None and settings.agent_role == "worker":
+        services.start_background()
+        worker.log.info("background work started (pid %s)", worker.pid)
+
+
+def worker_exit(server, worker):
+    """The worker process is leaving (graceful stop or restart): stop work, close backends."""
+    services, _ = _services(worker)
+    if services is not None:
+        services.close()
+        server.log.info("services closed (pid %s)", worker.pid)

@@ -1,0 +1,66 @@
+"""The request bodies of the public API, declared once for validation and for the OpenAPI file."""
+
+from __future__ import annotations
+
+from app.http.validation import BodySpec, Field
+
+FAQ_SEARCH = BodySpec(
+    "FaqSearch",
+    [
+        Field("query", str, min_length=1, max_length=500, description="The customer's question"),
+        Field("top_k", int, required=False, default=5, minimum=1, maximum=20),
+    ],
+)
+
+NEW_SESSION = BodySpec(
+    "NewSession",
+    [
+        Field("customer_id", str, min_length=1, max_length=128),
+        Field(
+            "preferences",
+            dict,
+            required=False,
+            default={},
+            description="Free-form preferences the support agent remembers (language, channel)",
+        ),
+    ],
+)
+
+NEW_MESSAGE = BodySpec(
+    "NewMessage",
+    [Field("text", str, min_length=1, max_length=4000, description="One customer turn")],
+)
+
+NEW_INQUIRY = BodySpec(
+    "NewInquiry",
+    [
+        Field(
+            "kind",
+            str,
+            min_length=1,
+            max_length=64,
+            description="What to do, for example refund_review or account_export",
+        ),
+        Field("details", dict, required=False, default={}, description="Input of the inquiry"),
+        Field(
+            "session_id",
+            str,
+            required=False,
+            nullable=True,
+            min_length=1,
+            max_length=128,
+            description="The session that receives the result as a message",
+        ),
+        Field(
+            "callback_url",
+            str,
+            required=False,
+            nullable=True,
+            min_length=1,
+            max_length=2048,
+            description="https URL on an allowed host; the result is POSTed there, HMAC-signed",
+        ),
+    ],
+)
+
+ALL_BODIES = (FAQ_SEARCH, NEW_SESSION, NEW_MESSAGE, NEW_INQUIRY)

@@ -1,0 +1,26 @@
+"""How handlers reach what `create_app` chose: the services and the settings of this app."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from app.errors import NotFound
+from app.services import Services
+from app.settings import Settings
+
+MAX_ID_LENGTH = 128
+
+
+def services() -> Services:
+    return current_app.extensions["services"]
+
+
+def settings() -> Settings:
+    return current_app.extensions["settings"]
+
+
+def resource_id(value: str, what: str) -> str:
+    """A path id; one no store could hold is answered 404 without asking the store."""
+    if not value or len(value) > MAX_ID_LENGTH or not value.isprintable():
+        raise NotFound(f"{what} not found")
+    return value

@@ -1,0 +1,19 @@
+"""What the gunicorn entry points share: settings from the environment, logs, then the app."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from app.http.factory import create_app
+from app.logging_setup import configure_logging
+from app.settings import Settings
+
+
+def app_for_role(role: str) -> Flask:
+    """The app of `role` whatever AGENT_ROLE says, so a module always serves one role."""
+    environ = {name: value for name, value in os.environ.items() if name != "AGENT_ROLE"}
+    settings = Settings.from_env(environ, agent_role=role)
+    configure_logging(role, level=settings.log_level, project=settings.google_cloud_project)
+    return create_app(settings)

@@ -1,0 +1,62 @@
+"""The application factory: one Flask app per role, with the services the settings select.
+
+Configuration is passed in, never read from globals, so tests build apps with any settings and
+any services. Process-wide logging is the entry points' job (`app.api`, `app.worker`).
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from app.http import faq, health, inquiries, openapi, pubsub, sessions
+from app.http.problems import register_problem_handlers
+from app.http.push_auth import PushVerifier, choose_push_verifier
+from app.http.request_log import install_request_logging
+from app.services import Services
+from app.settings import Settings
+
+ROLE_BLUEPRINTS = {
+    "api": (
+        health.blueprint,
+        openapi.blueprint,
+        faq.blueprint,
+        sessions.blueprint,
+        inquiries.blueprint,
+    ),
+    "worker": (health.blueprint, openapi.blueprint, pubsub.blueprint),
+}
+
+
+def create_app(
+    settings: Settings | None = None,
+    services: Services | None = None,
+    *,
+    push_verifier: PushVerifier | None = None,
+) -> Flask:
+    """A Flask app serving `settings.agent_role`'s routes.
+
+    Services are built from the settings (app.wiring) unless given. On the worker, the push
+    verifier comes from the settings unless given; settings that would leave a Cloud Run
+    worker open are refused here, at start-up.
+    """
+    settings = settings or Settings.from_env()
+    role = settings.agent_role
+    if role == "worker" and push_verifier is None:
+        push_verifier = choose_push_verifier(settings)
+    if services is None:
+        from app.wiring import build_services
+
+        services = build_services(settings)
+
+    app = Flask("app", static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False  # keep the documented member order in responses
+    app.extensions["settings"] = settings
+    app.extensions["services"] = services
+    app.extensions["push_verifier"] = push_verifier
+    app.extensions["openapi"] = openapi.openapi_document(role)
+    for blueprint in ROLE_BLUEPRINTS[role]:
+        app.register_blueprint(blueprint)
+    register_problem_handlers(app)
+    install_request_logging(app, role)
+    return app

@@ -1,0 +1,109 @@
+"""The worker's Pub/Sub push endpoint: one delivery of one inquiry per request.
+
+Pub/Sub treats 102, 200, 201, 202 and 204 as an acknowledgement and anything else as a
+negative one that it redelivers with backoff until the subscription's maximum attempts, after
+which the message goes to the dead-letter topic. So: 204 when the worker acks, 503 with
+Retry-After when it asks for a retry, 401 for a caller that is not the push identity, and 400
+for an envelope no retry can fix (it ends in the dead-letter topic, where an alert sees it,
+instead of being dropped silently).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+
+from app.domain import Delivery, DeliveryResult
+from app.errors import InvalidInput
+from app.http.context import services
+from app.http.problems import problem
+from app.http.push_auth import PushUnauthorized
+from app.http.validation import BodySpec, Field, json_body
+
+blueprint = Blueprint("pubsub", __name__, url_prefix="/pubsub")
+logger = logging.getLogger("app.http.pubsub")
+RETRY_AFTER_SECONDS = 10
+MAX_INQUIRY_ID_LENGTH = 128
+
+PUSH_ENVELOPE = BodySpec(
+    "PushEnvelope",
+    [
+        Field("message", dict, description="The Pub/Sub message"),
+        Field("subscription", str, required=False, max_length=512),
+        Field("deliveryAttempt", int, required=False, default=1, minimum=1, maximum=1000),
+    ],
+    open_ended=True,
+)
+
+
+class BadEnvelope(InvalidInput):
+    """A push body that is JSON but not a delivery of an inquiry."""
+
+    status = 400
+    title = "Bad Request"
+
+
+@blueprint.post("/inquiries")
+def push_inquiry():
+    try:
+        current_app.extensions["push_verifier"](request.headers.get("Authorization"))
+    except PushUnauthorized as refused:
+        logger.warning("push refused: %s", refused.reason)
+        return problem(
+            401,
+            "A valid Google-signed OIDC token of the push service account is required",
+            headers={"WWW-Authenticate": 'Bearer realm="pubsub-push"'},
+        )
+    delivery = parse_push_envelope(_envelope())
+    result = services().worker.handle(delivery)
+    if DeliveryResult(result) is DeliveryResult.ACK:
+        return Response(status=204)
+    return problem(
+        503,
+        f"Inquiry {delivery.inquiry_id} could not be processed now; redeliver it later",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def _envelope() -> dict[str, Any]:
+    try:
+        return json_body(PUSH_ENVELOPE)
+    except InvalidInput as error:
+        raise BadEnvelope(error.detail, field=error.field) from None
+
+
+def parse_push_envelope(envelope: dict[str, Any]) -> Delivery:
+    """The Delivery in a push envelope; BadEnvelope names the member that is wrong."""
+    message = envelope["message"]
+    message_id = message.get("messageId", message.get("message_id"))
+    if not isinstance(message_id, str) or not message_id:
+        raise BadEnvelope("message.messageId: is required and must be a string", field="message")
+    data = message.get("data")
+    if not isinstance(data, str) or not data:
+        raise BadEnvelope("message.data: is required and must be base64 text", field="message")
+    try:
+        payload = json.loads(base64.b64decode(data, validate=True).decode("utf-8"))
+    except (binascii.Error, ValueError, RecursionError):
+        raise BadEnvelope(
+            'message.data: must be base64 of a JSON object {"inquiry_id": "..."}', field="message"
+        ) from None
+    inquiry_id = payload.get("inquiry_id") if isinstance(payload, dict) else None
+    if (
+        not isinstance(inquiry_id, str)
+        or not inquiry_id.strip()
+        or len(inquiry_id) > MAX_INQUIRY_ID_LENGTH
+        or not inquiry_id.isprintable()
+    ):
+        raise BadEnvelope(
+            "message.data: inquiry_id must be a non-empty string of at most "
+            f"{MAX_INQUIRY_ID_LENGTH} characters",
+            field="message",
+        )
+    return Delivery(
+        inquiry_id=inquiry_id, message_id=message_id, attempt=envelope["deliveryAttempt"]
+    )

@@ -1,0 +1,248 @@
+"""Request body and header checks that turn bad input into 400, 413, 415 or 422 problems.
+
+A body is declared once as a `BodySpec` of `Field`s; the same declaration validates requests
+and produces the JSON Schema published in `/openapi.json`, so the two cannot drift apart.
+Every failure names the field and what is allowed, and happens before any service is called,
+so bad input never half-writes anything.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flask import request
+from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
+
+from app.errors import InvalidInput
+
+# Firestore allows 20 levels of nested maps; stay well below so stored documents always fit.
+MAX_NESTING = 8
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._:+/=~-]{1,255}$"
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+_JSON_TYPES = {str: "string", int: "integer", dict: "object", bool: "boolean"}
+
+
+def _http_error(cls: type[HTTPException], detail: str) -> HTTPException:
+    error = cls(description=detail)
+    error.problem_detail = detail  # type: ignore[attr-defined]
+    return error
+
+
+@dataclass(frozen=True)
+class Field:
+    """One member of a JSON object body: its type, whether it is required, and its limits."""
+
+    name: str
+    type: type
+    required: bool = True
+    default: Any = None
+    min_length: int | None = None
+    max_length: int | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    nullable: bool = False
+    description: str = ""
+
+    def check(self, value: Any) -> Any:
+        if value is None and self.nullable:
+            return None
+        if not _is_type(value, self.type):
+            raise InvalidInput(
+                f"{self.name}: must be {_article(self.type)}, got {_json_type_name(value)}",
+                field=self.name,
+            )
+        if self.type is str:
+            self._check_text(value)
+        elif self.type is int:
+            self._check_range(value)
+        elif self.type is dict:
+            _check_nested(value, self.name, depth=1)
+        return value
+
+    def _check_text(self, value: str) -> None:
+        _check_encodable(value, self.name)
+        if self.min_length and not value.strip():
+            raise InvalidInput(f"{self.name}: must not be blank", field=self.name)
+        if self.max_length is not None and len(value) > self.max_length:
+            raise InvalidInput(
+                f"{self.name}: must be at most {self.max_length} characters, got {len(value)}",
+                field=self.name,
+            )
+
+    def _check_range(self, value: int) -> None:
+        low, high = self.minimum, self.maximum
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise InvalidInput(
+                f"{self.name}: must be between {low} and {high}, got {value}", field=self.name
+            )
+
+    def schema(self) -> dict[str, Any]:
+        """This field as a JSON Schema (OpenAPI 3.1) property."""
+        schema: dict[str, Any] = {"type": _JSON_TYPES[self.type]}
+        if self.nullable:
+            schema["type"] = [schema["type"], "null"]
+        limits = {
+            "minLength": self.min_length,
+            "maxLength": self.max_length,
+            "minimum": self.minimum,
+            "maximum": self.maximum,
+        }
+        schema.update({k: v for k, v in limits.items() if v is not None})
+        if self.default is not None:
+            schema["default"] = self.default
+        if self.description:
+            schema["description"] = self.description
+        return schema
+
+
+@dataclass(frozen=True)
+class BodySpec:
+    """A JSON object body; unknown members are refused so that a misspelled one is not lost.
+
+    `open_ended` bodies (written by someone else, like Pub/Sub's envelope) accept extra members.
+    """
+
+    name: str
+    fields: Sequence[Field]
+    open_ended: bool = False
+
+    def parse(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise InvalidInput(
+                f"body: must be a JSON object, got {_json_type_name(data)}", field="body"
+            )
+        allowed = {f.name for f in self.fields}
+        for key in data:
+            if key not in allowed and not self.open_ended:
+                raise InvalidInput(
+                    f"{key}: unknown field; allowed: {', '.join(sorted(allowed))}", field=key
+                )
+        values: dict[str, Any] = {}
+        for spec in self.fields:
+            if spec.name not in data:
+                if spec.required:
+                    raise InvalidInput(f"{spec.name}: is required", field=spec.name)
+                values[spec.name] = _copy_default(spec.default)
+                continue
+            values[spec.name] = spec.check(data[spec.name])
+        return values
+
+    def schema(self) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "additionalProperties": self.open_ended,
+            "required": [f.name for f in self.fields if f.required],
+            "properties": {f.name: f.schema() for f in self.fields},
+        }
+
+
+def _copy_default(default: Any) -> Any:
+    return dict(default) if isinstance(default, dict) else default
+
+
+def _is_type(value: Any, expected: type) -> bool:
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, expected)
+
+
+def _json_type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _article(expected: type) -> str:
+    name = _JSON_TYPES[expected]
+    return f"an {name}" if name[0] in "aeiou" else f"a {name}"
+
+
+def _check_encodable(text: str, field: str) -> None:
+    """JSON can carry lone surrogates (\\ud800) that no store can write as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{field}: contains an invalid unicode character", field=field) from None
+
+
+def _check_nested(value: Any, field: str, depth: int) -> None:
+    if depth > MAX_NESTING:
+        raise InvalidInput(
+            f"{field}: must not nest objects or arrays more than {MAX_NESTING} levels deep",
+            field=field,
+        )
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_encodable(key, field)
+            _check_nested(item, field, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_nested(item, field, depth + 1)
+    elif isinstance(value, str):
+        _check_encodable(value, field)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def json_body(spec: BodySpec) -> dict[str, Any]:
+    """The request's JSON object body checked against `spec`.
+
+    415 unless the content type is JSON; 413 over the size limit (Flask's MAX_CONTENT_LENGTH);
+    400 when the bytes are not JSON; 422 when the JSON does not match `spec`.
+    """
+    mimetype = request.mimetype
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        got = request.content_type or "none"
+        raise _http_error(UnsupportedMediaType, f"Content-Type must be application/json, got {got}")
+    raw = request.get_data(cache=True)  # raises RequestEntityTooLarge over MAX_CONTENT_LENGTH
+    limit = request.max_content_length
+    if limit is not None and len(raw) >= limit:
+        # A chunked body (no Content-Length) stops silently at the limit; reading on raises
+        # RequestEntityTooLarge instead of letting a truncated body pass as malformed JSON.
+        request.stream.read(1)
+    try:
+        data = json.loads(
+            raw.decode(request.mimetype_params.get("charset", "utf-8")),
+            parse_constant=_reject_constant,
+        )
+    except RecursionError:
+        raise _http_error(BadRequest, "Body is nested too deeply to be parsed") from None
+    except (ValueError, LookupError) as error:
+        raise _http_error(BadRequest, f"Body is not valid JSON: {_short(error)}") from None
+    return spec.parse(data)
+
+
+def _short(error: Exception) -> str:
+    return str(error).splitlines()[0][:200]
+
+
+def idempotency_key(headers: Mapping[str, str]) -> str | None:
+    """The optional Idempotency-Key header (an RFC 8941 string's quotes are accepted)."""
+    raw = headers.get(IDEMPOTENCY_KEY_HEADER)
+    if raw is None:
+        return None
+    key = raw.strip()
+    if len(key) >= 2 and key[0] == key[-1] == '"':
+        key = key[1:-1]
+    if not _IDEMPOTENCY_KEY.match(key):
+        raise InvalidInput(
+            f"{IDEMPOTENCY_KEY_HEADER}: must be 1 to 255 characters of letters, digits and "
+            "._:+/=~-",
+            field=IDEMPOTENCY_KEY_HEADER,
+        )
+    return key

@@ -1,0 +1,240 @@
+"""The small interfaces the agents depend on; adapters (SQLite, Firestore, queues) implement them.
+
+Agents import this module and `app.domain`, never an adapter. Each write that must be atomic is
+one method here (a turn, an inquiry's completion, a once-only session message), so that every
+store can implement it as one transaction: SQLite with BEGIN IMMEDIATE, Firestore with a
+transaction over the documents the method names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+from uuid import uuid4
+
+from app.domain import Delivery, DeliveryResult, Inquiry, InquiryStatus, Message, Session, utcnow
+
+# --- time -------------------------------------------------------------------------------------
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+
+
+class SystemClock:
+    """The wall clock; tests pass a clock they move by hand instead."""
+
+    def now(self) -> datetime:
+        return utcnow()
+
+
+# --- model --------------------------------------------------------------------------------------
+
+
+class Intent(StrEnum):
+    """What a customer turn asks for, as far as routing needs to know."""
+
+    GREETING = "greeting"
+    ORDER_STATUS = "order_status"
+    RETURN = "return"
+    REFUND = "refund"
+    ACCOUNT_EXPORT = "account_export"
+    CONFIRM = "confirm"
+    DENY = "deny"
+    CANCEL = "cancel"
+    QUESTION = "question"  # anything else: the FAQ agent answers
+
+
+@dataclass(frozen=True)
+class Understanding:
+    intent: Intent
+    order_id: str | None = None  # normalized, e.g. "A1007"
+    reason: str | None = None  # a reason code: damaged, wrong_item, does_not_fit, changed_mind, ...
+
+
+class Model(Protocol):
+    """Language understanding and wording. The agents decide; the model never invents facts."""
+
+    name: str
+
+    def understand(self, text: str) -> Understanding:
+        """Classify one customer turn. Raises Unavailable when the model does not answer."""
+
+    def phrase(self, draft: str, facts: dict[str, Any]) -> str:
+        """Word a reply whose content is `draft` (already correct) for the customer."""
+
+
+# --- state ----------------------------------------------------------------------------------------
+
+
+class DuplicateKey(Exception):
+    """The key was stored by an earlier or concurrent request; `record` holds its answer."""
+
+    def __init__(self, record: IdempotencyRecord) -> None:
+        super().__init__(f"idempotency key {record.key!r} already used")
+        self.record = record
+
+
+class StaleFlow(Exception):
+    """The session's flow changed since the turn was computed; recompute it on fresh state."""
+
+
+class LeaseLost(Exception):
+    """Another worker took over the inquiry (this one's lease expired)."""
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    """The first answer to a request that carried an Idempotency-Key."""
+
+    scope: str  # "inquiries" or "session:<id>": a key is unique within its scope
+    key: str
+    fingerprint: str  # hash of the request body; a different body under the same key is a Conflict
+    response: dict[str, Any]
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A message to store; its id is chosen up front so an answer can point at it before the
+    store assigns its seq."""
+
+    role: str
+    text: str
+    route: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    id: str = field(default_factory=lambda: uuid4().hex)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One customer turn, written atomically: its messages get consecutive seqs."""
+
+    session_id: str
+    messages: tuple[NewMessage, ...]  # the customer's message, then the reply
+    expected_flow_version: int  # StaleFlow when the session's flow_version differs
+    new_flow: dict[str, Any] | None  # None: leave the flow as it is
+    now: datetime
+    expires_at: datetime  # the session's new expiry (sessions slide on activity)
+    idempotency: IdempotencyRecord | None = None
+    inquiry: Inquiry | None = None  # an inquiry the turn opens, stored in the same transaction
+
+
+class ClaimState(StrEnum):
+    ACQUIRED = "acquired"  # this worker holds the lease now
+    BUSY = "busy"  # another worker holds a live lease
+    SETTLED = "settled"  # final and every side effect done: nothing left to do
+    MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class Claim:
+    state: ClaimState
+    inquiry: Inquiry | None = None
+
+
+class Store(Protocol):
+    """Durable state: sessions, messages, inquiries, idempotency records, side-effect markers."""
+
+    # sessions and messages
+    def create_session(self, session: Session) -> None: ...
+
+    def get_session(self, session_id: str, now: datetime) -> Session | None:
+        """None when unknown or expired at `now`."""
+
+    def list_messages(self, session_id: str) -> list[Message]:
+        """Oldest first (by seq)."""
+
+    def get_message(self, session_id: str, message_id: str) -> Message | None: ...
+
+    def append_turn(self, turn: Turn) -> list[Message]:
+        """Store the turn's messages (seq assigned here), flow, expiry, idempotency record and
+        inquiry in one transaction. Raises NotFound (session gone or expired), StaleFlow,
+        DuplicateKey."""
+
+    def append_once(
+        self, session_id: str, message: NewMessage, dedupe_key: str, now: datetime
+    ) -> Message | None:
+        """Append a message unless one with `dedupe_key` exists in the session (then return
+        that one). None when the session is unknown or expired."""
+
+    def get_idempotency(self, scope: str, key: str, now: datetime) -> IdempotencyRecord | None: ...
+
+    # inquiries
+    def create_inquiry(self, inquiry: Inquiry, idempotency: IdempotencyRecord | None) -> None:
+        """Raises DuplicateKey when the key is already stored."""
+
+    def get_inquiry(self, inquiry_id: str) -> Inquiry | None: ...
+
+    def mark_published(self, inquiry_id: str) -> None: ...
+
+    def unpublished_inquiries(self, created_before: datetime, limit: int) -> list[str]:
+        """Queued inquiries whose publish never succeeded (for the requeue sweep)."""
+
+    def claim_inquiry(
+        self, inquiry_id: str, holder: str, now: datetime, lease_until: datetime
+    ) -> Claim:
+        """Take the inquiry's processing lease. When not final, mark it running and count an
+        attempt. BUSY while another holder's lease is live."""
+
+    def finish_inquiry(
+        self,
+        inquiry_id: str,
+        holder: str,
+        status: InquiryStatus,
+        result: dict[str, Any] | None,
+        error: str | None,
+        now: datetime,
+    ) -> Inquiry:
+        """Store the outcome (final status) if this holder still holds the lease, else LeaseLost."""
+
+    def release_inquiry(self, inquiry_id: str, holder: str, settled: bool, now: datetime) -> None:
+        """Give the lease back; `settled` records that every side effect is done."""
+
+    def effect_done(self, inquiry_id: str, effect: str) -> bool: ...
+
+    def record_effect(self, inquiry_id: str, effect: str, outcome: str, now: datetime) -> None:
+        """Remember that a side effect happened (or was given up) so it is never repeated."""
+
+    # housekeeping
+    def purge_expired(self, now: datetime) -> int:
+        """Delete expired sessions, messages, inquiries and idempotency records; returns a count."""
+
+    def ping(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+# --- messaging -----------------------------------------------------------------------------------
+
+Handler = Callable[[Delivery], DeliveryResult]
+
+
+class InquiryQueue(Protocol):
+    """Where new inquiries are published for the worker (Pub/Sub topic or the local queue)."""
+
+    def publish(self, inquiry_id: str) -> str:
+        """Returns the message id. Raises Unavailable when the queue does not take it."""
+
+    def ping(self) -> bool: ...
+
+
+class EventPublisher(Protocol):
+    def publish_event(self, event_id: str, event: dict[str, Any]) -> None:
+        """Publish an inquiry event; `event_id` lets consumers drop duplicates."""
+
+
+class CallbackOutcome(StrEnum):
+    DELIVERED = "delivered"
+    RETRY = "retry"  # the receiver may take it later (timeout, 408, 429, 5xx)
+    REJECTED = "rejected"  # the receiver refused it for good (other 4xx, redirect)
+
+
+class CallbackSender(Protocol):
+    def send(self, url: str, payload: dict[str, Any], idempotency_key: str) -> CallbackOutcome:
+        """POST the payload, HMAC-signed, with the idempotency key as a header."""

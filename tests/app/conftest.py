@@ -1,0 +1,223 @@
+"""Fixtures for the HTTP layer: settings on a temporary data dir, api and worker test clients.
+
+`FakeServices` is an in-memory stand-in for `app.services.Services` whose failures the tests
+choose (a backend down, a bug, a retry), so each HTTP mapping is tested on its own. The
+end-to-end tests use the real services from `app.wiring` instead.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from app.domain import (
+    Delivery,
+    DeliveryResult,
+    FaqHit,
+    Inquiry,
+    InquiryStatus,
+    Message,
+    Route,
+    Session,
+    TurnOutcome,
+    utcnow,
+)
+from app.errors import Conflict, InvalidInput, NotFound
+from app.http import create_app
+from app.settings import Settings
+
+
+@dataclass
+class FakeServices:
+    """Records every call; `fail_with` makes the next service call raise that exception."""
+
+    calls: list[tuple[str, tuple]] = field(default_factory=list)
+    sessions_by_id: dict[str, tuple[Session, list[Message]]] = field(default_factory=dict)
+    inquiries_by_id: dict[str, Inquiry] = field(default_factory=dict)
+    idempotency: dict[str, Any] = field(default_factory=dict)
+    fail_with: BaseException | None = None
+    ready: dict[str, bool] = field(default_factory=lambda: {"store": True, "queue": True})
+    delivery_result: DeliveryResult = DeliveryResult.ACK
+    started: int = 0
+    closed: int = 0
+    _ids: Any = field(default_factory=lambda: itertools.count(1))
+
+    def __post_init__(self) -> None:
+        self.faq = _Faq(self)
+        self.sessions = _Sessions(self)
+        self.conversation = _Conversation(self)
+        self.inquiries = _Inquiries(self)
+        self.worker = _Worker(self)
+
+    def call(self, name: str, *args: Any) -> None:
+        self.calls.append((name, args))
+        if self.fail_with is not None:
+            raise self.fail_with
+
+    def new_id(self, prefix: str) -> str:
+        return f"{prefix}{next(self._ids):04d}"
+
+    def readiness(self) -> dict[str, bool]:
+        self.call("readiness")
+        return dict(self.ready)
+
+    def start_background(self) -> None:
+        self.started += 1
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+@dataclass
+class _Faq:
+    fake: FakeServices
+
+    def search(self, query: str, top_k: int) -> list[FaqHit]:
+        self.fake.call("faq.search", query, top_k)
+        hits = [FaqHit(f"faq-{n}", f"Q{n} about {query}?", f"A{n}", 1.0 / n) for n in range(1, 30)]
+        return hits[:top_k]
+
+
+@dataclass
+class _Sessions:
+    fake: FakeServices
+
+    def create(self, customer_id: str, preferences: dict[str, Any]) -> Session:
+        self.fake.call("sessions.create", customer_id, preferences)
+        now = utcnow()
+        session = Session(
+            self.fake.new_id("s"), customer_id, preferences, now, now + timedelta(days=1)
+        )
+        self.fake.sessions_by_id[session.id] = (session, [])
+        return session
+
+    def get(self, session_id: str) -> tuple[Session, list[Message]]:
+        self.fake.call("sessions.get", session_id)
+        if session_id not in self.fake.sessions_by_id:
+            raise NotFound(f"session {session_id} not found")
+        return self.fake.sessions_by_id[session_id]
+
+
+@dataclass
+class _Conversation:
+    fake: FakeServices
+
+    def post_message(
+        self, session_id: str, text: str, idempotency_key: str | None = None
+    ) -> TurnOutcome:
+        self.fake.call("conversation.post_message", session_id, text, idempotency_key)
+        if session_id not in self.fake.sessions_by_id:
+            raise NotFound(f"session {session_id} not found")
+        remembered = self.fake.idempotency.get(f"{session_id}/{idempotency_key}")
+        if idempotency_key and remembered:
+            if remembered[0] != text:
+                raise Conflict("Idempotency-Key reused with another text")
+            return remembered[1]
+        _session, messages = self.fake.sessions_by_id[session_id]
+        now = utcnow()
+        seq = len(messages)
+        asked = Message(self.fake.new_id("m"), session_id, seq + 1, "customer", text, now)
+        reply = Message(
+            self.fake.new_id("m"), session_id, seq + 2, "agent", "ok", now, Route.SESSION
+        )
+        messages.extend([asked, reply])
+        outcome = TurnOutcome(reply, Route.SESSION)
+        if idempotency_key:
+            self.fake.idempotency[f"{session_id}/{idempotency_key}"] = (text, outcome)
+        return outcome
+
+
+@dataclass
+class _Inquiries:
+    fake: FakeServices
+
+    def create(
+        self,
+        kind: str,
+        details: dict[str, Any],
+        session_id: str | None = None,
+        callback_url: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> tuple[Inquiry, bool]:
+        self.fake.call("inquiries.create", kind, details, session_id, callback_url, idempotency_key)
+        if kind not in {"refund_review", "account_export"}:
+            raise InvalidInput("kind: must be one of account_export, refund_review", field="kind")
+        if idempotency_key and idempotency_key in self.fake.idempotency:
+            return self.fake.inquiries_by_id[self.fake.idempotency[idempotency_key]], False
+        now = utcnow()
+        inquiry = Inquiry(
+            self.fake.new_id("i"),
+            kind,
+            details,
+            InquiryStatus.QUEUED,
+            0,
+            now,
+            now,
+            now + timedelta(days=1),
+            session_id,
+            callback_url,
+        )
+        self.fake.inquiries_by_id[inquiry.id] = inquiry
+        if idempotency_key:
+            self.fake.idempotency[idempotency_key] = inquiry.id
+        return inquiry, True
+
+    def get(self, inquiry_id: str) -> Inquiry:
+        self.fake.call("inquiries.get", inquiry_id)
+        if inquiry_id not in self.fake.inquiries_by_id:
+            raise NotFound(f"inquiry {inquiry_id} not found")
+        return self.fake.inquiries_by_id[inquiry_id]
+
+
+@dataclass
+class _Worker:
+    fake: FakeServices
+
+    def handle(self, delivery: Delivery) -> DeliveryResult:
+        self.fake.call("worker.handle", delivery)
+        inquiry = self.fake.inquiries_by_id.get(delivery.inquiry_id)
+        if inquiry is not None and self.fake.delivery_result is DeliveryResult.ACK:
+            self.fake.inquiries_by_id[inquiry.id] = replace(
+                inquiry, status=InquiryStatus.SUCCEEDED, attempts=delivery.attempt
+            )
+        return self.fake.delivery_result
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings.from_env({}, data_dir=str(tmp_path / "data"))
+
+
+@pytest.fixture
+def fake_services() -> FakeServices:
+    return FakeServices()
+
+
+def allow_all(authorization: str | None) -> None:
+    """A push verifier that lets every request through (the emulator's)."""
+
+
+@pytest.fixture
+def api_app(settings, fake_services):
+    return create_app(replace(settings, agent_role="api"), fake_services)
+
+
+@pytest.fixture
+def worker_app(settings, fake_services):
+    return create_app(
+        replace(settings, agent_role="worker"), fake_services, push_verifier=allow_all
+    )
+
+
+@pytest.fixture
+def api(api_app):
+    return api_app.test_client()
+
+
+@pytest.fixture
+def worker(worker_app):
+    return worker_app.test_client()

@@ -1,0 +1,61 @@
+"""gunicorn settings come from the environment, and its hooks drive the services' lifecycle."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import replace
+from types import SimpleNamespace
+
+import pytest
+
+from app.http import create_app
+
+
+def load_conf(monkeypatch, **env):
+    for name in ("PORT", "WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_TIMEOUT"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    import app.gunicorn_conf as conf
+
+    return importlib.reload(conf)
+
+
+def test_defaults_fit_cloud_run(monkeypatch):
+    conf = load_conf(monkeypatch)
+    assert conf.bind == ["0.0.0.0:8080"]
+    assert (conf.workers, conf.threads, conf.worker_class) == (1, 8, "gthread")
+    assert conf.graceful_timeout < 10  # Cloud Run kills 10 s after SIGTERM
+    assert conf.control_socket_disable is True
+
+
+def test_port_workers_and_threads_come_from_the_environment(monkeypatch):
+    conf = load_conf(monkeypatch, PORT="9090", WEB_CONCURRENCY="3", GUNICORN_THREADS="16")
+    assert conf.bind == ["0.0.0.0:9090"]
+    assert (conf.workers, conf.threads) == (3, 16)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("PORT", "http"), ("WEB_CONCURRENCY", "0"), ("GUNICORN_THREADS", "-2")]
+)
+def test_a_bad_value_stops_start_up_naming_the_variable(monkeypatch, name, value):
+    with pytest.raises(SystemExit, match=name):
+        load_conf(monkeypatch, **{name: value})
+
+
+def _gunicorn_worker(app):
+    log = SimpleNamespace(info=lambda *args: None)
+    return SimpleNamespace(wsgi=app, pid=123, log=log)
+
+
+@pytest.mark.parametrize(("role", "started"), [("worker", 1), ("api", 0)])
+def test_background_work_starts_on_the_worker_role_only(
+    monkeypatch, settings, fake_services, role, started
+):
+    conf = load_conf(monkeypatch)
+    app = create_app(replace(settings, agent_role=role), fake_services, push_verifier=print)
+    worker = _gunicorn_worker(app)
+    conf.post_worker_init(worker)
+    assert fake_services.started == started
+    conf.worker_exit(SimpleNamespace(log=worker.log), worker)
+    assert fake_services.closed == 1

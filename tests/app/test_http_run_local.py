@@ -1,0 +1,154 @@
+"""`make run`'s runner end to end: two gunicorns, a conversation, an inquiry, a clean Ctrl-C.
+
+The runner is started as `make run` starts it (python -m app.run_local) on free ports with a
+temporary DATA_DIR, with the real services. The waits below are limits for a slow machine,
+not timing assertions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+START_LIMIT_SECONDS = 90
+INQUIRY_LIMIT_SECONDS = 90
+STOP_LIMIT_SECONDS = 30
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def call(method: str, url: str, body: dict | None = None) -> tuple[int, dict, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read() or b"{}")
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid`, from /proc (gunicorn masters and their workers)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        children = {child for child, parent in parents.items() if parent in frontier}
+        frontier = children - found
+        found |= children
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def wait_for_output(path: Path, text: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + START_LIMIT_SECONDS
+    while text not in path.read_text():
+        assert process.poll() is None, f"runner exited early:\n{path.read_text()}"
+        assert time.monotonic() < deadline, f"runner did not start:\n{path.read_text()}"
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def runner(tmp_path):
+    api_port, worker_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "PORT": str(api_port),
+        "WORKER_PORT": str(worker_port),
+        "DATA_DIR": str(tmp_path / "data"),
+        "LOG_LEVEL": "warning",
+    }
+    out, err = tmp_path / "runner.out", tmp_path / "runner.err"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.run_local"], cwd=REPO, env=env, stdout=stdout, stderr=stderr
+        )
+    started: set[int] = set()
+    try:
+        wait_for_output(out, "Ctrl-C stops both", process)
+        started = descendants(process.pid)
+        yield process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{worker_port}", started
+    finally:
+        for pid in started | descendants(process.pid):
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_conversation_and_inquiry_then_ctrl_c_stops_both(runner, tmp_path):
+    process, api, worker, children = runner
+    assert len(children) >= 4, "expected two gunicorn masters, each with a worker"
+    assert call("GET", f"{worker}/healthz")[2]["role"] == "worker"
+
+    status, headers, session = call("POST", f"{api}/v1/sessions", {"customer_id": "cust-1"})
+    assert status == 201 and headers["Location"] == f"/v1/sessions/{session['id']}"
+    status, _, turn = call(
+        "POST",
+        f"{api}/v1/sessions/{session['id']}/messages",
+        {"text": "Where is my order A1003?"},
+    )
+    assert status == 200, turn
+    assert turn["route"] == "session"
+    assert "A1003" in turn["reply"]["text"]
+
+    status, headers, inquiry = call(
+        "POST",
+        f"{api}/v1/inquiries",
+        {"kind": "refund_review", "details": {"order_id": "A1007"}, "session_id": session["id"]},
+    )
+    assert status == 202, inquiry
+    location = api + headers["Location"]
+    deadline = time.monotonic() + INQUIRY_LIMIT_SECONDS
+    while inquiry["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, f"inquiry still {inquiry['status']}"
+        time.sleep(0.3)
+        inquiry = call("GET", location)[2]
+    assert inquiry["status"] == "succeeded", inquiry
+    assert inquiry["result"]
+
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=STOP_LIMIT_SECONDS) == 0, (tmp_path / "runner.err").read_text()
+    assert [pid for pid in children if alive(pid)] == []
+    assert "stopped" in (tmp_path / "runner.err").read_text()
+
+
+def test_killing_the_runner_leaves_no_gunicorn_behind(runner):
+    process, _, _, children = runner
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + STOP_LIMIT_SECONDS
+    while any(alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert [pid for pid in children if alive(pid)] == []

@@ -1,0 +1,100 @@
+"""build_services picks adapters from settings, keeps the default path light, and cleans up."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.adapters.sqlite_store import SqliteStore
+from app.errors import Unavailable
+from app.ports import Understanding
+from app.settings import SettingsError
+from app.wiring import BackendNotAvailable, build_services
+from tests.app.core_support import make_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_default_path_imports_no_google_cloud_library(tmp_path):
+    code = (
+        "import sys\n"
+        "from app.settings import Settings\n"
+        "from app.wiring import build_services\n"
+        f"services = build_services(Settings.from_env({{}}, data_dir={str(tmp_path)!r}))\n"
+        "services.sessions.create('C001', {})\n"
+        "services.close()\n"
+        "heavy = sorted(m for m in sys.modules if m.startswith(('google.cloud', 'google.genai')))\n"
+        "print(heavy)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_local_backends_are_built_on_the_data_dir(tmp_path):
+    services = build_services(make_settings(tmp_path / "data"))
+    assert isinstance(services.store, SqliteStore)
+    assert (tmp_path / "data" / "app.db").exists()
+    with services.store.db.read() as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert services.readiness() == {"store": True, "queue": True}
+    services.close()
+    assert services.readiness() == {"store": False, "queue": False}
+    services.close()  # twice is fine
+
+
+@pytest.mark.parametrize(
+    ("override", "variable"),
+    [
+        ({"state_backend": "firestore"}, "STATE_BACKEND"),
+        ({"queue_backend": "pubsub"}, "QUEUE_BACKEND"),
+    ],
+)
+def test_cloud_backends_are_refused_by_name_until_built(tmp_path, override, variable):
+    with pytest.raises(BackendNotAvailable, match=variable) as caught:
+        build_services(make_settings(tmp_path, **override))
+    assert isinstance(caught.value, NotImplementedError)
+
+
+def test_gemini_needs_a_project(tmp_path):
+    with pytest.raises(SettingsError, match="GOOGLE_CLOUD_PROJECT"):
+        build_services(make_settings(tmp_path, model="gemini"))
+
+
+def test_gemini_is_built_when_selected(tmp_path):
+    services = build_services(
+        make_settings(tmp_path, model="gemini", google_cloud_project="demo-project")
+    )
+    assert services.model.name == "gemini"
+    services.close()
+
+
+def test_a_data_dir_that_cannot_be_created_names_the_setting(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(Unavailable, match="DATA_DIR"):
+        build_services(make_settings(blocker / "data"))
+
+
+class DownModel:
+    name = "down"
+
+    def understand(self, text: str) -> Understanding:
+        raise Unavailable("model down", retry_after=30)
+
+    def phrase(self, draft, facts):
+        raise Unavailable("model down")
+
+
+def test_an_unavailable_model_fails_the_turn_and_stores_nothing(tmp_path):
+    services = build_services(make_settings(tmp_path), model=DownModel())
+    session = services.sessions.create("C001", {})
+    with pytest.raises(Unavailable) as caught:
+        services.conversation.post_message(session.id, "Where is my order A1003?")
+    assert caught.value.retry_after == 30
+    assert services.sessions.get(session.id)[1] == []
+    services.close()

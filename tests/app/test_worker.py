@@ -1,0 +1,288 @@
+"""The inquiry worker: the work in steps, and every side effect exactly once per inquiry."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+from app.domain import Delivery, DeliveryResult, InquiryStatus
+from app.errors import Unavailable
+from app.ports import CallbackOutcome
+from tests.app.core_support import ALLOWED_HOST
+
+pytest_plugins = ["tests.app.core_fixtures"]  # clock, callbacks, services
+
+HOOK = f"https://{ALLOWED_HOST}/inquiry-done"
+
+
+def open_refund(services, order_id="A1007", reason="damaged", with_session=True):
+    session = services.sessions.create("C004", {}) if with_session else None
+    inquiry, _ = services.inquiries.create(
+        "refund_review",
+        {"order_id": order_id, "reason": reason},
+        session_id=session.id if session else None,
+        callback_url=HOOK,
+    )
+    return inquiry, session
+
+
+def deliver(services, inquiry_id, attempt=1, message_id="m-1"):
+    return services.worker.handle(Delivery(inquiry_id, message_id, attempt))
+
+
+def system_messages(services, session):
+    return [m for m in services.store.list_messages(session.id) if m.role == "system"]
+
+
+def failing_once(method, exc):
+    calls = {"n": 0}
+
+    def wrapper(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise exc
+        return method(*args, **kwargs)
+
+    return wrapper
+
+
+def test_refund_review_of_a1007_in_steps(services, callbacks):
+    inquiry, session = open_refund(services)
+    assert deliver(services, inquiry.id) is DeliveryResult.ACK
+    done = services.inquiries.get(inquiry.id)
+    assert done.status is InquiryStatus.SUCCEEDED
+    assert done.attempts == 1
+    assert done.result["decision"] == "approved"
+    assert done.result["refund"] == {
+        "amount_cents": 8290,
+        "amount": "82.90 EUR",
+        "currency": "EUR",
+        "includes_shipping": True,
+        "excluded_final_sale_items": [],
+    }
+    assert [s["step"] for s in done.result["steps"]] == [
+        "lookup",
+        "eligibility",
+        "amount",
+        "decision",
+    ]
+    # The side effects: the session message, the event, the callback.
+    assert [m.text for m in system_messages(services, session)] == [
+        "Refund review for order A1007: approved. 82.90 EUR will be refunded to your original "
+        "payment method within 3 business days."
+    ]
+    assert services.events.events() == [
+        {
+            "inquiry_id": inquiry.id,
+            "kind": "refund_review",
+            "status": "succeeded",
+            "session_id": session.id,
+            "occurred_at": done.as_dict()["updated_at"],
+        }
+    ]
+    assert callbacks.sent == [(HOOK, done.as_dict(), inquiry.id)]
+
+
+def test_a_change_of_mind_refunds_items_without_shipping(services):
+    inquiry, _ = open_refund(services, reason="changed_mind")
+    deliver(services, inquiry.id)
+    refund = services.inquiries.get(inquiry.id).result["refund"]
+    assert (refund["amount"], refund["includes_shipping"]) == ("78.00 EUR", False)
+
+
+@pytest.mark.parametrize(
+    ("order_id", "decision", "why"),
+    [
+        ("A1004", "rejected", "the order has not been delivered yet"),
+        ("A1008", "rejected", "every item in the order is final sale"),
+        ("A1010", "rejected", "the order has already been refunded"),
+        ("A1011", "manual_review", None),
+    ],
+)
+def test_refund_decisions(services, order_id, decision, why):
+    inquiry, _ = open_refund(services, order_id=order_id)
+    deliver(services, inquiry.id)
+    result = services.inquiries.get(inquiry.id).result
+    assert result["decision"] == decision
+    assert result.get("ineligible_reason") == why
+
+
+def test_account_export_collects_orders_and_totals(services):
+    inquiry, _ = services.inquiries.create("account_export", {"customer_id": "C001"})
+    assert deliver(services, inquiry.id) is DeliveryResult.ACK
+    result = services.inquiries.get(inquiry.id).result
+    assert [o["order_id"] for o in result["orders"]] == ["A1001", "A1002", "A1017"]
+    assert result["totals"]["spent"] == "208.70 EUR"
+    assert result["totals"]["by_status"] == {"delivered": 2, "shipped": 1}
+    assert [s["step"] for s in result["steps"]] == ["orders", "totals", "statuses", "export"]
+
+
+def test_an_unknown_order_fails_the_inquiry_and_says_so_in_the_session(services, callbacks):
+    inquiry, session = open_refund(services, order_id="A1099")
+    assert deliver(services, inquiry.id) is DeliveryResult.ACK
+    failed = services.inquiries.get(inquiry.id)
+    assert failed.status is InquiryStatus.FAILED
+    assert failed.error == "order A1099 does not exist"
+    assert system_messages(services, session)[0].text == (
+        "Your refund review could not be completed: order A1099 does not exist."
+    )
+    assert len(callbacks.sent) == 1
+
+
+def test_a_redelivered_message_repeats_no_side_effect(services, callbacks):
+    inquiry, session = open_refund(services)
+    assert deliver(services, inquiry.id) is DeliveryResult.ACK
+    first = services.inquiries.get(inquiry.id)
+    for attempt in (2, 3):
+        assert deliver(services, inquiry.id, attempt=attempt) is DeliveryResult.ACK
+    assert services.inquiries.get(inquiry.id) == first  # same result, attempts not counted up
+    assert len(system_messages(services, session)) == 1
+    assert len(services.events.events()) == 1
+    assert len(callbacks.sent) == 1
+
+
+def test_concurrent_duplicate_deliveries_do_the_work_once(services):
+    inquiry, session = open_refund(services)
+    duplicates = 8
+    others_answered = threading.Event()
+    sent = []
+
+    class SlowCallbacks:
+        def send(self, url, payload, idempotency_key):
+            sent.append(idempotency_key)
+            others_answered.wait(10)  # hold the lease until every duplicate has answered
+            return CallbackOutcome.DELIVERED
+
+    services.worker.callbacks = SlowCallbacks()
+    results: list[DeliveryResult] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(duplicates)
+
+    def handle():
+        barrier.wait()
+        result = deliver(services, inquiry.id)
+        with lock:
+            results.append(result)
+            if len(results) == duplicates - 1:
+                others_answered.set()
+
+    threads = [threading.Thread(target=handle) for _ in range(duplicates)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == sorted([DeliveryResult.ACK] + [DeliveryResult.RETRY] * 7)
+    # The retried duplicates come back: nothing is left to do.
+    assert deliver(services, inquiry.id, attempt=2) is DeliveryResult.ACK
+    assert sent == [inquiry.id]
+    assert len(system_messages(services, session)) == 1
+    assert len(services.events.events()) == 1
+    assert services.inquiries.get(inquiry.id).attempts == 1
+
+
+def test_a_crash_between_side_effects_resumes_without_repeating(services, callbacks, monkeypatch):
+    inquiry, session = open_refund(services)
+    monkeypatch.setattr(
+        services.events,
+        "publish_event",
+        failing_once(services.events.publish_event, Unavailable("events down")),
+    )
+    assert deliver(services, inquiry.id) is DeliveryResult.RETRY
+    assert services.inquiries.get(inquiry.id).status is InquiryStatus.SUCCEEDED
+    assert len(system_messages(services, session)) == 1
+    assert callbacks.sent == []
+
+    assert deliver(services, inquiry.id, attempt=2) is DeliveryResult.ACK
+    assert len(system_messages(services, session)) == 1
+    assert len(services.events.events()) == 1
+    assert len(callbacks.sent) == 1
+    assert services.inquiries.get(inquiry.id).attempts == 1  # the work was not redone
+
+
+def test_a_crashed_workers_lease_expires_and_another_takes_over(services, clock):
+    inquiry, _ = open_refund(services)
+    now = clock.now()
+    services.store.claim_inquiry(inquiry.id, "crashed", now, now + timedelta(seconds=60))
+    assert deliver(services, inquiry.id) is DeliveryResult.RETRY  # still leased
+    clock.advance(61)
+    assert deliver(services, inquiry.id, attempt=2) is DeliveryResult.ACK
+    done = services.inquiries.get(inquiry.id)
+    assert (done.status, done.attempts) == (InquiryStatus.SUCCEEDED, 2)
+
+
+def test_a_store_outage_is_retried_and_then_succeeds(services, monkeypatch):
+    inquiry, _ = open_refund(services)
+    monkeypatch.setattr(
+        services.store,
+        "finish_inquiry",
+        failing_once(services.store.finish_inquiry, Unavailable("disk busy")),
+    )
+    assert deliver(services, inquiry.id) is DeliveryResult.RETRY
+    assert services.inquiries.get(inquiry.id).status is InquiryStatus.RUNNING
+    assert deliver(services, inquiry.id, attempt=2) is DeliveryResult.ACK
+    done = services.inquiries.get(inquiry.id)
+    assert (done.status, done.attempts) == (InquiryStatus.SUCCEEDED, 2)
+
+
+def test_the_last_attempt_gives_up_explicitly(services, monkeypatch):
+    inquiry, session = open_refund(services)
+    monkeypatch.setattr(
+        "app.agents.worker.WORK",
+        {"refund_review": lambda orders, details: (_ for _ in ()).throw(Unavailable("down"))},
+    )
+    assert deliver(services, inquiry.id, attempt=4) is DeliveryResult.RETRY
+    assert deliver(services, inquiry.id, attempt=5) is DeliveryResult.ACK
+    failed = services.inquiries.get(inquiry.id)
+    assert failed.status is InquiryStatus.FAILED
+    assert failed.error == "gave up after 2 attempts: down"
+    assert len(system_messages(services, session)) == 1
+
+
+def test_a_callback_the_receiver_asks_to_retry_is_sent_again(services, callbacks):
+    callbacks.script[:] = [CallbackOutcome.RETRY, CallbackOutcome.DELIVERED]
+    inquiry, session = open_refund(services)
+    assert deliver(services, inquiry.id) is DeliveryResult.RETRY
+    assert deliver(services, inquiry.id, attempt=2) is DeliveryResult.ACK
+    assert deliver(services, inquiry.id, attempt=3) is DeliveryResult.ACK
+    assert len(callbacks.sent) == 2
+    assert services.store.effect_outcomes(inquiry.id)["callback"] == "delivered"
+    assert len(system_messages(services, session)) == 1
+
+
+def test_a_refused_callback_is_not_retried(services, callbacks):
+    callbacks.script[:] = [CallbackOutcome.REJECTED]
+    inquiry, _ = open_refund(services)
+    assert deliver(services, inquiry.id) is DeliveryResult.ACK
+    assert deliver(services, inquiry.id, attempt=2) is DeliveryResult.ACK
+    assert len(callbacks.sent) == 1
+    assert services.store.effect_outcomes(inquiry.id)["callback"] == "rejected"
+
+
+def test_a_callback_still_failing_on_the_last_attempt_is_given_up(services, callbacks):
+    callbacks.script[:] = [CallbackOutcome.RETRY] * 5
+    inquiry, _ = open_refund(services)
+    assert deliver(services, inquiry.id, attempt=4) is DeliveryResult.RETRY
+    assert deliver(services, inquiry.id, attempt=5) is DeliveryResult.ACK
+    assert services.store.effect_outcomes(inquiry.id)["callback"] == "gave_up"
+
+
+def test_a_delivery_for_an_unknown_inquiry_is_acknowledged(services):
+    assert deliver(services, "0" * 32) is DeliveryResult.ACK
+
+
+def test_every_state_change_is_logged(services, caplog):
+    caplog.set_level("INFO", logger="app.inquiry")
+    inquiry, _ = open_refund(services)
+    deliver(services, inquiry.id, attempt=1)
+    changes = [
+        (r.json_fields["inquiry_id"], r.json_fields["status"], r.json_fields["attempt"])
+        for r in caplog.records
+        if r.name == "app.inquiry"
+    ]
+    assert changes == [
+        (inquiry.id, "queued", 0),
+        (inquiry.id, "running", 1),
+        (inquiry.id, "succeeded", 1),
+    ]
