@@ -157,15 +157,11 @@ class CompositeIndex:
 
 
 # The app's Firestore adapter runs exactly these queries; keep the two in step.
+# The composite indexes the reference app's queries need: its sweep for inquiries still
+# queued (status == "queued", updated_at < cutoff). Every index slows each write a little.
 DEFAULT_INDEXES: tuple[CompositeIndex, ...] = (
     CompositeIndex(
-        collection="inquiries", fields=(("session_id", "ASCENDING"), ("created_at", "ASCENDING"))
-    ),
-    CompositeIndex(
         collection="inquiries", fields=(("status", "ASCENDING"), ("updated_at", "ASCENDING"))
-    ),
-    CompositeIndex(
-        collection="sessions", fields=(("customer_id", "ASCENDING"), ("created_at", "DESCENDING"))
     ),
 )
 

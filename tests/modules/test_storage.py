@@ -171,9 +171,7 @@ def test_default_composite_indexes_keep_their_field_order(tf) -> None:
         for ix in children(tf, "google_firestore_index", key)
     }
     assert indexes == {
-        ("inquiries", "COLLECTION", (("session_id", "ASCENDING"), ("created_at", "ASCENDING"))),
         ("inquiries", "COLLECTION", (("status", "ASCENDING"), ("updated_at", "ASCENDING"))),
-        ("sessions", "COLLECTION", (("customer_id", "ASCENDING"), ("created_at", "DESCENDING"))),
     }
 
 

@@ -1,0 +1,150 @@
+"""Documents to domain records and back, for the Firestore adapter.
+
+Free-form JSON (preferences, flow, message data, inquiry details and results, idempotent
+responses) is stored as a JSON string, as SQLite stores it: Firestore maps refuse arrays of
+arrays and empty keys that valid JSON may hold, and nothing queries inside these values.
+Timestamps are stored as Firestore timestamps, which the TTL policies require.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from app.domain import Inquiry, InquiryStatus, Message, Session
+from app.ports import IdempotencyRecord
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def from_json(value: str | None) -> Any:
+    return None if value is None else json.loads(value)
+
+
+def plain_utc(value: datetime) -> datetime:
+    """A plain `datetime` in UTC (the client returns a subclass carrying nanoseconds)."""
+    value = value.astimezone(UTC)
+    return datetime(
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+        tzinfo=UTC,
+    )
+
+
+def session_doc(session: Session, ttl_bound: datetime) -> dict[str, Any]:
+    return {
+        "id": session.id,
+        "customer_id": session.customer_id,
+        "preferences": to_json(session.preferences),
+        "created_at": session.created_at,
+        "active_until": session.expires_at,
+        "expires_at": ttl_bound,
+        "flow": to_json(session.flow),
+        "flow_version": session.flow_version,
+    }
+
+
+def session_from(doc: dict[str, Any], expires_at: datetime) -> Session:
+    return Session(
+        id=doc["id"],
+        customer_id=doc["customer_id"],
+        preferences=from_json(doc["preferences"]),
+        created_at=plain_utc(doc["created_at"]),
+        expires_at=plain_utc(expires_at),
+        flow=from_json(doc["flow"]),
+        flow_version=doc["flow_version"],
+    )
+
+
+def message_from(doc: dict[str, Any], session_id: str, seq: int) -> Message:
+    return Message(
+        id=doc["id"],
+        session_id=session_id,
+        seq=seq,
+        role=doc["role"],
+        text=doc["text"],
+        created_at=plain_utc(doc["created_at"]),
+        route=doc.get("route"),
+        data=from_json(doc["data"]),
+    )
+
+
+def commit_key(moment: Any) -> tuple[int, int]:
+    """A Firestore time to the nanosecond (datetime comparison stops at the microsecond)."""
+    stamp = moment.timestamp_pb()
+    return (stamp.seconds, stamp.nanos)
+
+
+def message_order(snapshot: Any) -> tuple[tuple[int, int], str, int]:
+    """A message's place in its session: its commit time (its document's create time, as
+    messages are never updated), then its turn, then its place in the turn."""
+    return (commit_key(snapshot.create_time), snapshot.get("turn"), snapshot.get("index"))
+
+
+def inquiry_doc(inquiry: Inquiry) -> dict[str, Any]:
+    return {
+        "id": inquiry.id,
+        "kind": inquiry.kind,
+        "details": to_json(inquiry.details),
+        "status": inquiry.status.value,
+        "attempts": inquiry.attempts,
+        "created_at": inquiry.created_at,
+        "updated_at": inquiry.updated_at,
+        "expires_at": inquiry.expires_at,
+        "session_id": inquiry.session_id,
+        "callback_url": inquiry.callback_url,
+        "result": None if inquiry.result is None else to_json(inquiry.result),
+        "error": inquiry.error,
+        "published": False,
+        "lease_holder": None,
+        "lease_until": None,
+        "settled": False,
+        "effects": {},
+    }
+
+
+def inquiry_from(doc: dict[str, Any]) -> Inquiry:
+    return Inquiry(
+        id=doc["id"],
+        kind=doc["kind"],
+        details=from_json(doc["details"]),
+        status=InquiryStatus(doc["status"]),
+        attempts=doc["attempts"],
+        created_at=plain_utc(doc["created_at"]),
+        updated_at=plain_utc(doc["updated_at"]),
+        expires_at=plain_utc(doc["expires_at"]),
+        session_id=doc.get("session_id"),
+        callback_url=doc.get("callback_url"),
+        result=from_json(doc.get("result")),
+        error=doc.get("error"),
+    )
+
+
+def record_doc(record: IdempotencyRecord) -> dict[str, Any]:
+    return {
+        "scope": record.scope,
+        "key": record.key,
+        "fingerprint": record.fingerprint,
+        "response": to_json(record.response),
+        "created_at": record.created_at,
+        "expires_at": record.expires_at,
+    }
+
+
+def record_from(doc: dict[str, Any]) -> IdempotencyRecord:
+    return IdempotencyRecord(
+        scope=doc["scope"],
+        key=doc["key"],
+        fingerprint=doc["fingerprint"],
+        response=from_json(doc["response"]),
+        created_at=plain_utc(doc["created_at"]),
+        expires_at=plain_utc(doc["expires_at"]),
+    )

@@ -1,0 +1,75 @@
+"""Where the Firestore adapter keeps its documents, and the queries it runs on them.
+
+The shapes of the queries live here as data so that a test can hold them against the composite
+indexes that `modules/storage.py` declares (`DEFAULT_INDEXES`): the adapter builds each
+composite query from its shape, so the declaration cannot drift from the query it describes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+SESSIONS = "sessions"
+MESSAGES = "messages"  # a subcollection of each session: sessions/{session_id}/messages/{id}
+INQUIRIES = "inquiries"
+IDEMPOTENCY = "idempotency"
+
+# The field the storage module's TTL policies watch, on every document of these collections.
+TTL_FIELD = "expires_at"
+TTL_COLLECTIONS = (SESSIONS, MESSAGES, INQUIRIES, IDEMPOTENCY)
+
+# Messages stay this long after their session's expiry as of their turn: long enough that the
+# TTL policy never removes a message of a live session unless that session has been active
+# for longer than this, short enough that an abandoned conversation does not linger.
+MESSAGE_RETENTION = timedelta(days=30)
+
+# The unpublished-inquiry sweep reads at most this many queued inquiries per call.
+SWEEP_SCAN_LIMIT = 500
+
+_DOC_ID = re.compile(r"^(?!\.\.?$)(?!__.*__$)[^/]{1,500}$")
+
+
+def valid_doc_id(value: object) -> bool:
+    """Whether `value` can name a document (no slash, not '.' or '..', not __reserved__)."""
+    return isinstance(value, str) and bool(_DOC_ID.match(value))
+
+
+def keyed_doc_id(scope: str, key: str) -> str:
+    """A document id for a (scope, key) pair whose parts may hold any character."""
+    return hashlib.sha256(f"{scope}\x00{key}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CompositeQuery:
+    """A query with equality filters on `equals`, then a range and an order on `order_by`."""
+
+    name: str
+    collection: str
+    equals: tuple[str, ...]
+    order_by: tuple[str, str]  # (field, "ASCENDING" | "DESCENDING")
+
+    def index_fields(self) -> tuple[tuple[str, str], ...]:
+        """The composite index Firestore needs to serve this query."""
+        return (*((name, "ASCENDING") for name in self.equals), self.order_by)
+
+
+# Queued inquiries not updated since before a moment, oldest first (the requeue sweep).
+UNPUBLISHED_INQUIRIES = CompositeQuery(
+    name="unpublished_inquiries",
+    collection=INQUIRIES,
+    equals=("status",),
+    order_by=("updated_at", "ASCENDING"),
+)
+
+COMPOSITE_QUERIES: tuple[CompositeQuery, ...] = (UNPUBLISHED_INQUIRIES,)
+
+# (collection, field) of every query that filters or orders on one field only: Firestore's
+# automatic single-field indexes serve these, so none may use the TTL field, whose
+# single-field indexes the storage module turns off.
+SINGLE_FIELD_QUERIES: tuple[tuple[str, str], ...] = (
+    (MESSAGES, "committed_at"),  # a message's position: a count below it and a window above
+    (MESSAGES, "session_expires_at"),  # the latest expiry a turn gave the session
+)
