@@ -12,7 +12,7 @@ from app.adapters.sqlite_store import SqliteStore
 from app.errors import Unavailable
 from app.ports import Understanding
 from app.settings import SettingsError
-from app.wiring import BackendNotAvailable, build_services
+from app.wiring import build_services
 from tests.app.core_support import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,19 +45,6 @@ def test_local_backends_are_built_on_the_data_dir(tmp_path):
     services.close()
     assert services.readiness() == {"store": False, "queue": False}
     services.close()  # twice is fine
-
-
-@pytest.mark.parametrize(
-    ("override", "variable"),
-    [
-        ({"state_backend": "firestore"}, "STATE_BACKEND"),
-        ({"queue_backend": "pubsub"}, "QUEUE_BACKEND"),
-    ],
-)
-def test_cloud_backends_are_refused_by_name_until_built(tmp_path, override, variable):
-    with pytest.raises(BackendNotAvailable, match=variable) as caught:
-        build_services(make_settings(tmp_path, **override))
-    assert isinstance(caught.value, NotImplementedError)
 
 
 def test_gemini_needs_a_project(tmp_path):

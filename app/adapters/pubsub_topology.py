@@ -1,0 +1,99 @@
+"""Creates on a Pub/Sub emulator what `modules/messaging.py` declares on Google Cloud.
+
+On Google Cloud, Terraform creates the topics and subscriptions. The emulator starts empty, so
+`make run BACKEND=emulators` and the integration tests create the same shape here: the inquiries
+topic with a push subscription to the worker (dead-letter policy, retry backoff), the events
+topic, and the dead-letter topic with a pull subscription to inspect what landed there. The
+names follow the module (`<prefix>-inquiries`, `<prefix>-inquiries-push`, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MIN_DELIVERY_ATTEMPTS, MAX_DELIVERY_ATTEMPTS = 5, 100  # Pub/Sub's own limits
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Full resource paths of what `provision` created."""
+
+    project: str
+    inquiries_topic: str
+    events_topic: str
+    dead_letter_topic: str
+    push_subscription: str
+    events_subscription: str
+    dead_letter_subscription: str
+
+
+def topology(project: str, prefix: str) -> Topology:
+    topic = f"projects/{project}/topics/{prefix}"
+    subscription = f"projects/{project}/subscriptions/{prefix}"
+    return Topology(
+        project=project,
+        inquiries_topic=f"{topic}-inquiries",
+        events_topic=f"{topic}-inquiry-events",
+        dead_letter_topic=f"{topic}-inquiries-dead-letter",
+        push_subscription=f"{subscription}-inquiries-push",
+        events_subscription=f"{subscription}-inquiry-events-pull",
+        dead_letter_subscription=f"{subscription}-inquiries-dead-letter-pull",
+    )
+
+
+def provision(
+    project: str,
+    prefix: str,
+    push_endpoint: str,
+    max_delivery_attempts: int = MIN_DELIVERY_ATTEMPTS,
+    minimum_backoff_seconds: int = 1,
+    maximum_backoff_seconds: int = 10,
+    ack_deadline_seconds: int = 30,
+) -> Topology:
+    """Create the topics and subscriptions (PUBSUB_EMULATOR_HOST must point at the emulator).
+
+    Raises ValueError naming the argument when a value is outside what Pub/Sub accepts.
+    """
+    if not MIN_DELIVERY_ATTEMPTS <= max_delivery_attempts <= MAX_DELIVERY_ATTEMPTS:
+        raise ValueError(
+            f"max_delivery_attempts: must be between {MIN_DELIVERY_ATTEMPTS} and "
+            f"{MAX_DELIVERY_ATTEMPTS} (Pub/Sub's limits), got {max_delivery_attempts}"
+        )
+    if not push_endpoint.startswith(("http://", "https://")):
+        raise ValueError(f"push_endpoint: must be an http(s) URL, got {push_endpoint!r}")
+    from google.cloud import pubsub_v1
+    from google.protobuf import duration_pb2
+
+    names = topology(project, prefix)
+    publisher = pubsub_v1.PublisherClient()
+    subscriber = pubsub_v1.SubscriberClient()
+    try:
+        for topic in (names.inquiries_topic, names.events_topic, names.dead_letter_topic):
+            publisher.create_topic(request={"name": topic})
+        subscriber.create_subscription(
+            request={
+                "name": names.push_subscription,
+                "topic": names.inquiries_topic,
+                "ack_deadline_seconds": ack_deadline_seconds,
+                "push_config": {"push_endpoint": push_endpoint},
+                "dead_letter_policy": {
+                    "dead_letter_topic": names.dead_letter_topic,
+                    "max_delivery_attempts": max_delivery_attempts,
+                },
+                "retry_policy": {
+                    "minimum_backoff": duration_pb2.Duration(seconds=minimum_backoff_seconds),
+                    "maximum_backoff": duration_pb2.Duration(seconds=maximum_backoff_seconds),
+                },
+            }
+        )
+        for name, topic in (
+            (names.events_subscription, names.events_topic),
+            (names.dead_letter_subscription, names.dead_letter_topic),
+        ):
+            subscriber.create_subscription(
+                request={"name": name, "topic": topic, "ack_deadline_seconds": 60}
+            )
+    finally:
+        subscriber.close()
+        publisher.stop()
+    return names

@@ -1,0 +1,418 @@
+"""A short-term session cache in Redis in front of any `Store` (REDIS_HOST set).
+
+What is cached: a session and its message list, the reads behind `GET /v1/sessions/{id}` and
+every customer turn. Reads are read-through (a miss reads the store and fills the cache),
+writes are write-through (a new session is cached as written; appended messages are added to
+the cached list). Everything else passes straight to the store.
+
+Correct under concurrent writers (never a session view missing an acknowledged message):
+  - each session has a generation key holding a random token; every cached entry is stamped
+    with the token current when its data was read from the store;
+  - after every store write the writer replaces the token (a Lua script, atomic in Redis), so
+    entries read before the write no longer match and are never served;
+  - a reader notes the token before reading the store and fills the cache only if the token
+    is still the same (Lua again): a fill that raced a write is dropped, not stored;
+  - a writer appends its new messages to the cached list only when that list is current and
+    ends right before them (seq contiguity); otherwise it drops the list.
+If the token cannot be replaced (Redis unreachable after the store write), the session is
+remembered and its token is replaced before this process trusts Redis again; another instance
+that can still reach Redis may serve the older view until the entry's TTL ends, which is why
+the TTL is short (REDIS_CACHE_TTL_SECONDS).
+
+Never fails a request: every Redis error is logged and the store answers. Socket timeouts are
+short, redis-py's own retries are off, and a circuit breaker keeps a dead Redis out of the
+request path for a growing pause (1 s doubling to 30 s), probing with one request at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from uuid import uuid4
+
+from app.domain import Message, Session
+from app.errors import NotFound
+from app.ports import NewMessage, StaleFlow, Store, Turn
+
+log = logging.getLogger(__name__)
+
+SOCKET_TIMEOUT_SECONDS = 0.25
+GEN_TTL_SECONDS = 86_400  # generation tokens outlive every entry stamped with them
+MAX_PENDING = 50_000
+
+# KEYS: gen, entry. ARGV: expected token, ttl, then field/value pairs. Fills only if current.
+FILL = """
+local current = redis.call('GET', KEYS[1]) or ''
+if current ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 'gen', ARGV[1], unpack(ARGV, 3))
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return 1
+"""
+
+# KEYS: gen, session entry, messages entry. ARGV: new token, ttl, gen ttl, first seq, last seq,
+# new messages as comma-joined JSON ('' when none). Replaces the token; keeps the message list
+# only if it was current and ends right before the new messages; always drops the session.
+AFTER_WRITE = """
+local current = redis.call('GET', KEYS[1]) or ''
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+redis.call('DEL', KEYS[2])
+local stamp = redis.call('HGET', KEYS[3], 'gen')
+local last = redis.call('HGET', KEYS[3], 'last_seq')
+if ARGV[6] ~= '' and stamp == current and last and tonumber(last) == tonumber(ARGV[4]) - 1 then
+  local data = redis.call('HGET', KEYS[3], 'data')
+  if data == '[]' then
+    data = '[' .. ARGV[6] .. ']'
+  else
+    data = string.sub(data, 1, -2) .. ',' .. ARGV[6] .. ']'
+  end
+  redis.call('HSET', KEYS[3], 'gen', ARGV[1], 'last_seq', ARGV[5], 'data', data)
+  redis.call('EXPIRE', KEYS[3], ARGV[2])
+  return 1
+end
+redis.call('DEL', KEYS[3])
+return 0
+"""
+
+
+class CircuitBreaker:
+    """Closed while Redis answers; after a failure, open for a pause that doubles (capped).
+
+    When a pause ends, one caller probes; the others keep skipping Redis until it succeeds.
+    """
+
+    def __init__(
+        self,
+        base_seconds: float = 1.0,
+        cap_seconds: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.base = base_seconds
+        self.cap = cap_seconds
+        self.clock = clock
+        self.failures = 0
+        self.open_until = 0.0
+        self._lock = threading.Lock()
+
+    def _pause(self) -> float:
+        return min(self.cap, self.base * 2 ** max(0, self.failures - 1))
+
+    def allow(self) -> bool:
+        with self._lock:
+            now = self.clock()
+            if now < self.open_until:
+                return False
+            if self.failures:  # a probe: hold the others off as if it will fail
+                self.open_until = now + self._pause()
+            return True
+
+    def success(self) -> None:
+        with self._lock:
+            if self.failures:
+                log.info("redis cache reachable again after %d failure(s)", self.failures)
+            self.failures = 0
+            self.open_until = 0.0
+
+    def failure(self, error: Exception) -> None:
+        with self._lock:
+            self.failures += 1
+            self.open_until = self.clock() + self._pause()
+            pause = self._pause()
+        log.warning("redis cache unavailable, using the store for %.0fs: %s", pause, error)
+
+    @property
+    def is_open(self) -> bool:
+        return self.clock() < self.open_until
+
+
+def connect_redis(
+    host: str,
+    port: int,
+    password: str | None = None,
+    ca_cert_pem: str | None = None,
+    timeout_seconds: float = SOCKET_TIMEOUT_SECONDS,
+) -> Any:
+    """A redis-py client with short timeouts and no retries of its own (the breaker decides).
+
+    With `ca_cert_pem` (Memorystore with in-transit encryption, port 6378) it speaks TLS and
+    verifies the server against that CA. Nothing connects until the first command.
+    """
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    tls: dict[str, Any] = {}
+    if ca_cert_pem:
+        tls = {"ssl": True, "ssl_ca_data": ca_cert_pem, "ssl_cert_reqs": "required"}
+    return redis.Redis(
+        host=host,
+        port=port,
+        password=password or None,
+        socket_timeout=timeout_seconds,
+        socket_connect_timeout=timeout_seconds,
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=30,
+        client_name="agents-session-cache",
+        **tls,
+    )
+
+
+def _redis_errors() -> tuple[type[Exception], ...]:
+    import redis
+
+    return (redis.RedisError, OSError)
+
+
+def encode_session(session: Session) -> str:
+    return json.dumps(
+        {
+            "id": session.id,
+            "customer_id": session.customer_id,
+            "preferences": session.preferences,
+            "created_at": session.created_at.isoformat(),
+            "expires_at": session.expires_at.isoformat(),
+            "flow": session.flow,
+            "flow_version": session.flow_version,
+        },
+        separators=(",", ":"),
+    )
+
+
+def decode_session(raw: str) -> Session:
+    body = json.loads(raw)
+    return Session(
+        id=body["id"],
+        customer_id=body["customer_id"],
+        preferences=body["preferences"],
+        created_at=datetime.fromisoformat(body["created_at"]),
+        expires_at=datetime.fromisoformat(body["expires_at"]),
+        flow=body["flow"],
+        flow_version=body["flow_version"],
+    )
+
+
+def encode_message(message: Message) -> str:
+    return json.dumps(
+        {
+            "id": message.id,
+            "session_id": message.session_id,
+            "seq": message.seq,
+            "role": message.role,
+            "text": message.text,
+            "created_at": message.created_at.isoformat(),
+            "route": message.route,
+            "data": message.data,
+        },
+        separators=(",", ":"),
+    )
+
+
+def decode_messages(raw: str) -> list[Message]:
+    return [
+        Message(
+            id=m["id"],
+            session_id=m["session_id"],
+            seq=m["seq"],
+            role=m["role"],
+            text=m["text"],
+            created_at=datetime.fromisoformat(m["created_at"]),
+            route=m["route"],
+            data=m["data"],
+        )
+        for m in json.loads(raw)
+    ]
+
+
+_MISS = object()
+
+
+class CachedStore:
+    """Implements `Store`: sessions and messages through Redis, the rest straight through."""
+
+    def __init__(
+        self,
+        store: Store,
+        client: Any,
+        ttl_seconds: int,
+        breaker: CircuitBreaker | None = None,
+        prefix: str = "agents",
+    ) -> None:
+        self.store = store
+        self.redis = client
+        self.ttl = ttl_seconds
+        self.gen_ttl = max(GEN_TTL_SECONDS, 2 * ttl_seconds)
+        self.breaker = breaker or CircuitBreaker()
+        self.prefix = prefix
+        self._errors = _redis_errors()
+        self._fill = client.register_script(FILL)
+        self._after_write = client.register_script(AFTER_WRITE)
+        self._pending: set[str] = set()  # sessions written while Redis could not be told
+        self._pending_lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        """Inquiries, idempotency records, side effects and housekeeping are not cached."""
+        if name == "store":  # not set yet: no recursion while half constructed
+            raise AttributeError(name)
+        return getattr(self.store, name)
+
+    # --- keys and the guarded call ---
+
+    def _keys(self, session_id: str) -> tuple[str, str, str]:
+        base = f"{self.prefix}:{{{session_id}}}"  # one hash slot per session
+        return f"{base}:gen", f"{base}:session", f"{base}:messages"
+
+    def _call(self, operation: Callable[[], Any]) -> Any:
+        """Run a Redis operation; _MISS when the breaker is open or Redis fails."""
+        if not self.breaker.allow():
+            return _MISS
+        try:
+            self._flush_pending()
+            result = operation()
+        except self._errors as error:
+            self.breaker.failure(error)
+            return _MISS
+        self.breaker.success()
+        return result
+
+    def _flush_pending(self) -> None:
+        """Replace the tokens of sessions written while Redis was away, before trusting it."""
+        with self._pending_lock:
+            pending = list(self._pending)
+        if not pending:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for session_id in pending:
+            pipe.set(self._keys(session_id)[0], uuid4().hex, ex=self.gen_ttl)
+        pipe.execute()
+        with self._pending_lock:
+            self._pending.difference_update(pending)
+        log.info("redis cache: invalidated %d session(s) written during the outage", len(pending))
+
+    def _remember(self, session_id: str) -> None:
+        with self._pending_lock:
+            if len(self._pending) >= MAX_PENDING:
+                log.error("redis cache: too many sessions to invalidate; relying on the TTL")
+                return
+            self._pending.add(session_id)
+
+    def _read(self, session_id: str, key_index: int) -> tuple[Any, dict | None]:
+        """(the session's current token, the entry if it is stamped with it) or _MISS."""
+        keys = self._keys(session_id)
+
+        def read() -> tuple[str, dict]:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.get(keys[0])
+            pipe.hgetall(keys[key_index])
+            gen, entry = pipe.execute()
+            return _text(gen), {_text(k): _text(v) for k, v in entry.items()}
+
+        found = self._call(read)
+        if found is _MISS:
+            return _MISS, None
+        gen, entry = found
+        return gen, (entry if entry.get("gen") == gen and "data" in entry else None)
+
+    def _fill_entry(self, session_id: str, key_index: int, gen: str, fields: list[str]) -> None:
+        keys = self._keys(session_id)
+        self._call(
+            lambda: self._fill(keys=[keys[0], keys[key_index]], args=[gen, self.ttl, *fields])
+        )
+
+    def _written(self, session_id: str, stored: list[Message]) -> None:
+        """After a store write: new token, message list extended or dropped, session dropped."""
+        keys = self._keys(session_id)
+        stored = sorted(stored, key=lambda m: m.seq)
+        first = stored[0].seq if stored else 0
+        last = stored[-1].seq if stored else 0
+        items = ",".join(encode_message(m) for m in stored)
+        args = [uuid4().hex, self.ttl, self.gen_ttl, first, last, items]
+        if self._call(lambda: self._after_write(keys=list(keys), args=args)) is _MISS:
+            self._remember(session_id)
+
+    # --- cached reads ---
+
+    def get_session(self, session_id: str, now: datetime) -> Session | None:
+        gen, entry = self._read(session_id, 1)
+        if entry is not None:
+            try:
+                session = decode_session(entry["data"])
+            except (ValueError, KeyError, TypeError):
+                log.warning("redis cache: unreadable session entry ignored")
+            else:
+                return session if session.expires_at > now else None
+        session = self.store.get_session(session_id, now)
+        if session is not None and gen is not _MISS:
+            self._fill_entry(session_id, 1, gen, ["data", encode_session(session)])
+        return session
+
+    def list_messages(self, session_id: str) -> list[Message]:
+        gen, entry = self._read(session_id, 2)
+        if entry is not None:
+            try:
+                return decode_messages(entry["data"])
+            except (ValueError, KeyError, TypeError):
+                log.warning("redis cache: unreadable message list ignored")
+        messages = self.store.list_messages(session_id)
+        if gen is not _MISS:
+            data = "[" + ",".join(encode_message(m) for m in messages) + "]"
+            last = str(messages[-1].seq) if messages else "0"
+            self._fill_entry(session_id, 2, gen, ["last_seq", last, "data", data])
+        return messages
+
+    # --- writes: store first, then the cache ---
+
+    def create_session(self, session: Session) -> None:
+        self.store.create_session(session)
+        gen_key, session_key, messages_key = self._keys(session.id)
+        token = uuid4().hex
+
+        def write() -> None:
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.set(gen_key, token, ex=self.gen_ttl)
+            pipe.delete(session_key, messages_key)
+            pipe.hset(session_key, mapping={"gen": token, "data": encode_session(session)})
+            pipe.expire(session_key, self.ttl)
+            pipe.hset(messages_key, mapping={"gen": token, "last_seq": "0", "data": "[]"})
+            pipe.expire(messages_key, self.ttl)
+            pipe.execute()
+
+        if self._call(write) is _MISS:
+            self._remember(session.id)
+
+    def append_turn(self, turn: Turn) -> list[Message]:
+        try:
+            stored = self.store.append_turn(turn)
+        except (StaleFlow, NotFound):
+            # The session the turn was computed on may have come from here: drop it.
+            self._written(turn.session_id, [])
+            raise
+        self._written(turn.session_id, stored)
+        return stored
+
+    def append_once(
+        self, session_id: str, message: NewMessage, dedupe_key: str, now: datetime
+    ) -> Message | None:
+        stored = self.store.append_once(session_id, message, dedupe_key, now)
+        if stored is not None:
+            # A replayed message (already there) yields no contiguous append: the list is dropped.
+            self._written(session_id, [stored] if stored.id == message.id else [])
+        return stored
+
+    def ping(self) -> bool:
+        """The store's answer only: the app works without its cache."""
+        return self.store.ping()
+
+    def close(self) -> None:
+        with contextlib.suppress(*self._errors):
+            self.redis.close()
+        self.store.close()
+
+
+def _text(value: Any) -> Any:
+    return value.decode("utf-8") if isinstance(value, bytes) else ("" if value is None else value)

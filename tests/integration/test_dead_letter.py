@@ -1,0 +1,75 @@
+"""Dead-lettering with the Pub/Sub emulator: what can never succeed ends on the dead-letter
+topic after the maximum delivery attempts, where a pull subscription (and an alert) find it.
+
+Two kinds: a poison message no retry can fix (the worker answers 400, by design: acking it
+would drop it silently), and an inquiry the worker keeps answering "later" (503) for.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import timedelta
+
+import pytest
+
+from tests.integration.conftest import MAX_ATTEMPTS, pull
+
+pytestmark = pytest.mark.integration
+
+
+def publish_raw(topic: str, data: bytes) -> str:
+    from google.cloud import pubsub_v1
+
+    publisher = pubsub_v1.PublisherClient()
+    try:
+        return publisher.publish(topic, data).result(timeout=30)
+    finally:
+        publisher.stop()
+
+
+def test_poison_and_never_processable_messages_end_on_the_dead_letter_topic(platform):
+    services = platform.api_services
+    poison = b"this is not an inquiry"
+    publish_raw(platform.topology.inquiries_topic, poison)
+
+    # An inquiry whose lease another worker holds for an hour: every delivery answers RETRY.
+    # It is stored first (its publish fails), leased, and only then published.
+    topic = services.queue.topic
+    services.queue.topic = topic + "-missing"
+    inquiry, _ = services.inquiries.create("refund_review", {"order_id": "A1007"})
+    services.queue.topic = topic
+    now = services.clock.now()
+    services.store.claim_inquiry(inquiry.id, "stuck-worker", now, now + timedelta(hours=1))
+    services.inquiries.publish(inquiry.id)
+
+    dead = pull(platform.topology.dead_letter_subscription, 2, "two dead-lettered messages")
+    bodies = [m.data for m in dead]
+    assert poison in bodies
+    bodies.remove(poison)
+    assert [json.loads(b) for b in bodies] == [{"inquiry_id": inquiry.id}]
+
+    with platform.lock:
+        pushes = list(platform.pushes)
+    # Each was delivered exactly the maximum number of times, then moved. (The emulator leaves
+    # deliveryAttempt out of its push body; Pub/Sub itself sends it with a dead-letter policy.)
+    assert [status for status, _ in pushes].count(400) == MAX_ATTEMPTS
+    assert [status for status, _ in pushes].count(503) == MAX_ATTEMPTS
+    assert services.inquiries.get(inquiry.id).status.value == "running"  # nothing lost either
+
+
+def test_a_bad_envelope_is_refused_with_400_so_it_is_redelivered_not_dropped(platform):
+    import urllib.error
+    import urllib.request
+
+    body = {"message": {"data": base64.b64encode(b"[]").decode(), "messageId": "m-1"}}
+    request = urllib.request.Request(
+        f"{platform.worker_url}/pubsub/inquiries",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 400
+    assert refused.value.headers["Content-Type"] == "application/problem+json"
