@@ -4,17 +4,47 @@ Why here and checked: the app reads its whole configuration from these variables
 `app.settings.Settings` is the single list of their names. Every name set below must be one the
 app reads, or synthesis fails: a typo here would otherwise become a setting the app silently
 ignores in production. (Only `app.settings` is imported: it has no heavy dependencies.)
+
+`required_in_production` is the other half of the contract: what each role cannot run without
+on Cloud Run. The stack checks every service's env against it at synthesis, and the contract
+test (tests/infra/test_app_env.py) holds every synthesized environment to it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
-from app.settings import Settings
+from app.settings import Settings, SettingsError
 from infra.config import EnvironmentConfig
 
 ROLES = ("api", "worker")
+# Memorystore with in-transit encryption (the storage module always turns it on) serves TLS on
+# this port only; the plain-text port 6379 is closed.
+MEMORYSTORE_TLS_PORT = "6378"
+
+# What every service needs on Cloud Run (the app's Pub/Sub wiring wants both topics in either
+# role), then what the worker adds: the Pub/Sub push identity it verifies. GOOGLE_CLOUD_PROJECT
+# is also what links log lines to their trace (`projects/P/traces/T`).
+_REQUIRED_BY_ALL = (
+    "AGENT_ROLE",
+    "STATE_BACKEND",
+    "QUEUE_BACKEND",
+    "GOOGLE_CLOUD_PROJECT",
+    "FIRESTORE_DATABASE",
+    "INQUIRIES_TOPIC",
+    "INQUIRY_EVENTS_TOPIC",
+)
+_REQUIRED_BY_ROLE = {
+    "api": (),
+    "worker": ("PUSH_AUDIENCE", "PUSH_SERVICE_ACCOUNT"),
+}
+# Settings whose value must be this one on Cloud Run (the local defaults would lose data there).
+PRODUCTION_VALUES = {
+    "state_backend": "firestore",
+    "queue_backend": "pubsub",
+    "push_auth_disabled_for_emulator": False,
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,7 +57,7 @@ class PlatformRefs:
     push_audience: str
     push_service_account: str
     redis_host: str | None = None
-    redis_port: str | None = None
+    redis_ca_cert: str | None = None
     redis_auth_secret_id: str | None = None
 
 
@@ -58,8 +88,11 @@ def service_env(role: str, config: EnvironmentConfig, refs: PlatformRefs) -> dic
         values["GEMINI_MODEL"] = app.gemini_model
         values["GEMINI_LOCATION"] = app.gemini_location
     if refs.redis_host is not None:
+        if not refs.redis_ca_cert:
+            raise ValueError("redis_ca_cert: required with redis_host (Memorystore serves TLS)")
         values["REDIS_HOST"] = refs.redis_host
-        values["REDIS_PORT"] = refs.redis_port or "6379"
+        values["REDIS_PORT"] = MEMORYSTORE_TLS_PORT
+        values["REDIS_CA_CERT"] = refs.redis_ca_cert
     check_names(values)
     return values
 
@@ -84,3 +117,51 @@ def check_names(values: Mapping[str, object]) -> None:
             f"env: {', '.join(unknown)} not read by app.settings.Settings"
             f" (known: {', '.join(sorted(known))})"
         )
+
+
+def required_in_production(role: str, settings: Settings) -> tuple[str, ...]:
+    """The variables a service of `role` cannot run without on Cloud Run, given its settings.
+
+    Conditional ones follow from the settings: a Redis host needs its TLS port, password and CA
+    certificate; allowed callback hosts need the signing key (callbacks are always signed).
+    """
+    if role not in ROLES:
+        raise ValueError(f"role: must be one of {', '.join(ROLES)}, got {role!r}")
+    names = [*_REQUIRED_BY_ALL, *_REQUIRED_BY_ROLE[role]]
+    if settings.redis_host:
+        names += ["REDIS_PORT", "REDIS_AUTH", "REDIS_CA_CERT"]
+    if settings.callback_allowed_hosts:
+        names.append("CALLBACK_SIGNING_KEY")
+    return tuple(names)
+
+
+def production_problems(role: str, environ: Mapping[str, str]) -> list[str]:
+    """Why a service of `role` with this env would not run correctly on Cloud Run (empty: ok).
+
+    `environ` holds every variable the service sets, secrets included (any non-empty stand-in
+    for a secret's value will do: only its presence is checked).
+    """
+    try:
+        settings = Settings.from_env(environ)
+    except SettingsError as exc:
+        return [str(exc)]
+    problems = [
+        f"{name}: required on Cloud Run for the {role} role, not set"
+        for name in required_in_production(role, settings)
+        if not str(environ.get(name, "")).strip()
+    ]
+    if settings.agent_role != role:
+        problems.append(f"AGENT_ROLE: must be {role!r} on the {role} service")
+    env_name = {f.name: f.metadata["env"] for f in fields(Settings)}
+    for attribute, wanted in PRODUCTION_VALUES.items():
+        if getattr(settings, attribute) != wanted:
+            got = getattr(settings, attribute)
+            problems.append(f"{env_name[attribute]}: must be {wanted!r} on Cloud Run, got {got!r}")
+    return problems
+
+
+def check_production_env(role: str, environ: Mapping[str, str]) -> None:
+    """Refuse a service env the app cannot run on in production, naming every problem."""
+    problems = production_problems(role, environ)
+    if problems:
+        raise ValueError(f"{role} service env: " + "; ".join(problems))

@@ -8,12 +8,12 @@ own bucket. Naming is deterministic from `name_prefix`, so two environments neve
 
 from __future__ import annotations
 
-from cdktn import Aspects, GcsBackend, TerraformOutput, TerraformStack, Token
+from cdktn import Aspects, GcsBackend, TerraformOutput, TerraformStack
 from cdktn_provider_google.provider import GoogleProvider
 from cdktn_provider_google.secret_manager_secret_iam_member import SecretManagerSecretIamMember
 from constructs import Construct
 
-from infra.app_env import PlatformRefs, service_env, service_secret_env
+from infra.app_env import PlatformRefs, check_production_env, service_env, service_secret_env
 from infra.aspects import DependOnProjectServices
 from infra.config import Environment
 from infra.skips import skip_check
@@ -204,7 +204,7 @@ class EnvironmentStack(TerraformStack):
             push_audience=self.worker_url,
             push_service_account=identity.push_email,
             redis_host=self.redis.host if self.redis else None,
-            redis_port=Token.as_string(self.redis.port) if self.redis else None,
+            redis_ca_cert=self.redis.server_ca_cert if self.redis else None,
             redis_auth_secret_id=self.redis_auth.secret_id if self.redis_auth else None,
         )
         secret_env = {
@@ -224,6 +224,9 @@ class EnvironmentStack(TerraformStack):
             ("worker", self.worker_name, cfg.compute.worker, identity.worker_email),
         ):
             is_api = role == "api"
+            env = service_env(role, cfg, refs)
+            # Fail the synth, not the first request, when a service lacks what its role needs.
+            check_production_env(role, {**env, **{n: f"secret:{n}" for n in secret_env}})
             self.services[role] = CloudRunService(
                 self,
                 role,
@@ -239,7 +242,7 @@ class EnvironmentStack(TerraformStack):
                     min_instances=sizing.min_instances,
                     max_instances=sizing.max_instances,
                     timeout_seconds=sizing.timeout_seconds,
-                    env=service_env(role, cfg, refs),
+                    env=env,
                     secret_env=secret_env,
                     ingress=api_ingress if is_api else "internal",
                     public=cfg.compute.api.public if is_api else False,

@@ -1,40 +1,62 @@
-"""The infra/app contract: the env block of each service loads into the app's settings."""
+"""The infra/app contract: each service's env loads into the app's settings for its role, and
+holds everything that role needs on Cloud Run."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import infra.stack
 from app.settings import Settings, SettingsError
-from infra.app_env import PlatformRefs, check_names, service_env, service_secret_env
-from tests.infra.conftest import ENV_NAMES, resources
+from infra.app_env import (
+    MEMORYSTORE_TLS_PORT,
+    PlatformRefs,
+    check_names,
+    check_production_env,
+    production_problems,
+    required_in_production,
+    service_env,
+    service_secret_env,
+)
+from tests.infra.conftest import ENV_NAMES, REPO, resources
 
-# Values Terraform only knows after apply, as they would look on the running service.
-AFTER_APPLY = {
-    "REDIS_HOST": "10.20.0.3",
-    "REDIS_PORT": "6378",
-    "REDIS_AUTH": "secret-from-secret-manager",
-    "PUSH_SERVICE_ACCOUNT": "agents-push@acme.iam.gserviceaccount.com",
-    "CALLBACK_SIGNING_KEY": "key-from-secret-manager",
-}
-EXPRESSION = re.compile(r"^\$\{[^}]+\}$")
+REFERENCE = re.compile(r"^\$\{([^}]+)\}$")
+REFS = PlatformRefs(
+    database_name="db",
+    inquiries_topic_path="projects/p/topics/a",
+    events_topic_path="projects/p/topics/b",
+    push_audience="https://w",
+    push_service_account="push@p.iam.gserviceaccount.com",
+)
 
 
-def deployed_env(service: dict[str, Any]) -> dict[str, str]:
-    """The service's variables, with apply-time expressions replaced by realistic values."""
+def services(tf: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The stack's Cloud Run services by role (the name's last part)."""
+    found = resources(tf, "google_cloud_run_v2_service").values()
+    return {s["name"].rsplit("-", 1)[-1]: s for s in found}
+
+
+def service_environ(service: dict[str, Any]) -> dict[str, str]:
+    """The variables as the app reads them: a Terraform reference (`${...}`) stays as a
+    placeholder string, a Secret Manager variable gets a stand-in naming its secret."""
     environ: dict[str, str] = {}
     for item in service["template"]["containers"][0]["env"]:
-        name = item["name"]
-        value = item.get("value")
-        if value is None:
-            assert "secret_key_ref" in item["value_source"], name
-            value = AFTER_APPLY[name]
-        elif EXPRESSION.match(value):
-            value = AFTER_APPLY[name]
-        environ[name] = value
+        if "value" in item:
+            environ[item["name"]] = item["value"]
+        else:
+            ref = item["value_source"]["secret_key_ref"]
+            environ[item["name"]] = f"secret:{ref['secret']}:{ref['version']}"
     return environ
+
+
+def plain_values(service: dict[str, Any]) -> dict[str, str]:
+    return {
+        e["name"]: e["value"] for e in service["template"]["containers"][0]["env"] if "value" in e
+    }
 
 
 @pytest.mark.parametrize("env_name", ENV_NAMES)
@@ -43,43 +65,161 @@ def test_each_service_env_loads_into_the_app_settings_for_its_role(
 ) -> None:
     tf = synthesized.stacks[env_name]
     config = synthesized.envs[env_name].config
-    services = resources(tf, "google_cloud_run_v2_service").values()
-    roles = set()
-    for service in services:
-        environ = deployed_env(service)
+    by_role = services(tf)
+    assert set(by_role) == {"api", "worker"}
+    for role, service in by_role.items():
+        environ = service_environ(service)
         assert set(environ) <= set(Settings.variable_names())
         settings = Settings.from_env(environ)
-        role = service["name"].rsplit("-", 1)[-1]
-        roles.add(role)
         assert settings.agent_role == role
         assert (settings.state_backend, settings.queue_backend) == ("firestore", "pubsub")
         assert settings.google_cloud_project == config.project_id
         assert settings.firestore_database == config.firestore.database
-        assert settings.inquiries_topic.endswith(f"/topics/{config.name_prefix}-inquiries")
-        assert settings.inquiry_events_topic.endswith(
-            f"/topics/{config.name_prefix}-inquiry-events"
-        )
-        assert settings.push_audience and settings.push_service_account
+        prefix = f"projects/{config.project_id}/topics/{config.name_prefix}"
+        assert settings.inquiries_topic == f"{prefix}-inquiries"
+        assert settings.inquiry_events_topic == f"{prefix}-inquiry-events"
         assert settings.max_delivery_attempts == config.messaging.max_delivery_attempts
-        if config.redis.tier != "off":
-            assert settings.redis_host and settings.redis_auth
-    assert roles == {"api", "worker"}
+        assert settings.model == config.app.model
+        assert settings.push_auth_disabled_for_emulator is False
+
+
+@pytest.mark.parametrize("env_name", ENV_NAMES)
+def test_every_setting_a_role_needs_in_production_is_set(env_name: str, synthesized: Any) -> None:
+    for role, service in services(synthesized.stacks[env_name]).items():
+        environ = service_environ(service)
+        required = required_in_production(role, Settings.from_env(environ))
+        assert {"AGENT_ROLE", "GOOGLE_CLOUD_PROJECT", "FIRESTORE_DATABASE"} <= set(required)
+        missing = [name for name in required if not environ.get(name)]
+        assert missing == [], f"{env_name} {role}"
+        assert production_problems(role, environ) == []
+
+
+# Values Terraform knows only after apply, as the running service would see them.
+AFTER_APPLY = {
+    "REDIS_HOST": "10.20.0.3",
+    "REDIS_CA_CERT": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    "PUSH_SERVICE_ACCOUNT": "agents-push@acme-agents.iam.gserviceaccount.com",
+}
+
+
+@pytest.mark.parametrize("env_name", ENV_NAMES)
+def test_the_app_start_up_checks_accept_each_service_env(env_name: str, synthesized: Any) -> None:
+    """The app's own check of its backends' settings (run before it builds them) passes too,
+    once the apply-time references hold values of the shape Terraform will put there."""
+    from app.wiring import check_backend_settings
+
+    for service in services(synthesized.stacks[env_name]).values():
+        environ = service_environ(service)
+        for name, value in environ.items():
+            if REFERENCE.match(value):
+                assert name in AFTER_APPLY, f"{name}: a new apply-time value, add a stand-in"
+                environ[name] = AFTER_APPLY[name]
+        check_backend_settings(Settings.from_env(environ))
+
+
+@pytest.mark.parametrize("env_name", ENV_NAMES)
+def test_removing_any_required_variable_from_a_service_fails_the_check(
+    env_name: str, synthesized: Any
+) -> None:
+    for role, service in services(synthesized.stacks[env_name]).items():
+        environ = service_environ(service)
+        required = required_in_production(role, Settings.from_env(environ))
+        for name in required:
+            broken = {k: v for k, v in environ.items() if k != name}
+            with pytest.raises(ValueError, match=rf"{name}: required on Cloud Run for the {role}"):
+                check_production_env(role, broken)
+
+
+@pytest.mark.parametrize("env_name", ENV_NAMES)
+def test_redis_is_reached_over_tls_with_the_instance_ca_and_a_secret_password(
+    env_name: str, synthesized: Any
+) -> None:
+    tf = synthesized.stacks[env_name]
+    instances = resources(tf, "google_redis_instance")
+    for role, service in services(tf).items():
+        environ = service_environ(service)
+        plain = plain_values(service)
+        if synthesized.envs[env_name].config.redis.tier == "off":
+            assert not {"REDIS_HOST", "REDIS_PORT", "REDIS_AUTH", "REDIS_CA_CERT"} & set(environ)
+            continue
+        ((key, redis),) = instances.items()
+        assert redis["transit_encryption_mode"] == "SERVER_AUTHENTICATION"
+        assert plain["REDIS_PORT"] == MEMORYSTORE_TLS_PORT == "6378"
+        assert plain["REDIS_HOST"] == f"${{google_redis_instance.{key}.host}}"
+        assert plain["REDIS_CA_CERT"] == f"${{google_redis_instance.{key}.server_ca_certs[0].cert}}"
+        assert "REDIS_AUTH" not in plain, f"{role}: the password is never a plain value"
+        assert environ["REDIS_AUTH"].startswith("secret:${google_secret_manager_secret.")
+        settings = Settings.from_env(environ)
+        assert settings.redis_port == 6378 and settings.redis_ca_cert and settings.redis_auth
 
 
 def test_the_push_audience_the_worker_checks_is_the_one_pubsub_sends(synthesized: Any) -> None:
     for tf in synthesized.stacks.values():
-        worker = next(
-            s
-            for s in resources(tf, "google_cloud_run_v2_service").values()
-            if s["name"].endswith("-worker")
-        )
+        environ = plain_values(services(tf)["worker"])
         push = next(
             s for s in resources(tf, "google_pubsub_subscription").values() if "push_config" in s
         )
-        environ = {e["name"]: e.get("value") for e in worker["template"]["containers"][0]["env"]}
         oidc = push["push_config"]["oidc_token"]
         assert environ["PUSH_AUDIENCE"] == oidc["audience"]
         assert environ["PUSH_SERVICE_ACCOUNT"] == oidc["service_account_email"]
+
+
+def test_log_metrics_watch_the_service_that_runs_the_role_that_logs(synthesized: Any) -> None:
+    # Inquiry state lines come from the worker role: the metric must name that role's service.
+    for tf in synthesized.stacks.values():
+        worker = services(tf)["worker"]
+        assert plain_values(worker)["AGENT_ROLE"] == "worker"
+        (metric,) = resources(tf, "google_logging_metric").values()
+        assert f'resource.labels.service_name="{worker["name"]}"' in metric["filter"]
+        assert 'jsonPayload.event="inquiry.state"' in metric["filter"]
+
+
+def test_a_stack_whose_service_lacks_a_required_variable_does_not_synthesize(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from infra.loader import load_environment
+    from infra.synth import SynthError, synthesize
+
+    real = infra.stack.service_env
+
+    def without_topic(role: str, config: Any, refs: PlatformRefs) -> dict[str, str]:
+        values = real(role, config, refs)
+        values.pop("INQUIRIES_TOPIC")
+        return values
+
+    monkeypatch.setattr(infra.stack, "service_env", without_topic)
+    env = load_environment(REPO / "environments" / "dev.yaml")
+    with pytest.raises(SynthError, match="INQUIRIES_TOPIC: required on Cloud Run for the api role"):
+        synthesize([env], tmp_path / "cdktf.out")
+    assert not (tmp_path / "cdktf.out" / "stacks").exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"STATE_BACKEND": "local"}, "STATE_BACKEND: must be 'firestore' on Cloud Run"),
+        ({"QUEUE_BACKEND": "local"}, "QUEUE_BACKEND: must be 'pubsub' on Cloud Run"),
+        ({"PUSH_AUTH_DISABLED_FOR_EMULATOR": "true"}, "PUSH_AUTH_DISABLED_FOR_EMULATOR: must be"),
+        ({"AGENT_ROLE": "api"}, "AGENT_ROLE: must be 'worker' on the worker service"),
+        ({"REDIS_PORT": "tls"}, "REDIS_PORT: must be an integer"),
+        ({"REDIS_CA_CERT": ""}, "REDIS_CA_CERT: required on Cloud Run for the worker role"),
+        ({"CALLBACK_ALLOWED_HOSTS": "hooks.example.com"}, "CALLBACK_SIGNING_KEY: required"),
+    ],
+)
+def test_a_value_the_app_cannot_run_on_in_production_is_named(
+    change: dict[str, str], problem: str, synthesized: Any
+) -> None:
+    environ = service_environ(services(synthesized.stacks["dev"])["worker"])
+    assert production_problems("worker", environ) == []
+    problems = production_problems("worker", {**environ, **change})
+    assert any(p.startswith(problem) for p in problems), problems
+
+
+def test_redis_without_its_ca_certificate_is_refused(synthesized: Any) -> None:
+    config = synthesized.envs["dev"].config
+    refs = replace(REFS, redis_host="10.0.0.3")
+    with pytest.raises(ValueError, match="redis_ca_cert: required with redis_host"):
+        service_env("api", config, refs)
 
 
 def test_an_unknown_variable_name_is_refused() -> None:
@@ -89,18 +229,13 @@ def test_an_unknown_variable_name_is_refused() -> None:
 
 def test_a_wrong_role_is_refused(synthesized: Any) -> None:
     config = synthesized.envs["dev"].config
-    refs = PlatformRefs(
-        database_name="db",
-        inquiries_topic_path="projects/p/topics/a",
-        events_topic_path="projects/p/topics/b",
-        push_audience="https://w",
-        push_service_account="push@p.iam.gserviceaccount.com",
-    )
     with pytest.raises(ValueError, match="role: must be one of api, worker"):
-        service_env("scheduler", config, refs)
+        service_env("scheduler", config, REFS)
+    with pytest.raises(ValueError, match="role: must be one of api, worker"):
+        required_in_production("scheduler", Settings())
     # Without Redis no cache variable is set, so the app runs without a cache.
-    environ = service_env("api", config, refs)
-    assert "REDIS_HOST" not in environ and service_secret_env(config, refs) == {}
+    environ = service_env("api", config, REFS)
+    assert "REDIS_HOST" not in environ and service_secret_env(config, REFS) == {}
     assert Settings.from_env(environ).redis_host is None
 
 
