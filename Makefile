@@ -29,7 +29,7 @@ lint: $(STAMP) ## ruff: lint and format check
 
 .PHONY: test
 test: $(STAMP) test-deps lint ## Every test (installs what it needs first)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not soak" $(PYTEST_ARGS)
 
 .PHONY: clean
 clean: ## Remove build output and local data (keeps .venv)
