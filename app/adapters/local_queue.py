@@ -48,6 +48,13 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 PENDING, LEASED, ACKED, DEAD = "pending", "leased", "acked", "dead"
+# The next deliverable message: ready, or leased by a holder whose lease ran out.
+_READY_WHERE = (
+    " FROM queue_messages WHERE topic = ?"
+    " AND ((state = ? AND available_at <= ?) OR (state = ? AND lease_until <= ?))"
+    " ORDER BY available_at, rowid LIMIT 1"
+)
+_ANY_READY, _NEXT_READY = "SELECT 1" + _READY_WHERE, "SELECT *" + _READY_WHERE
 
 
 @dataclass(frozen=True)
@@ -117,14 +124,13 @@ class LocalQueue:
     def lease_next(self) -> QueuedMessage | None:
         """Lease the next deliverable message: ready, or leased by someone whose lease expired."""
         now = to_ts(self.clock.now())
+        ready = (self.topic, PENDING, now, LEASED, now)
+        with self.db.read() as conn:  # idle polls look without taking the write lock
+            if conn.execute(_ANY_READY, ready).fetchone() is None:
+                return None
         with self.db.write() as conn:
             while True:
-                row = conn.execute(
-                    "SELECT * FROM queue_messages WHERE topic = ?"
-                    " AND ((state = ? AND available_at <= ?) OR (state = ? AND lease_until <= ?))"
-                    " ORDER BY available_at, rowid LIMIT 1",
-                    (self.topic, PENDING, now, LEASED, now),
-                ).fetchone()
+                row = conn.execute(_NEXT_READY, ready).fetchone()
                 if row is None:
                     return None
                 if row["attempts"] >= self.policy.max_attempts:
@@ -221,7 +227,7 @@ class LocalQueue:
         self,
         handler: Handler,
         threads: int = 2,
-        poll_seconds: float = 0.25,
+        poll_seconds: float = 0.05,
         housekeeping: Callable[[], None] | None = None,
         housekeeping_seconds: float = 30.0,
     ) -> None:

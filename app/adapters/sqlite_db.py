@@ -142,11 +142,25 @@ class Database:
         finally:
             _rollback(conn)
 
-    def ping(self) -> bool:
+    def ping(self, timeout_s: float = 1.0) -> bool:
+        """Whether a write could start now: `SELECT 1` would pass on a locked or read-only file.
+
+        Takes and drops the write lock, waiting at most `timeout_s` for a writer to finish.
+        """
         try:
-            self.connection().execute("SELECT 1").fetchone()
-        except (sqlite3.Error, Unavailable):
+            conn = self.connection()
+        except Unavailable:
             return False
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            _rollback(conn)
+            return False
+        finally:
+            with suppress(sqlite3.Error):
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         return True
 
     def close(self) -> None:

@@ -51,6 +51,8 @@ class Field:
     def check(self, value: Any) -> Any:
         if value is None and self.nullable:
             return None
+        if self.type is int and isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON has one number type: 5.0 is the integer 5 (JSON Schema)
         if not _is_type(value, self.type):
             raise InvalidInput(
                 f"{self.name}: must be {_article(self.type)}, got {_json_type_name(value)}",

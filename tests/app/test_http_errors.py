@@ -116,6 +116,13 @@ def test_invalid_fields_are_422_naming_the_field(api, fake_services, path, body,
     assert fake_services.calls == []
 
 
+def test_an_integral_number_is_an_integer_as_in_json_schema(api, fake_services):
+    response = api.post("/v1/faq/search", json={"query": "a", "top_k": 5.0})
+    assert response.status_code == 200
+    assert fake_services.calls == [("faq.search", ("a", 5))]
+    assert isinstance(fake_services.calls[0][1][1], int)
+
+
 def test_nesting_deeper_than_a_store_can_hold_is_422(api):
     nested: dict = {}
     for _ in range(12):

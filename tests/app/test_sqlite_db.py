@@ -57,3 +57,21 @@ def test_processes_opening_a_fresh_file_together_all_get_wal(tmp_path: Path) -> 
         assert [opener.exitcode for opener in openers] == [0, 0, 0]
         mode = sqlite3.connect(data_dir / "app.db").execute("PRAGMA journal_mode").fetchone()[0]
         assert mode == "wal"
+
+
+def test_ping_fails_while_another_writer_holds_the_file_and_recovers_after(tmp_path: Path) -> None:
+    db = Database(tmp_path)
+    assert db.ping()
+    holder = sqlite3.connect(tmp_path / "app.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        assert not db.ping(timeout_s=0.05)
+    finally:
+        holder.execute("ROLLBACK")
+    assert db.ping(timeout_s=0.05)
+
+
+def test_ping_fails_on_a_closed_database(tmp_path: Path) -> None:
+    db = Database(tmp_path)
+    db.close()
+    assert not db.ping()
