@@ -64,6 +64,10 @@ class Services(Protocol):
     def readiness(self) -> dict[str, bool]:
         """Each backend's name and whether it answers now (for /readyz)."""
 
+    def housekeeping(self) -> dict[str, int]:
+        """One pass of the worker's upkeep (republish what failed to publish, purge expired
+        state); what it did, as counts by name (for POST /tasks/housekeeping)."""
+
     def start_background(self) -> None:
         """Start what the role runs beside requests (the local queue's dispatcher on a worker)."""
 

@@ -2,12 +2,31 @@
 
 Everything is constructed here from `Settings` (no module-level state), so tests build any
 number of independent service sets on their own data directories. Adapters for Google Cloud
-are imported only when their backend is selected, keeping the default cold start light.
+are imported only when their backend is selected, keeping the default cold start light:
+STATE_BACKEND=firestore (FirestoreStore), QUEUE_BACKEND=pubsub (topics, pushed to the worker),
+REDIS_HOST (a session cache in front of whichever store). A selected backend whose required
+variables are missing fails here, at start-up, naming the variable.
+
+Housekeeping (publishing inquiries whose publish failed, purging expired state) runs on the
+worker, one pass at a time (`AppServices.housekeeping`):
+- with the local queue, inside its dispatcher threads (`make run`);
+- on request, `POST /tasks/housekeeping` (push identity only), which Cloud Scheduler calls
+  every few minutes on Cloud Run;
+- with Pub/Sub off Cloud Run (the emulators), in a background thread that the worker starts
+  after gunicorn forks (`start_background`), every HOUSEKEEPING_INTERVAL_SECONDS.
+
+On Cloud Run the infra sets HOUSEKEEPING_INTERVAL_SECONDS=0, so the scheduler is the only
+driver. The thread is no complement there: with cpu_idle the instance has CPU only while a
+request is in flight (and dev scales to zero), so the thread cannot be relied on; when it runs
+it takes CPU from that request, and a pass throttled mid-publish times out, logs a false
+failure and can publish twice. Each instance would also repeat the same store queries. The
+scheduler's runs are one driver per environment, each logged with its status and counts.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,10 +47,45 @@ from app.ports import CallbackSender, Clock, EventPublisher, InquiryQueue, Model
 from app.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
+HOUSEKEEPING_SECONDS = 30.0  # the Housekeeper's default; the worker's comes from the settings
 
 
 class BackendNotAvailable(NotImplementedError):
-    """A setting selects a backend this build does not have yet."""
+    """A setting selects a backend this build does not have."""
+
+
+class Housekeeper:
+    """Runs `task` every `interval` seconds in a daemon thread until stopped.
+
+    The Pub/Sub worker's stand-in for the local queue's dispatcher-driven housekeeping, off
+    Cloud Run (see the module docstring for why Cloud Run uses the scheduler instead).
+    """
+
+    def __init__(self, task: Any, interval: float = HOUSEKEEPING_SECONDS) -> None:
+        self.task = task
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="housekeeping", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.task()
+            except Exception:  # the next round tries again
+                log.exception("housekeeping failed")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
 
 
 @dataclass
@@ -51,23 +105,35 @@ class AppServices:
     worker: InquiryWorker
     _closers: list[Any] = field(default_factory=list)
     _closed: bool = False
+    _housekeeper: Housekeeper | None = None
 
     def readiness(self) -> dict[str, bool]:
         return {"store": self.store.ping(), "queue": self.queue.ping()}
 
-    def housekeeping(self) -> None:
-        """Publish inquiries whose publish failed; purge expired state and old acked messages."""
-        self.inquiries.requeue_unpublished()
+    def housekeeping(self) -> dict[str, int]:
+        """One pass: publish inquiries whose publish failed; purge expired state and old acked
+        messages. Returns what it did: `republished` and `purged` counts."""
+        republished = self.inquiries.requeue_unpublished()
         purged = self.store.purge_expired(self.clock.now())
         if isinstance(self.queue, LocalQueue):
             purged += self.queue.purge()
-        if purged:
-            log.info("purged %d expired records", purged)
+        if republished or purged:
+            log.info("housekeeping: republished %d inquiries, purged %d", republished, purged)
+        return {"republished": republished, "purged": purged}
 
     def start_background(self) -> None:
-        """On the worker with the local queue: dispatcher threads that deliver to the worker."""
-        if self.settings.agent_role == "worker" and isinstance(self.queue, LocalQueue):
+        """On the worker: with the local queue, dispatcher threads that deliver to the worker
+        (and run housekeeping); with Pub/Sub, which pushes by itself, a housekeeping thread
+        unless HOUSEKEEPING_INTERVAL_SECONDS is 0 (Cloud Run, where the scheduler calls)."""
+        if self.settings.agent_role != "worker" or self._closed:
+            return
+        if isinstance(self.queue, LocalQueue):
             self.queue.start(self.worker.handle, housekeeping=self.housekeeping)
+        elif self._housekeeper is None and self.settings.housekeeping_interval_seconds > 0:
+            self._housekeeper = Housekeeper(
+                self.housekeeping, self.settings.housekeeping_interval_seconds
+            )
+            self._housekeeper.start()
 
     def close(self) -> None:
         if self._closed:
@@ -75,18 +141,14 @@ class AppServices:
         self._closed = True
         if isinstance(self.queue, LocalQueue):
             self.queue.stop()
+        if self._housekeeper is not None:
+            self._housekeeper.stop()
         for closer in self._closers:
             try:
                 closer()
             except Exception:
                 log.exception("error while closing")
         self.store.close()
-
-
-def _not_yet(variable: str, value: str) -> BackendNotAvailable:
-    return BackendNotAvailable(
-        f"{variable}={value}: this backend is not built yet (issue 4); use {variable}=local"
-    )
 
 
 def build_model(settings: Settings) -> Model:
@@ -103,6 +165,82 @@ def build_model(settings: Settings) -> Model:
     )
 
 
+def _require(settings_value: Any, variable: str, because: str) -> None:
+    if settings_value is None or (isinstance(settings_value, str) and not settings_value.strip()):
+        raise SettingsError(f"{variable}: required when {because}")
+
+
+def check_backend_settings(settings: Settings) -> None:
+    """Every variable the selected backends need, checked before anything is built."""
+    if settings.state_backend == "firestore":
+        _require(settings.google_cloud_project, "GOOGLE_CLOUD_PROJECT", "STATE_BACKEND=firestore")
+        _require(settings.firestore_database, "FIRESTORE_DATABASE", "STATE_BACKEND=firestore")
+    if settings.queue_backend == "pubsub":
+        from app.adapters.pubsub_publisher import check_topic_path
+
+        check_topic_path("INQUIRIES_TOPIC", settings.inquiries_topic)
+        check_topic_path("INQUIRY_EVENTS_TOPIC", settings.inquiry_events_topic)
+    if not settings.redis_host:
+        for variable, value in (
+            ("REDIS_AUTH", settings.redis_auth),
+            ("REDIS_CA_CERT", settings.redis_ca_cert),
+        ):
+            if value:
+                raise SettingsError(f"REDIS_HOST: required when {variable} is set")
+    elif settings.redis_ca_cert and "-----BEGIN CERTIFICATE-----" not in settings.redis_ca_cert:
+        raise SettingsError(
+            "REDIS_CA_CERT: must be a PEM certificate (-----BEGIN CERTIFICATE-----)"
+        )
+
+
+def build_store(settings: Settings, db: Database | None) -> Store:
+    """The durable store the settings select, behind the Redis session cache when REDIS_HOST
+    is set (on both roles: the worker's writes must replace the cache's tokens too)."""
+    store: Store
+    if settings.state_backend == "firestore":
+        try:
+            from app.adapters.firestore_store import FirestoreStore
+        except ImportError as missing:
+            raise BackendNotAvailable(
+                f"STATE_BACKEND=firestore: the Firestore adapter cannot be loaded ({missing})"
+            ) from None
+        store = FirestoreStore.from_settings(settings)
+    else:
+        assert db is not None
+        store = SqliteStore(db)
+    if settings.redis_host:
+        from app.adapters.redis_cache import CachedStore, connect_redis
+
+        client = connect_redis(
+            settings.redis_host, settings.redis_port, settings.redis_auth, settings.redis_ca_cert
+        )
+        store = CachedStore(store, client, settings.redis_cache_ttl_seconds)
+        log.info(
+            "session cache: redis %s:%d (tls=%s)",
+            settings.redis_host,
+            settings.redis_port,
+            bool(settings.redis_ca_cert),
+        )
+    return store
+
+
+def build_pubsub(settings: Settings, closers: list[Any]) -> tuple[InquiryQueue, EventPublisher]:
+    """The inquiry queue and event publisher on Pub/Sub topics, sharing one client."""
+    from app.adapters.pubsub_publisher import (
+        PubSubEventPublisher,
+        PubSubInquiryQueue,
+        PubSubPublisher,
+    )
+
+    publisher = PubSubPublisher()
+    closers.append(publisher.close)
+    assert settings.inquiries_topic and settings.inquiry_events_topic  # checked above
+    return (
+        PubSubInquiryQueue(publisher, settings.inquiries_topic),
+        PubSubEventPublisher(publisher, settings.inquiry_events_topic),
+    )
+
+
 def build_services(
     settings: Settings,
     *,
@@ -112,11 +250,7 @@ def build_services(
     retry_policy: RetryPolicy | None = None,
 ) -> AppServices:
     """The services the settings select. Keyword arguments replace one adapter (for tests)."""
-    if settings.state_backend != "local":
-        raise _not_yet("STATE_BACKEND", settings.state_backend)
-    if settings.queue_backend != "local":
-        raise _not_yet("QUEUE_BACKEND", settings.queue_backend)
-
+    check_backend_settings(settings)
     clock = clock or SystemClock()
     model = model or build_model(settings)
     closers: list[Any] = []
@@ -128,11 +262,19 @@ def build_services(
         else:
             callbacks = DisabledCallbackSender()
 
-    db = Database(settings.data_dir)
-    store = SqliteStore(db)
-    policy = retry_policy or RetryPolicy(max_attempts=settings.max_delivery_attempts)
-    queue = LocalQueue(db, clock, policy)
-    events = LocalEventLog(db, clock)
+    db = None
+    if settings.state_backend == "local" or settings.queue_backend == "local":
+        db = Database(settings.data_dir)
+    store = build_store(settings, db)
+    if db is not None and settings.state_backend != "local":
+        closers.append(db.close)  # the local queue's file; the store closes its own
+    if settings.queue_backend == "pubsub":
+        queue, events = build_pubsub(settings, closers)
+    else:
+        assert db is not None
+        policy = retry_policy or RetryPolicy(max_attempts=settings.max_delivery_attempts)
+        queue = LocalQueue(db, clock, policy)
+        events = LocalEventLog(db, clock)
 
     orders = OrderBook()
     faq = FaqAgent()

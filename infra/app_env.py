@@ -82,6 +82,9 @@ def service_env(role: str, config: EnvironmentConfig, refs: PlatformRefs) -> dic
         "MAX_BODY_BYTES": str(app.max_body_bytes),
         "LOG_LEVEL": app.log_level,
     }
+    if role == "worker":
+        # Cloud Scheduler drives housekeeping on Cloud Run; no thread (see app/wiring.py).
+        values["HOUSEKEEPING_INTERVAL_SECONDS"] = "0"
     if app.callback_allowed_hosts:
         values["CALLBACK_ALLOWED_HOSTS"] = ",".join(app.callback_allowed_hosts)
     if app.model == "gemini":

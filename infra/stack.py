@@ -30,6 +30,7 @@ from modules.messaging import Messaging, MessagingProps
 from modules.network import Network, NetworkProps
 from modules.observability import Observability, ObservabilityProps
 from modules.project import ProjectServices, ProjectServicesProps
+from modules.scheduler import HousekeepingSchedule, HousekeepingScheduleProps
 from modules.storage import (
     FirestoreDatabase,
     FirestoreDatabaseProps,
@@ -39,6 +40,7 @@ from modules.storage import (
 
 GEMINI_ROLES = ("roles/aiplatform.user",)
 PUSH_PATH = "/pubsub/inquiries"
+HOUSEKEEPING_PATH = "/tasks/housekeeping"
 
 
 def run_app_url(service: str, project_number: str, region: str) -> str:
@@ -71,6 +73,7 @@ class EnvironmentStack(TerraformStack):
         self._storage()
         self._messaging()
         self._compute()
+        self._housekeeping()
         self._edge()
         self._observability()
         self._outputs()
@@ -254,6 +257,29 @@ class EnvironmentStack(TerraformStack):
                 ),
             )
         self.api, self.worker = self.services["api"], self.services["worker"]
+
+    def _housekeeping(self) -> None:
+        """Cloud Scheduler calls the worker's housekeeping endpoint every few minutes.
+
+        The worker has CPU only while it serves a request (cpu_idle) and dev scales to zero,
+        so an inquiry whose publish failed is republished by this call, not by a thread. It
+        calls as the push identity, which already holds run.invoker on the worker and is the
+        one caller the worker verifies; Cloud Scheduler's service agent mints its token
+        through the role it gets when the API is enabled (see modules/scheduler.py).
+        """
+        cfg = self.cfg
+        self.housekeeping = HousekeepingSchedule(
+            self,
+            "housekeeping",
+            HousekeepingScheduleProps(
+                project_id=cfg.project_id,
+                region=cfg.region,
+                name=f"{self.prefix}-housekeeping",
+                target_url=f"{self.worker_url}{HOUSEKEEPING_PATH}",
+                service_account_email=self.identity.push_email,
+                audience=self.worker_url,
+            ),
+        )
 
     def _edge(self) -> None:
         """The load balancer with Cloud Armor, where the environment turns it on."""

@@ -38,6 +38,8 @@ DEFAULT_SERVICES: tuple[str, ...] = (
     "cloudtrace.googleapis.com",
     "iam.googleapis.com",
     "aiplatform.googleapis.com",
+    # Scheduled calls to the worker (housekeeping), a cron that survives scale to zero.
+    "cloudscheduler.googleapis.com",
     # Terraform manages project IAM bindings through the Resource Manager API.
     "cloudresourcemanager.googleapis.com",
 )

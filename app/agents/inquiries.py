@@ -228,9 +228,10 @@ class InquiryService:
         idempotency.ensure_same_request(record, body_fingerprint)
         return self.get(record.response["inquiry_id"])
 
-    def publish(self, inquiry_id: str) -> None:
-        """Publish a stored inquiry. A failure is logged, not raised: the inquiry is stored, and
-        `requeue_unpublished` publishes it later, so an accepted inquiry is never lost."""
+    def publish(self, inquiry_id: str) -> bool:
+        """Publish a stored inquiry; True when published. A failure is logged, not raised: the
+        inquiry is stored, and `requeue_unpublished` publishes it later, so an accepted inquiry
+        is never lost."""
         try:
             self.queue.publish(inquiry_id)
             self.store.mark_published(inquiry_id)
@@ -240,13 +241,23 @@ class InquiryService:
                 exc.detail,
                 extra={"json_fields": {"inquiry_id": inquiry_id}},
             )
+            return False
+        return True
 
     def requeue_unpublished(self, limit: int = 100) -> int:
-        """Publish inquiries whose first publish failed; returns how many were tried."""
-        ids = self.store.unpublished_inquiries(self.clock.now() - REQUEUE_AFTER, limit)
-        for inquiry_id in ids:
-            self.publish(inquiry_id)
-        return len(ids)
+        """Publish inquiries whose first publish failed; returns how many were published.
+
+        Stops at the first failure: the queue is down, and each further publish would wait
+        out the same timeout, stretching one pass past its caller's deadline (the scheduler
+        gives a housekeeping request 60 s). The next pass tries again.
+        """
+        due = self.store.unpublished_inquiries(self.clock.now() - REQUEUE_AFTER, limit)
+        published = 0
+        for inquiry_id in due:
+            if not self.publish(inquiry_id):
+                break
+            published += 1
+        return published
 
     def get(self, inquiry_id: Any) -> Inquiry:
         inquiry = None

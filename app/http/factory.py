@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.http import faq, health, inquiries, openapi, pubsub, sessions
+from app.http import faq, health, inquiries, openapi, pubsub, sessions, tasks
 from app.http.problems import register_problem_handlers
 from app.http.push_auth import PushVerifier, choose_push_verifier
 from app.http.request_log import install_request_logging
@@ -23,7 +23,7 @@ ROLE_BLUEPRINTS = {
         sessions.blueprint,
         inquiries.blueprint,
     ),
-    "worker": (health.blueprint, openapi.blueprint, pubsub.blueprint),
+    "worker": (health.blueprint, openapi.blueprint, pubsub.blueprint, tasks.blueprint),
 }
 
 

@@ -107,6 +107,19 @@ SCHEMAS: dict[str, Any] = {
         result=OBJECT,
         error=STRING,
     ),
+    "HousekeepingSummary": _obj(
+        ["republished", "purged"],
+        republished={
+            "type": "integer",
+            "minimum": 0,
+            "description": "Inquiries whose earlier publish had failed, published now",
+        },
+        purged={
+            "type": "integer",
+            "minimum": 0,
+            "description": "Expired sessions, messages, inquiries and records deleted",
+        },
+    ),
 }
 for spec in (FAQ_SEARCH, NEW_SESSION, NEW_MESSAGE, NEW_INQUIRY, PUSH_ENVELOPE):
     SCHEMAS[spec.name] = spec.schema()
@@ -271,6 +284,18 @@ OPERATIONS: tuple[Operation, ...] = (
         errors=(401,),
         extra={"security": [{"pubsubOidc": []}]},
     ),
+    Operation(
+        "/tasks/housekeeping",
+        "post",
+        (WORKER,),
+        "runHousekeeping",
+        "One housekeeping pass: publish inquiries whose publish failed, purge expired state"
+        " (Cloud Scheduler calls it as the push service account)",
+        200,
+        "HousekeepingSummary",
+        errors=(401,),
+        extra={"security": [{"pubsubOidc": []}]},
+    ),
 )
 
 
@@ -287,7 +312,8 @@ def openapi_document(role: str) -> dict[str, Any]:
                 "type": "http",
                 "scheme": "bearer",
                 "bearerFormat": "JWT",
-                "description": "Google-signed OIDC token of the push service account",
+                "description": "Google-signed OIDC token of the push service account"
+                " (sent by Pub/Sub pushes and Cloud Scheduler jobs)",
             }
         }
     return {

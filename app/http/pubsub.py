@@ -13,20 +13,18 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import logging
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response
 
 from app.domain import Delivery, DeliveryResult
 from app.errors import InvalidInput
 from app.http.context import services
 from app.http.problems import problem
-from app.http.push_auth import PushUnauthorized
+from app.http.push_auth import refuse_unless_push_identity
 from app.http.validation import BodySpec, Field, json_body
 
 blueprint = Blueprint("pubsub", __name__, url_prefix="/pubsub")
-logger = logging.getLogger("app.http.pubsub")
 RETRY_AFTER_SECONDS = 10
 MAX_INQUIRY_ID_LENGTH = 128
 
@@ -50,15 +48,9 @@ class BadEnvelope(InvalidInput):
 
 @blueprint.post("/inquiries")
 def push_inquiry():
-    try:
-        current_app.extensions["push_verifier"](request.headers.get("Authorization"))
-    except PushUnauthorized as refused:
-        logger.warning("push refused: %s", refused.reason)
-        return problem(
-            401,
-            "A valid Google-signed OIDC token of the push service account is required",
-            headers={"WWW-Authenticate": 'Bearer realm="pubsub-push"'},
-        )
+    refused = refuse_unless_push_identity("pubsub-push")
+    if refused is not None:
+        return refused
     delivery = parse_push_envelope(_envelope())
     result = services().worker.handle(delivery)
     if DeliveryResult(result) is DeliveryResult.ACK:

@@ -3,11 +3,14 @@
 A verifier is a callable that takes the request's Authorization header and returns nothing when
 the caller is the configured push service account, or raises `PushUnauthorized`. `create_app`
 picks one from the settings; tests pass their own key set through `OidcPushVerifier`.
+Every worker endpoint that Google calls as the push service account (Pub/Sub pushes, Cloud
+Scheduler's housekeeping runs) checks it through `refuse_unless_push_identity`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -15,6 +18,9 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from flask import Response, current_app, request
+
+from app.http.problems import problem
 from app.settings import Settings, SettingsError
 
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
@@ -22,6 +28,7 @@ GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
 CERTS_CACHE_SECONDS = 300
 CLOCK_SKEW_SECONDS = 10
 
+logger = logging.getLogger("app.http.push_auth")
 PushVerifier = Callable[[str | None], None]
 CertsFetcher = Callable[[], Mapping[str, str]]
 
@@ -32,6 +39,25 @@ class PushUnauthorized(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def refuse_unless_push_identity(realm: str) -> Response | None:
+    """None when this request carries the push identity's token, else the 401 to answer.
+
+    The one check for every worker endpoint that Google calls as the push service account:
+    Pub/Sub pushes and Cloud Scheduler's housekeeping runs. The verifier is the app's
+    (`create_app` stores it in `app.extensions["push_verifier"]`).
+    """
+    try:
+        current_app.extensions["push_verifier"](request.headers.get("Authorization"))
+    except PushUnauthorized as refused:
+        logger.warning("%s refused: %s", realm, refused.reason)
+        return problem(
+            401,
+            "A valid Google-signed OIDC token of the push service account is required",
+            headers={"WWW-Authenticate": f'Bearer realm="{realm}"'},
+        )
+    return None
 
 
 def allow_unauthenticated(authorization: str | None) -> None:

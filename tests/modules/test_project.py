@@ -22,6 +22,7 @@ REQUIRED_APIS = {
     "cloudtrace.googleapis.com",
     "iam.googleapis.com",
     "aiplatform.googleapis.com",
+    "cloudscheduler.googleapis.com",
 }
 
 

@@ -1,0 +1,233 @@
+"""A Cloud Scheduler job that calls a Cloud Run endpoint on a cron, with an OIDC token.
+
+Why: a Cloud Run service with request-based billing (cpu_idle) has CPU only while it serves a
+request, and one that scales to zero has no instance at all, so periodic upkeep in a
+background thread may never run. A scheduled HTTP call makes the upkeep a request: it runs,
+it is logged with its status, and failures are retried. The job calls as a service account
+whose Google-signed OIDC token the target verifies (Cloud Run's `roles/run.invoker` for
+that account, and the app's own check of the token's audience and email).
+
+No extra IAM here: Cloud Scheduler's service agent
+(`service-<project_number>@gcp-sa-cloudscheduler.iam.gserviceaccount.com`) mints the token
+through the Cloud Scheduler Service Agent role (`roles/cloudscheduler.serviceAgent`, which
+holds `iam.serviceAccounts.getOpenIdToken`), granted on the project when the API is enabled.
+Only a project whose Cloud Scheduler API was enabled before 19 March 2019 must grant that role
+itself. Whoever applies needs `iam.serviceAccounts.actAs` on the calling account. A target
+with ingress `internal` is reachable: Cloud Scheduler in the same project counts as internal.
+
+Creates: one `google_cloud_scheduler_job` `<name>` in `region` with an `http_target` (POST to
+`target_url`, `oidc_token` of `service_account_email` for `audience`), `attempt_deadline` and
+`retry_config.retry_count`. Cloud Scheduler jobs take no labels.
+
+Example::
+
+    schedule = HousekeepingSchedule(stack, "housekeeping", HousekeepingScheduleProps(
+        project_id="acme-agents-dev",
+        region="europe-west1",
+        name="agents-dev-housekeeping",
+        target_url="https://agents-dev-worker-123456789012.europe-west1.run.app/tasks/housekeeping",
+        service_account_email="agents-dev-push@acme-agents-dev.iam.gserviceaccount.com",
+        audience="https://agents-dev-worker-123456789012.europe-west1.run.app",
+    ))
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from cdktn import Token
+from cdktn_provider_google.cloud_scheduler_job import (
+    CloudSchedulerJob,
+    CloudSchedulerJobHttpTarget,
+    CloudSchedulerJobHttpTargetOidcToken,
+    CloudSchedulerJobRetryConfig,
+)
+from constructs import Construct
+
+PATTERNS: dict[str, tuple[re.Pattern[str], str]] = {
+    "project": (
+        re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$"),
+        "must be a project id: 6-30 of [a-z0-9-], starting with a letter",
+    ),
+    "region": (re.compile(r"^[a-z]+-[a-z]+[0-9]+$"), "must be a region such as 'europe-west1'"),
+    "name": (
+        re.compile(r"^[A-Za-z0-9_-]{1,500}$"),
+        "must be 1-500 letters, digits, hyphens or underscores",
+    ),
+    "https": (re.compile(r"^https://[^\s/]+(/\S*)?$"), "must be an https:// URL"),
+    "email": (re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]+$"), "must be a service account email"),
+    "audience": (re.compile(r"^\S+$"), "must be a non-empty string without spaces"),
+    "time_zone": (
+        re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$"),
+        "must be a tz database name such as 'Etc/UTC' or 'Europe/Paris'",
+    ),
+}
+# Cloud Scheduler's own limits.
+ATTEMPT_DEADLINE_SECONDS = (15, 1800)  # for HTTP targets
+RETRY_COUNT = (0, 5)
+MAX_DESCRIPTION = 500
+
+# unix-cron: minute hour day-of-month month day-of-week, each a list of `*`, `a` or `a-b`,
+# optionally `/step`; months and weekdays may be named (JAN, MON).
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_WEEKDAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+_CRON_FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day-of-month", 1, 31, ()),
+    ("month", 1, 12, _MONTHS),
+    ("day-of-week", 0, 7, _WEEKDAYS),
+)
+_CRON_ITEM = re.compile(r"^(?:(\*)|([0-9A-Za-z]+)(?:-([0-9A-Za-z]+))?)(?:/([0-9]+))?$")
+
+
+def _fail(owner: str, field: str, allowed: str, value: object) -> NoReturn:
+    raise ValueError(f"{owner}.{field}: {allowed}, got {value!r}")
+
+
+def _match(owner: str, field: str, value: Any, kind: str, tokens: bool = False) -> None:
+    """`tokens`: a value known only at apply time (a Terraform reference) passes."""
+    pattern, allowed = PATTERNS[kind]
+    if not isinstance(value, str):
+        _fail(owner, field, allowed, value)
+    if tokens and Token.is_unresolved(value):
+        return
+    if not pattern.match(value):
+        _fail(owner, field, allowed, value)
+
+
+def _check_int(owner: str, field: str, value: Any, bounds: tuple[int, int]) -> None:
+    low, high = bounds
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        _fail(owner, field, f"must be an integer between {low} and {high}", value)
+
+
+def _cron_value(raw: str, low: int, high: int, names: tuple[str, ...]) -> int | None:
+    if raw.upper() in names:
+        return names.index(raw.upper()) + (1 if low == 1 else 0)
+    if raw.isdigit() and low <= int(raw) <= high:
+        return int(raw)
+    return None
+
+
+def check_cron(owner: str, field: str, schedule: Any) -> None:
+    """A unix-cron expression of exactly 5 fields, each value within its field's range."""
+    shape = (
+        "must be a unix-cron expression of 5 fields (minute hour day-of-month month"
+        " day-of-week), e.g. '*/5 * * * *'"
+    )
+    if not isinstance(schedule, str) or len(schedule.split()) != len(_CRON_FIELDS):
+        _fail(owner, field, shape, schedule)
+    for part, (name, low, high, names) in zip(schedule.split(), _CRON_FIELDS, strict=True):
+        allowed = f"{name} must be {low}-{high}" + (f" or {names[0]}-{names[-1]}" if names else "")
+        for item in part.split(","):
+            found = _CRON_ITEM.match(item)
+            if found is None:
+                _fail(owner, field, f"{shape}; {allowed}, with *, a-b, /step and commas", item)
+            star, first, last, step = found.groups()
+            if not star:
+                start = _cron_value(first, low, high, names)
+                end = start if last is None else _cron_value(last, low, high, names)
+                if start is None or end is None or end < start:
+                    _fail(owner, field, f"{allowed} (ranges ascending) in {schedule!r}", item)
+            if step is not None and not 1 <= int(step) <= high:
+                _fail(owner, field, f"{name} step must be 1-{high} in {schedule!r}", item)
+
+
+def _check_time_zone(owner: str, value: Any) -> None:
+    _match(owner, "time_zone", value, "time_zone")
+    known = zoneinfo.available_timezones()  # empty where no tz database is installed
+    if known and value not in known:
+        _fail(owner, "time_zone", PATTERNS["time_zone"][1], value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HousekeepingScheduleProps:
+    """What `HousekeepingSchedule` builds.
+
+    `target_url` is the full https URL to POST to; `service_account_email` is the account whose
+    OIDC token the call carries (it needs `roles/run.invoker` on a Cloud Run target) and
+    `audience` the token's audience, both of which the target checks. `schedule` is unix-cron
+    in `time_zone`; `attempt_deadline_seconds` is how long one call may take before Cloud
+    Scheduler cancels it, and `retry_count` how often a failed call is retried (with backoff)
+    before the next scheduled run.
+    """
+
+    project_id: str
+    region: str
+    name: str
+    target_url: str
+    service_account_email: str
+    audience: str
+    schedule: str = "*/5 * * * *"
+    time_zone: str = "Etc/UTC"
+    attempt_deadline_seconds: int = 60
+    retry_count: int = 1
+    description: str = "Runs one housekeeping pass of the target service."
+    paused: bool = False
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        _match(owner, "project_id", self.project_id, "project")
+        _match(owner, "region", self.region, "region")
+        _match(owner, "name", self.name, "name")
+        _match(owner, "target_url", self.target_url, "https", tokens=True)
+        _match(owner, "service_account_email", self.service_account_email, "email", tokens=True)
+        _match(owner, "audience", self.audience, "audience", tokens=True)
+        check_cron(owner, "schedule", self.schedule)
+        _check_time_zone(owner, self.time_zone)
+        _check_int(
+            owner,
+            "attempt_deadline_seconds",
+            self.attempt_deadline_seconds,
+            ATTEMPT_DEADLINE_SECONDS,
+        )
+        _check_int(owner, "retry_count", self.retry_count, RETRY_COUNT)
+        if not isinstance(self.description, str) or len(self.description) > MAX_DESCRIPTION:
+            _fail(
+                owner,
+                "description",
+                f"must be text of at most {MAX_DESCRIPTION} characters",
+                self.description,
+            )
+        if not isinstance(self.paused, bool):
+            _fail(owner, "paused", "must be true or false", self.paused)
+
+
+class HousekeepingSchedule(Construct):
+    """A cron-driven, OIDC-authenticated POST to one endpoint.
+
+    Attributes:
+        job: the `CloudSchedulerJob` resource.
+        job_name: its name (plain string), as Cloud Scheduler's logs show it.
+        job_id: `projects/P/locations/R/jobs/NAME` (plain string).
+    """
+
+    def __init__(self, scope: Construct, id: str, props: HousekeepingScheduleProps) -> None:
+        super().__init__(scope, id)
+        self.job = CloudSchedulerJob(
+            self,
+            "job",
+            project=props.project_id,
+            region=props.region,
+            name=props.name,
+            description=props.description,
+            schedule=props.schedule,
+            time_zone=props.time_zone,
+            paused=props.paused,
+            attempt_deadline=f"{props.attempt_deadline_seconds}s",
+            retry_config=CloudSchedulerJobRetryConfig(retry_count=props.retry_count),
+            http_target=CloudSchedulerJobHttpTarget(
+                uri=props.target_url,
+                http_method="POST",
+                oidc_token=CloudSchedulerJobHttpTargetOidcToken(
+                    service_account_email=props.service_account_email,
+                    audience=props.audience,
+                ),
+            ),
+        )
+        self.job_name = props.name
+        self.job_id = f"projects/{props.project_id}/locations/{props.region}/jobs/{props.name}"

@@ -1,0 +1,217 @@
+"""POST /tasks/housekeeping: Cloud Scheduler's way to run the worker's upkeep on Cloud Run.
+
+Real services on Pub/Sub settings, with a publisher client that fails when told to, and the
+real OIDC verifier fed a locally generated key: an inquiry whose publish failed is published
+by one authenticated request, and nothing happens for a caller that is not the push identity.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from google.auth import crypt, jwt
+
+from app.domain import InquiryStatus
+from app.http import create_app
+from app.http.push_auth import OidcPushVerifier
+from tests.app.core_support import FakeClock, RecordingCallbacks, make_services
+
+AUDIENCE = "https://agents-dev-worker-123456789012.europe-west1.run.app"
+PUSH_ACCOUNT = "agents-dev-push@acme-agents-dev.iam.gserviceaccount.com"
+INQUIRIES = "projects/acme-agents-dev/topics/agents-dev-inquiries"
+EVENTS = "projects/acme-agents-dev/topics/agents-dev-inquiry-events"
+PATH = "/tasks/housekeeping"
+
+
+class _Done:
+    def __init__(self, value=None, error=None):
+        self.value, self.error = value, error
+
+    def result(self, timeout=None):
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+class FlakyPublisherClient:
+    """Stands in for PublisherClient: `failures` are raised by the next publishes, in order."""
+
+    def __init__(self):
+        self.published: list[str] = []
+        self.attempts = 0
+        self.failures: list[Exception] = []
+
+    def publish(self, topic, data, **attrs):
+        self.attempts += 1
+        if self.failures:
+            return _Done(error=self.failures.pop(0))
+        if topic == INQUIRIES:
+            self.published.append(json.loads(data)["inquiry_id"])
+        return _Done(value=f"msg-{self.attempts}")
+
+    def stop(self):
+        pass
+
+
+@pytest.fixture(scope="module")
+def signer():
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-signer")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return crypt.RSASigner.from_string(pem, key_id="k1"), cert.public_bytes(
+        serialization.Encoding.PEM
+    ).decode()
+
+
+def token(signer, **claims) -> str:
+    now = int(time.time())
+    payload = {
+        "iss": "https://accounts.google.com",
+        "aud": AUDIENCE,
+        "email": PUSH_ACCOUNT,
+        "email_verified": True,
+        "sub": "1",
+        "iat": now,
+        "exp": now + 600,
+        **claims,
+    }
+    return jwt.encode(signer[0], payload).decode()
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def client():
+    return FlakyPublisherClient()
+
+
+@pytest.fixture
+def services(tmp_path, clock, client):
+    built = make_services(
+        tmp_path / "data",
+        clock,
+        RecordingCallbacks(),
+        agent_role="worker",
+        queue_backend="pubsub",
+        inquiries_topic=INQUIRIES,
+        inquiry_events_topic=EVENTS,
+    )
+    built.queue.publisher._client = client
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def worker(services, signer):
+    verifier = OidcPushVerifier(AUDIENCE, PUSH_ACCOUNT, fetch_certs=lambda: {"k1": signer[1]})
+    return create_app(services.settings, services, push_verifier=verifier).test_client()
+
+
+def run_pass(worker, signer, **claims):
+    headers = {"Authorization": f"Bearer {token(signer, **claims)}"}
+    return worker.post(PATH, headers=headers)
+
+
+def accepted_while_pubsub_is_down(services, client, count=1) -> list[str]:
+    client.failures.extend(RuntimeError("503 unavailable") for _ in range(count))
+    return [
+        services.inquiries.create("refund_review", {"order_id": "A1007"})[0].id
+        for _ in range(count)
+    ]
+
+
+def test_a_pass_publishes_an_inquiry_whose_publish_failed_once(worker, services, client, signer):
+    clock = services.clock
+    (inquiry_id,) = accepted_while_pubsub_is_down(services, client)
+    assert client.published == []
+
+    clock.advance(60)  # past the delay that leaves an in-flight first publish alone
+    response = run_pass(worker, signer)
+    assert response.status_code == 200
+    assert response.get_json() == {"republished": 1, "purged": 0}
+    assert client.published == [inquiry_id]
+    assert services.inquiries.get(inquiry_id).status is InquiryStatus.QUEUED
+
+    clock.advance(60)
+    assert run_pass(worker, signer).get_json()["republished"] == 0
+    assert client.published == [inquiry_id]  # published once, not on every pass
+
+
+def test_a_pass_stops_at_the_first_failed_publish_and_the_next_one_finishes(
+    worker, services, client, signer
+):
+    first, second = accepted_while_pubsub_is_down(services, client, count=2)
+    services.clock.advance(60)
+    client.failures.append(RuntimeError("still down"))
+    attempts_before = client.attempts
+
+    response = run_pass(worker, signer)
+    assert response.status_code == 200
+    assert response.get_json()["republished"] == 0
+    assert client.attempts == attempts_before + 1  # did not wait out a timeout per inquiry
+
+    assert run_pass(worker, signer).get_json()["republished"] == 2
+    assert sorted(client.published) == sorted([first, second])
+
+
+def test_a_pass_purges_expired_state(worker, services, signer):
+    services.sessions.create("C001", {})
+    services.clock.advance(services.settings.session_ttl_seconds + 1)
+    assert run_pass(worker, signer).get_json()["purged"] >= 1
+    assert run_pass(worker, signer).get_json()["purged"] == 0  # it was deleted
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"email": "intruder@acme-agents-dev.iam.gserviceaccount.com"},
+        {"aud": "https://agents-dev-api-123456789012.europe-west1.run.app"},
+        {"exp": int(time.time()) - 600, "iat": int(time.time()) - 1200},
+    ],
+    ids=["other-account", "other-audience", "expired"],
+)
+def test_a_caller_that_is_not_the_push_identity_runs_nothing(
+    worker, services, client, signer, claims
+):
+    accepted_while_pubsub_is_down(services, client)
+    services.clock.advance(60)
+    attempts = client.attempts
+    for response in (worker.post(PATH), run_pass(worker, signer, **claims)):
+        assert response.status_code == 401
+        assert response.mimetype == "application/problem+json"
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert client.attempts == attempts and client.published == []
+
+
+def test_only_the_worker_serves_it(tmp_path):
+    services = make_services(tmp_path / "data", agent_role="api")
+    try:
+        api = create_app(services.settings, services).test_client()
+        assert api.post(PATH).status_code == 404
+    finally:
+        services.close()
