@@ -9,6 +9,7 @@ names follow the module (`<prefix>-inquiries`, `<prefix>-inquiries-push`, ...).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 MIN_DELIVERY_ATTEMPTS, MAX_DELIVERY_ATTEMPTS = 5, 100  # Pub/Sub's own limits
@@ -70,6 +71,13 @@ def provision(
     try:
         for topic in (names.inquiries_topic, names.events_topic, names.dead_letter_topic):
             publisher.create_topic(request={"name": topic})
+        for name, topic in (
+            (names.events_subscription, names.events_topic),
+            (names.dead_letter_subscription, names.dead_letter_topic),
+        ):
+            subscriber.create_subscription(
+                request={"name": name, "topic": topic, "ack_deadline_seconds": 60}
+            )
         subscriber.create_subscription(
             request={
                 "name": names.push_subscription,
@@ -86,14 +94,34 @@ def provision(
                 },
             }
         )
-        for name, topic in (
-            (names.events_subscription, names.events_topic),
-            (names.dead_letter_subscription, names.dead_letter_topic),
-        ):
-            subscriber.create_subscription(
-                request={"name": name, "topic": topic, "ack_deadline_seconds": 60}
-            )
     finally:
         subscriber.close()
         publisher.stop()
     return names
+
+
+def deprovision(names: Topology) -> None:
+    """Delete what `provision` created, subscriptions first (missing ones are skipped).
+
+    A subscription left behind keeps pushing to an endpoint that is gone, and the emulator's
+    retries to it slow every other subscription's deliveries.
+    """
+    from google.api_core import exceptions
+    from google.cloud import pubsub_v1
+
+    publisher = pubsub_v1.PublisherClient()
+    subscriber = pubsub_v1.SubscriberClient()
+    try:
+        for subscription in (
+            names.push_subscription,
+            names.events_subscription,
+            names.dead_letter_subscription,
+        ):
+            with contextlib.suppress(exceptions.NotFound):
+                subscriber.delete_subscription(request={"subscription": subscription})
+        for topic in (names.inquiries_topic, names.events_topic, names.dead_letter_topic):
+            with contextlib.suppress(exceptions.NotFound):
+                publisher.delete_topic(request={"topic": topic})
+    finally:
+        subscriber.close()
+        publisher.stop()

@@ -8,6 +8,7 @@ emulator, Java or redis-server skips these tests locally and fails them under CI
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,7 +19,7 @@ from uuid import uuid4
 import pytest
 from werkzeug.serving import make_server
 
-from app.adapters.pubsub_topology import Topology, provision
+from app.adapters.pubsub_topology import Topology, deprovision, provision
 from app.http import create_app
 from app.settings import Settings
 from app.wiring import AppServices, build_services
@@ -128,6 +129,7 @@ def platform(backends, tmp_path) -> Iterator[Platform]:
         thread.join(10)
         api_services.close()
         worker_services.close()
+        deprovision(topology)
 
 
 def wait_for(condition: Callable[[], Any], what: str, seconds: float = WAIT_SECONDS) -> Any:
@@ -143,28 +145,33 @@ def wait_for(condition: Callable[[], Any], what: str, seconds: float = WAIT_SECO
 
 
 def pull(subscription: str, wanted: int, what: str) -> list[Any]:
-    """Pull (and acknowledge) `wanted` messages from a subscription, waiting for them."""
+    """Receive (and acknowledge) `wanted` messages from a subscription, waiting for them.
+
+    Streaming pull, as production consumers do: a synchronous pull that times out on the
+    client can still be handed messages, which then wait out their ack deadline unseen.
+    """
     from google.cloud import pubsub_v1
 
     subscriber = pubsub_v1.SubscriberClient()
     received: list[Any] = []
-    try:
+    lock = threading.Lock()
 
-        def enough() -> bool:
-            response = subscriber.pull(
-                request={"subscription": subscription, "max_messages": 10}, timeout=10
-            )
-            if response.received_messages:
-                received.extend(m.message for m in response.received_messages)
-                subscriber.acknowledge(
-                    request={
-                        "subscription": subscription,
-                        "ack_ids": [m.ack_id for m in response.received_messages],
-                    }
-                )
+    def on_message(message: Any) -> None:
+        with lock:
+            received.append(message)
+        message.ack()
+
+    def enough() -> bool:
+        with lock:
             return len(received) >= wanted
 
-        wait_for(enough, f"{what} (received {len(received)} of {wanted})")
+    streaming = subscriber.subscribe(subscription, callback=on_message)
+    try:
+        wait_for(enough, f"{what} ({wanted} wanted)")
     finally:
+        streaming.cancel()
+        with contextlib.suppress(Exception):
+            streaming.result(timeout=10)
         subscriber.close()
-    return received
+    with lock:
+        return list(received)
