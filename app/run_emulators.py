@@ -45,7 +45,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _http_answers(url: str) -> Callable[[], bool]:
+def http_answers(url: str) -> Callable[[], bool]:
     def probe() -> bool:
         try:
             with urllib.request.urlopen(url, timeout=1) as response:
@@ -56,7 +56,7 @@ def _http_answers(url: str) -> Callable[[], bool]:
     return probe
 
 
-def _tcp_answers(port: int) -> Callable[[], bool]:
+def tcp_answers(port: int) -> Callable[[], bool]:
     def probe() -> bool:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
@@ -134,7 +134,7 @@ def emulators(workdir: Path, sdk_root: Path, worker_port: int) -> Iterator[dict[
             server(
                 "Firestore emulator",
                 [firestore, "--host", "127.0.0.1", "--port", str(firestore_port)],
-                _http_answers(f"http://127.0.0.1:{firestore_port}/"),
+                http_answers(f"http://127.0.0.1:{firestore_port}/"),
                 workdir / "firestore-emulator.log",
             )
         )
@@ -142,7 +142,7 @@ def emulators(workdir: Path, sdk_root: Path, worker_port: int) -> Iterator[dict[
             server(
                 "Pub/Sub emulator",
                 [pubsub, "--host=127.0.0.1", f"--port={pubsub_port}"],
-                _http_answers(f"http://127.0.0.1:{pubsub_port}/"),
+                http_answers(f"http://127.0.0.1:{pubsub_port}/"),
                 workdir / "pubsub-emulator.log",
             )
         )
@@ -162,7 +162,7 @@ def emulators(workdir: Path, sdk_root: Path, worker_port: int) -> Iterator[dict[
             argv += ["--requirepass", password, "--save", "", "--appendonly", "no"]
             argv += ["--dir", str(workdir)]
             stack.enter_context(
-                server("redis-server", argv, _tcp_answers(redis_port), workdir / "redis.log")
+                server("redis-server", argv, tcp_answers(redis_port), workdir / "redis.log")
             )
             env.update(
                 {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(redis_port), "REDIS_AUTH": password}

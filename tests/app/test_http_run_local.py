@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,16 +19,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.servers import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 START_LIMIT_SECONDS = 90
 INQUIRY_LIMIT_SECONDS = 90
 STOP_LIMIT_SECONDS = 30
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def call(method: str, url: str, body: dict | None = None) -> tuple[int, dict, dict]:

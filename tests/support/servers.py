@@ -11,46 +11,17 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from app.run_emulators import free_port, http_answers, tcp_answers
 from tests.conftest import require
 
 SDK_PLATFORM = Path("/usr/lib/google-cloud-sdk/platform")
 FIRESTORE_EMULATOR = SDK_PLATFORM / "cloud-firestore-emulator" / "cloud_firestore_emulator"
 PUBSUB_EMULATOR = SDK_PLATFORM / "pubsub-emulator" / "bin" / "cloud-pubsub-emulator"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _http_ok(url: str) -> Callable[[], bool]:
-    def probe() -> bool:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                return response.status < 500
-        except OSError:
-            return False
-
-    return probe
-
-
-def _tcp_ok(port: int) -> Callable[[], bool]:
-    def probe() -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return True
-        except OSError:
-            return False
-
-    return probe
 
 
 @contextlib.contextmanager
@@ -95,7 +66,10 @@ def firestore_emulator(workdir: Path, project: str = "demo-agents") -> Iterator[
     argv = [str(FIRESTORE_EMULATOR), "--host", "127.0.0.1", "--port", str(port)]
     argv += ["--project_id", project]
     with _process(
-        argv, _http_ok(f"http://127.0.0.1:{port}/"), "firestore emulator", workdir / "firestore.log"
+        argv,
+        http_answers(f"http://127.0.0.1:{port}/"),
+        "firestore emulator",
+        workdir / "firestore.log",
     ):
         yield f"127.0.0.1:{port}"
 
@@ -108,7 +82,7 @@ def pubsub_emulator(workdir: Path) -> Iterator[str]:
     port = free_port()
     argv = [str(PUBSUB_EMULATOR), "--host=127.0.0.1", f"--port={port}"]
     with _process(
-        argv, _http_ok(f"http://127.0.0.1:{port}/"), "pubsub emulator", workdir / "pubsub.log"
+        argv, http_answers(f"http://127.0.0.1:{port}/"), "pubsub emulator", workdir / "pubsub.log"
     ):
         yield f"127.0.0.1:{port}"
 
@@ -121,5 +95,5 @@ def redis_server(workdir: Path, password: str = "test-auth") -> Iterator[tuple[i
     port = free_port()
     argv = [binary or "redis-server", "--port", str(port), "--bind", "127.0.0.1"]
     argv += ["--requirepass", password, "--save", "", "--appendonly", "no", "--dir", str(workdir)]
-    with _process(argv, _tcp_ok(port), "redis-server", workdir / "redis.log", timeout=20):
+    with _process(argv, tcp_answers(port), "redis-server", workdir / "redis.log", timeout=20):
         yield port, password
