@@ -27,7 +27,7 @@ from tests.support.servers import firestore_emulator, free_port, pubsub_emulator
 
 PROJECT = "demo-agents"
 MAX_ATTEMPTS = 5  # Pub/Sub's minimum; the worker's MAX_DELIVERY_ATTEMPTS matches it
-WAIT_SECONDS = 120  # an upper bound for the emulator's pushes and backoff, never a measurement
+WAIT_SECONDS = 120  # an upper bound for the emulator's pushes and redeliveries, never a measurement
 
 
 @dataclass(frozen=True)
@@ -94,8 +94,6 @@ def platform(backends, tmp_path) -> Iterator[Platform]:
         f"t{uuid4().hex[:10]}",
         f"http://127.0.0.1:{port}/pubsub/inquiries",
         max_delivery_attempts=MAX_ATTEMPTS,
-        minimum_backoff_seconds=1,
-        maximum_backoff_seconds=2,
     )
     worker_settings = app_settings(backends, topology, "worker", str(tmp_path / "worker"))
     api_settings = app_settings(backends, topology, "api", str(tmp_path / "api"))
