@@ -67,16 +67,35 @@ def tcp_answers(port: int) -> Callable[[], bool]:
     return probe
 
 
-def _stop_group(process: subprocess.Popen) -> None:
-    """SIGTERM to the server's process group (the SDK launchers start java as a child)."""
+# Runs a server under a shell that leads its process group and, when terminated (including by
+# the parent-death signal if this runner is killed), terminates the whole group: the SDK
+# launchers start java as a grandchild, which a parent-death signal alone would not reach.
+GROUP_GUARD = ["/bin/sh", "-c", 'trap "trap - TERM; kill 0" TERM; "$@" & wait $!', "guard"]
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _stop_group(process: subprocess.Popen, timeout: float = 10) -> None:
+    """SIGTERM to the server's process group, then wait for all of it, not only the launcher.
+
+    The SDK launchers start java as a child; the launcher exits at once on SIGTERM while java
+    is still shutting down, so waiting for the launcher alone would leave java behind.
+    """
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    deadline = time.monotonic() + timeout
+    while _group_alive(process.pid) and time.monotonic() < deadline:
+        process.poll()  # reap the launcher so that it does not linger as a zombie
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 @contextlib.contextmanager
@@ -84,7 +103,7 @@ def server(name: str, argv: list[str], ready: Callable[[], bool], log: Path) -> 
     """Run `argv` in its own process group until the block ends; wait until `ready`."""
     with log.open("w") as out:
         process = subprocess.Popen(
-            argv,
+            [*GROUP_GUARD, *argv],
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,

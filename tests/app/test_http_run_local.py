@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.servers import free_port
+from tests.conftest import require, require_binary
+from tests.support.servers import FIRESTORE_EMULATOR, PUBSUB_EMULATOR, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 START_LIMIT_SECONDS = 90
@@ -73,8 +74,12 @@ def wait_for_output(path: Path, text: str, process: subprocess.Popen) -> None:
         time.sleep(0.2)
 
 
-@pytest.fixture
-def runner(tmp_path):
+@pytest.fixture(params=["app.run_local", "app.run_emulators"], ids=["local", "emulators"])
+def runner(request, tmp_path):
+    """`make run` (BACKEND=local) and `make run BACKEND=emulators` started as the user would."""
+    if request.param == "app.run_emulators":
+        require(FIRESTORE_EMULATOR.exists() and PUBSUB_EMULATOR.exists(), "no Google emulators")
+        require_binary("redis-server")
     api_port, worker_port = free_port(), free_port()
     env = {
         **os.environ,
@@ -86,7 +91,7 @@ def runner(tmp_path):
     out, err = tmp_path / "runner.out", tmp_path / "runner.err"
     with out.open("w") as stdout, err.open("w") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "app.run_local"], cwd=REPO, env=env, stdout=stdout, stderr=stderr
+            [sys.executable, "-m", request.param], cwd=REPO, env=env, stdout=stdout, stderr=stderr
         )
     started: set[int] = set()
     try:
@@ -135,7 +140,8 @@ def test_conversation_and_inquiry_then_ctrl_c_stops_both(runner, tmp_path):
 
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=STOP_LIMIT_SECONDS) == 0, (tmp_path / "runner.err").read_text()
-    assert [pid for pid in children if alive(pid)] == []
+    survivors = [pid for pid in children if alive(pid)]
+    assert survivors == [], [Path(f"/proc/{pid}/stat").read_text()[:200] for pid in survivors]
     assert "stopped" in (tmp_path / "runner.err").read_text()
 
 
@@ -146,4 +152,5 @@ def test_killing_the_runner_leaves_no_gunicorn_behind(runner):
     deadline = time.monotonic() + STOP_LIMIT_SECONDS
     while any(alive(pid) for pid in children) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert [pid for pid in children if alive(pid)] == []
+    survivors = [pid for pid in children if alive(pid)]
+    assert survivors == [], [Path(f"/proc/{pid}/stat").read_text()[:200] for pid in survivors]
