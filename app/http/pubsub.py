@@ -2,10 +2,12 @@
 
 Pub/Sub treats 102, 200, 201, 202 and 204 as an acknowledgement and anything else as a
 negative one that it redelivers with backoff until the subscription's maximum attempts, after
-which the message goes to the dead-letter topic. So: 204 when the worker acks, 503 with
-Retry-After when it asks for a retry, 401 for a caller that is not the push identity, and 400
-for an envelope no retry can fix (it ends in the dead-letter topic, where an alert sees it,
-instead of being dropped silently).
+which the message goes to the dead-letter topic. Pub/Sub should retry only what can succeed
+later, so: 204 when the worker acks, 503 with Retry-After when it asks for a retry (a backend
+down, a lease held elsewhere), 401 for a caller that is not the push identity (a key rotation
+can fix that), and 204 as well for a message that no retry can ever make processable. That
+one is not dropped silently: an ERROR line with event="pubsub.unprocessable" carries its id,
+subscription, reason and the start of its data, to find and replay it in Logs Explorer.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 from typing import Any
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from app.domain import Delivery, DeliveryResult
 from app.errors import InvalidInput
@@ -23,10 +27,14 @@ from app.http.context import services
 from app.http.problems import problem
 from app.http.push_auth import refuse_unless_push_identity
 from app.http.validation import BodySpec, Field, json_body
+from app.logging_setup import log_event
+
+log = logging.getLogger(__name__)
 
 blueprint = Blueprint("pubsub", __name__, url_prefix="/pubsub")
 RETRY_AFTER_SECONDS = 10
 MAX_INQUIRY_ID_LENGTH = 128
+LOGGED_DATA_CHARS = 1024  # enough to replay an inquiry message, bounded for a hostile body
 
 PUSH_ENVELOPE = BodySpec(
     "PushEnvelope",
@@ -51,7 +59,11 @@ def push_inquiry():
     refused = refuse_unless_push_identity("pubsub-push")
     if refused is not None:
         return refused
-    delivery = parse_push_envelope(_envelope())
+    try:
+        delivery = parse_push_envelope(_envelope())
+    except (BadEnvelope, BadRequest, UnsupportedMediaType) as error:
+        _record_unprocessable(getattr(error, "detail", None) or str(error))
+        return Response(status=204)
     result = services().worker.handle(delivery)
     if DeliveryResult(result) is DeliveryResult.ACK:
         return Response(status=204)
@@ -60,6 +72,22 @@ def push_inquiry():
         f"Inquiry {delivery.inquiry_id} could not be processed now; redeliver it later",
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
+
+
+def _record_unprocessable(reason: str) -> None:
+    """Log a push that can never be processed, with what it takes to find or replay it."""
+    body = request.get_json(silent=True)
+    message = body.get("message") if isinstance(body, dict) else None
+    message = message if isinstance(message, dict) else {}
+    raw = request.get_data(as_text=True)
+    fields = {
+        "event": "pubsub.unprocessable",
+        "reason": reason[:300],
+        "message_id": str(message.get("messageId", ""))[:128],
+        "subscription": str(body.get("subscription", ""))[:512] if isinstance(body, dict) else "",
+        "data": str(message.get("data", raw))[:LOGGED_DATA_CHARS],
+    }
+    log_event(log, logging.ERROR, "acknowledged a push that can never be processed", fields)
 
 
 def _envelope() -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import logging
 import time
 from dataclasses import replace
 
@@ -97,19 +98,35 @@ def test_retry_is_503_with_retry_after(worker, fake_services):
         "attempt-string",
     ],
 )
-def test_a_bad_envelope_is_400_and_never_reaches_the_worker(worker, fake_services, body):
-    response = worker.post("/pubsub/inquiries", json=body)
-    assert response.status_code == 400, response.get_json()
-    assert response.mimetype == "application/problem+json"
+def test_a_push_no_retry_can_fix_is_acknowledged_logged_and_never_reaches_the_worker(
+    worker, fake_services, body, caplog
+):
+    with caplog.at_level(logging.ERROR, logger="app.http.pubsub"):
+        response = worker.post("/pubsub/inquiries", json=body)
+    assert response.status_code == 204  # acknowledged: Pub/Sub retries only what can succeed
     assert fake_services.calls == []
+    (record,) = [r for r in caplog.records if r.name == "app.http.pubsub"]
+    assert record.levelno == logging.ERROR
+    assert record.json_fields["event"] == "pubsub.unprocessable"
+    assert record.json_fields["reason"]
 
 
-def test_a_non_json_push_is_400_or_415(worker):
-    assert (
-        worker.post("/pubsub/inquiries", data="{", content_type="application/json").status_code
-        == 400
-    )
-    assert worker.post("/pubsub/inquiries", data="x", content_type="text/plain").status_code == 415
+def test_an_unprocessable_push_is_logged_with_what_it_takes_to_replay_it(worker, caplog):
+    data = base64.b64encode(b"not json").decode()
+    body = {"message": {"data": data, "messageId": "m-42"}, "subscription": "projects/p/s"}
+    with caplog.at_level(logging.ERROR, logger="app.http.pubsub"):
+        assert worker.post("/pubsub/inquiries", json=body).status_code == 204
+    (record,) = [r for r in caplog.records if r.name == "app.http.pubsub"]
+    assert record.json_fields["message_id"] == "m-42"
+    assert record.json_fields["subscription"] == "projects/p/s"
+    assert record.json_fields["data"] == data
+
+
+def test_a_non_json_push_is_acknowledged_too(worker, fake_services):
+    response = worker.post("/pubsub/inquiries", data="{", content_type="application/json")
+    assert response.status_code == 204
+    assert worker.post("/pubsub/inquiries", data="x", content_type="text/plain").status_code == 204
+    assert fake_services.calls == []
 
 
 def test_the_worker_serves_no_public_api(worker):
