@@ -102,7 +102,11 @@ def test_no_5xx_and_every_error_is_problem_json(role, tmp_path):
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                 fuzz(operation, mode, findings, calls)
         assert not findings, "\n".join(str(f) for f in findings[:20])
-        # the run reached the error paths it is meant to hold, not only happy answers
-        assert calls["errors"] > 0 and calls["count"] >= len(operations) * 2
+        assert calls["count"] >= len(operations) * 2
+        # The api's run reached the error paths it is meant to hold, not only happy answers.
+        # The worker acknowledges every push that passes auth, even a malformed one (no retry
+        # could fix it), so it has no error answer for the fuzzer to reach.
+        if role == "api":
+            assert calls["errors"] > 0
     finally:
         services.close()
