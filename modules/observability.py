@@ -6,8 +6,9 @@ one page. Every alert carries a runbook text and goes to the configured channels
 
 Creates: email `google_monitoring_notification_channel`s; a
 `google_monitoring_uptime_check_config` on `https://<api_host>/healthz` when `api_host` is
-set; a log-based metric `<prefix>-inquiry-failures` over the app's structured logs
-(`jsonPayload.event="inquiry.state"`, `jsonPayload.status="failed"`); one
+set; log-based metrics over the app's structured logs: `<prefix>-inquiry-failures`
+(`jsonPayload.event="inquiry.state"`, `jsonPayload.status="failed"`) and
+`<prefix>-unprocessable-pushes` (`jsonPayload.event="pubsub.unprocessable"`); one
 `google_monitoring_alert_policy` per signal in `signals()`; a `google_monitoring_dashboard`
 with a chart per signal and the matching logs; the `_Default` log bucket's retention.
 
@@ -189,11 +190,16 @@ def log_filters(props: ObservabilityProps) -> dict[str, str]:
         'jsonPayload.event="http.request" AND jsonPayload.status>=500',
         "worker_server_errors": f"{on(props.worker_service_name)} AND "
         'jsonPayload.event="http.request" AND jsonPayload.status>=500',
+        "unprocessable_pushes": f"{on(props.worker_service_name)} AND "
+        'jsonPayload.event="pubsub.unprocessable"',
     }
 
 
 def signals(
-    props: ObservabilityProps, failure_metric: str, uptime_check_id: str | None
+    props: ObservabilityProps,
+    failure_metric: str,
+    unprocessable_metric: str,
+    uptime_check_id: str | None,
 ) -> list[Signal]:
     """The alert table: one row per signal the platform watches."""
     api, worker = props.api_service_name, props.worker_service_name
@@ -242,6 +248,13 @@ def signals(
                threshold=props.inquiry_failures_per_5min, duration="0s",
                runbook="Inquiries ended `failed`. Find them in Logs Explorer with "
                f"`{log_filters(props)['inquiry_failures']}`."),
+        Signal(key="unprocessable_pushes", title="Unprocessable pushes", severity="ERROR",
+               filter=f'metric.type = "{unprocessable_metric}" AND '
+               'resource.type = "cloud_run_revision"',
+               aligner="ALIGN_DELTA", reducer="REDUCE_SUM", threshold=0, duration="0s",
+               runbook="The worker acknowledged pushes it can never process (not retried, so "
+               "not dead-lettered). Find them, with their data, in Logs Explorer with "
+               f"`{log_filters(props)['unprocessable_pushes']}`."),
     ]
     if uptime_check_id is not None:
         rows.append(Signal(key="api_uptime", title="API uptime check failures", severity="CRITICAL",
@@ -288,6 +301,11 @@ def dashboard_json(title: str, project_id: str, rows: list[Signal], logs: dict[s
         for i, w in enumerate(widgets)
     ]
     return json.dumps({"displayName": title, "mosaicLayout": {"columns": 48, "tiles": tiles}})
+
+
+def _user_metric(name: str) -> str:
+    """The monitoring type of the log-based metric `name`, for an alert or a chart to watch."""
+    return f"logging.googleapis.com/user/{name}"
 
 
 class Observability(Construct):
@@ -341,32 +359,32 @@ class Observability(Construct):
                 user_labels=labels,
             )
         self.log_filters = log_filters(props)
-        metric_name = f"{prefix}-inquiry-failures"
-        self.inquiry_failures_metric = LoggingMetric(
-            self,
+        self.inquiry_failures_metric = self._log_metric(
+            props,
             "inquiry-failures",
-            project=project,
-            name=metric_name,
-            description="Inquiries that ended in status failed (app structured logs)",
-            filter=self.log_filters["inquiry_failures"],
-            label_extractors={"kind": "EXTRACT(jsonPayload.kind)"},
-            metric_descriptor=LoggingMetricMetricDescriptor(
-                metric_kind="DELTA",
-                value_type="INT64",
-                unit="1",
-                labels=[
-                    LoggingMetricMetricDescriptorLabels(
-                        key="kind", value_type="STRING", description="Inquiry kind"
-                    )
-                ],
-            ),
+            "Inquiries that ended in status failed (app structured logs)",
+            self.log_filters["inquiry_failures"],
+            kind_label=True,
         )
-        failure_metric = f"logging.googleapis.com/user/{metric_name}"
+        self.unprocessable_pushes_metric = self._log_metric(
+            props,
+            "unprocessable-pushes",
+            "Pushes the worker acknowledged but can never process (app structured logs)",
+            self.log_filters["unprocessable_pushes"],
+        )
         check_id = self.uptime_check.uptime_check_id if self.uptime_check else None
-        rows = signals(props, failure_metric, check_id)
+        rows = signals(
+            props,
+            _user_metric(f"{prefix}-inquiry-failures"),
+            _user_metric(f"{prefix}-unprocessable-pushes"),
+            check_id,
+        )
         routes = [c.name for c in self.channels] + list(props.extra_notification_channels)
         # The log-based metric must exist before a policy can watch it.
-        needs = {"inquiry_failures": [self.inquiry_failures_metric]}
+        needs = {
+            "inquiry_failures": [self.inquiry_failures_metric],
+            "unprocessable_pushes": [self.unprocessable_pushes_metric],
+        }
         self.alert_policies = {s.key: self._alert(props, s, routes, needs.get(s.key)) for s in rows}
         self.dashboard = MonitoringDashboard(
             self,
@@ -381,6 +399,33 @@ class Observability(Construct):
             location="global",
             bucket_id="_Default",
             retention_days=props.log_retention_days,
+        )
+
+    def _log_metric(
+        self,
+        props: ObservabilityProps,
+        suffix: str,
+        description: str,
+        query: str,
+        kind_label: bool = False,
+    ) -> LoggingMetric:
+        """A counter over the app's structured log lines, optionally split by inquiry kind."""
+        labels = [LoggingMetricMetricDescriptorLabels(key="kind", value_type="STRING",
+                                                      description="Inquiry kind")]  # fmt: skip
+        return LoggingMetric(
+            self,
+            suffix,
+            project=props.project_id,
+            name=f"{props.name_prefix}-{suffix}",
+            description=description,
+            filter=query,
+            label_extractors={"kind": "EXTRACT(jsonPayload.kind)"} if kind_label else None,
+            metric_descriptor=LoggingMetricMetricDescriptor(
+                metric_kind="DELTA",
+                value_type="INT64",
+                unit="1",
+                labels=labels if kind_label else None,
+            ),
         )
 
     def _alert(

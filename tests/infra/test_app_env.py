@@ -169,9 +169,13 @@ def test_log_metrics_watch_the_service_that_runs_the_role_that_logs(synthesized:
     for tf in synthesized.stacks.values():
         worker = services(tf)["worker"]
         assert plain_values(worker)["AGENT_ROLE"] == "worker"
-        (metric,) = resources(tf, "google_logging_metric").values()
-        assert f'resource.labels.service_name="{worker["name"]}"' in metric["filter"]
-        assert 'jsonPayload.event="inquiry.state"' in metric["filter"]
+        # Inquiry state lines and unprocessable pushes are both the worker's.
+        filters = sorted(m["filter"] for m in resources(tf, "google_logging_metric").values())
+        assert len(filters) == 2
+        for query in filters:
+            assert f'resource.labels.service_name="{worker["name"]}"' in query
+        assert [q for q in filters if 'jsonPayload.event="inquiry.state"' in q]
+        assert [q for q in filters if 'jsonPayload.event="pubsub.unprocessable"' in q]
 
 
 def test_a_stack_whose_service_lacks_a_required_variable_does_not_synthesize(

@@ -34,6 +34,7 @@ SIGNALS = {
     "dead_letter_backlog",
     "oldest_unacked_age",
     "inquiry_failures",
+    "unprocessable_pushes",
 }
 BUILT: dict[str, Observability] = {}
 
@@ -107,14 +108,14 @@ def test_every_policy_is_documented_and_routed_to_the_channels(tf) -> None:
         for k in resources(tf, "google_monitoring_notification_channel")
     }
     prod = policies(tf, "agents-prod")
-    assert len(prod) == 7
+    assert len(prod) == len(SIGNALS) + 1  # + the uptime alert
     for title, policy in prod.items():
         assert set(policy["notification_channels"]) == channel_refs | {EXTRA_CHANNEL}, title
         assert policy["documentation"]["mime_type"] == "text/markdown"
         assert len(policy["documentation"]["content"]) > 40, title
         assert policy["user_labels"] == LABELS
     dev = policies(tf, "agents-dev")
-    assert len(dev) == 6
+    assert len(dev) == len(SIGNALS)
     assert all("notification_channels" not in p for p in dev.values())
 
 
@@ -181,7 +182,7 @@ def test_dashboard_parses_and_charts_every_signal(tf) -> None:
     for title, policy in policies(tf, "agents-prod").items():
         (cond,) = policy["conditions"]
         assert json.dumps(cond["condition_threshold"]["filter"]) in charted, title
-    assert len([w for w in widgets if "xyChart" in w]) == 7
+    assert len([w for w in widgets if "xyChart" in w]) == len(SIGNALS) + 1  # + the uptime check
     panels = {w["logsPanel"]["filter"] for w in widgets if "logsPanel" in w}
     assert panels == set(BUILT["prod"].log_filters.values())
 
@@ -278,6 +279,46 @@ def test_inquiry_failure_filter_matches_only_failed_inquiries_on_the_worker(app_
     assert not matches(query, as_log_entry(succeeded, "agents-prod-worker"))
     assert not matches(query, as_log_entry(running, "agents-prod-worker"))
     assert not matches(query, as_log_entry(failed, "agents-prod-api"))
+
+
+def test_unprocessable_push_alert_watches_the_log_metric_after_it_exists(tf) -> None:
+    metrics = resources(tf, "google_logging_metric")
+    (logical,) = [k for k, m in metrics.items() if m["name"] == "agents-prod-unprocessable-pushes"]
+    alert = policies(tf, "agents-prod")["Unprocessable pushes"]
+    assert f"google_logging_metric.{logical}" in alert["depends_on"]
+    (cond,) = alert["conditions"]
+    filter_ = cond["condition_threshold"]["filter"]
+    assert 'metric.type = "logging.googleapis.com/user/agents-prod-unprocessable-pushes"' in filter_
+    assert metrics[logical]["filter"] == BUILT["prod"].log_filters["unprocessable_pushes"]
+
+
+def test_unprocessable_push_filter_matches_the_worker_endpoints_real_line() -> None:
+    """The line the push endpoint writes for a poison message, through the app's logging."""
+    from app.http import create_app
+    from app.http.push_auth import allow_unauthenticated
+    from app.logging_setup import configure_logging
+    from app.settings import Settings
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    stream = io.StringIO()
+    try:
+        configure_logging("worker", project=PROJECT, stream=stream)
+        settings = Settings.from_env({}, agent_role="worker")
+        worker = create_app(settings, services=object(), push_verifier=allow_unauthenticated)
+        poison = {"message": {"data": "bm90IGpzb24=", "messageId": "m-1"}}
+        assert worker.test_client().post("/pubsub/inquiries", json=poison).status_code == 204
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
+    lines = [ln for ln in stream.getvalue().splitlines() if "pubsub.unprocessable" in ln]
+    assert len(lines) == 1
+    query = BUILT["prod"].log_filters["unprocessable_pushes"]
+    assert matches(query, as_log_entry(lines[0], "agents-prod-worker"))
+    assert not matches(query, as_log_entry(lines[0], "agents-prod-api"))
 
 
 def test_server_error_filters_match_5xx_request_lines_of_their_service(app_lines) -> None:
