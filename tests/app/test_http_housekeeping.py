@@ -7,21 +7,16 @@ by one authenticated request, and nothing happens for a caller that is not the p
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import time
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
-from google.auth import crypt, jwt
 
 from app.domain import InquiryStatus
 from app.http import create_app
 from app.http.push_auth import OidcPushVerifier
 from tests.app.core_support import FakeClock, RecordingCallbacks, make_services
+from tests.app.oidc_tokens import key_and_cert, mint
 
 AUDIENCE = "https://agents-dev-worker-123456789012.europe-west1.run.app"
 PUSH_ACCOUNT = "agents-dev-push@acme-agents-dev.iam.gserviceaccount.com"
@@ -62,42 +57,13 @@ class FlakyPublisherClient:
 
 @pytest.fixture(scope="module")
 def signer():
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-signer")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return crypt.RSASigner.from_string(pem, key_id="k1"), cert.public_bytes(
-        serialization.Encoding.PEM
-    ).decode()
+    return key_and_cert()
 
 
 def token(signer, **claims) -> str:
-    now = int(time.time())
-    payload = {
-        "iss": "https://accounts.google.com",
-        "aud": AUDIENCE,
-        "email": PUSH_ACCOUNT,
-        "email_verified": True,
-        "sub": "1",
-        "iat": now,
-        "exp": now + 600,
-        **claims,
-    }
-    return jwt.encode(signer[0], payload).decode()
+    return mint(
+        signer[0], "k1", AUDIENCE, PUSH_ACCOUNT, **{"exp": int(time.time()) + 600, **claims}
+    )
 
 
 @pytest.fixture

@@ -7,23 +7,19 @@ certificate instead of Google's, so every check runs offline against real signat
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
 import logging
 import time
 from dataclasses import replace
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
-from google.auth import crypt, jwt
 
 from app.domain import Delivery, DeliveryResult
 from app.http import create_app
 from app.http.push_auth import OidcPushVerifier, allow_unauthenticated, choose_push_verifier
 from app.settings import SettingsError
+from tests.app.oidc_tokens import key_and_cert
+from tests.app.oidc_tokens import mint as mint_token
 
 AUDIENCE = "https://worker.example.run.app/pubsub/inquiries"
 PUSH_ACCOUNT = "agents-dev-push@project.iam.gserviceaccount.com"
@@ -136,47 +132,13 @@ def test_the_worker_serves_no_public_api(worker):
 # --- OIDC verification -----------------------------------------------------------------------
 
 
-def _key_and_cert():
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-signer")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    pem_key = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return pem_key, cert.public_bytes(serialization.Encoding.PEM).decode()
-
-
 @pytest.fixture(scope="module")
 def signing_keys():
-    return {"key-1": _key_and_cert(), "key-2": _key_and_cert()}
+    return {"key-1": key_and_cert(), "key-2": key_and_cert()}
 
 
 def mint(signing_keys, key_id="key-1", **claims) -> str:
-    now = int(time.time())
-    payload = {
-        "iss": "https://accounts.google.com",
-        "aud": AUDIENCE,
-        "email": PUSH_ACCOUNT,
-        "email_verified": True,
-        "sub": "1234567890",
-        "iat": now,
-        "exp": now + 3600,
-        **claims,
-    }
-    signer = crypt.RSASigner.from_string(signing_keys[key_id][0], key_id=key_id)
-    return jwt.encode(signer, payload).decode()
+    return mint_token(signing_keys[key_id][0], key_id, AUDIENCE, PUSH_ACCOUNT, **claims)
 
 
 @pytest.fixture
