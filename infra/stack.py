@@ -180,9 +180,8 @@ class EnvironmentStack(TerraformStack):
                 maximum_backoff_seconds=cfg.messaging.maximum_backoff_seconds,
                 max_delivery_attempts=cfg.messaging.max_delivery_attempts,
                 message_retention_seconds=cfg.messaging.message_retention_seconds,
-                # messaging checks the member's kind on the raw string, so keep it visible
-                inquiries_publishers=[f"serviceAccount:{identity.api_email}"],
-                events_publishers=[f"serviceAccount:{identity.worker_email}"],
+                inquiries_publishers=[identity.api_member],
+                events_publishers=[identity.worker_member],
             ),
         )
 
