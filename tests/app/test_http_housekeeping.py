@@ -7,7 +7,6 @@ by one authenticated request, and nothing happens for a caller that is not the p
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
@@ -17,6 +16,7 @@ from app.http import create_app
 from app.http.push_auth import OidcPushVerifier
 from tests.app.core_support import FakeClock, RecordingCallbacks, make_services
 from tests.app.oidc_tokens import key_and_cert, mint
+from tests.app.pubsub_fakes import FakePublisherClient
 
 AUDIENCE = "https://agents-dev-worker-123456789012.europe-west1.run.app"
 PUSH_ACCOUNT = "agents-dev-push@acme-agents-dev.iam.gserviceaccount.com"
@@ -25,34 +25,8 @@ EVENTS = "projects/acme-agents-dev/topics/agents-dev-inquiry-events"
 PATH = "/tasks/housekeeping"
 
 
-class _Done:
-    def __init__(self, value=None, error=None):
-        self.value, self.error = value, error
-
-    def result(self, timeout=None):
-        if self.error is not None:
-            raise self.error
-        return self.value
-
-
-class FlakyPublisherClient:
-    """Stands in for PublisherClient: `failures` are raised by the next publishes, in order."""
-
-    def __init__(self):
-        self.published: list[str] = []
-        self.attempts = 0
-        self.failures: list[Exception] = []
-
-    def publish(self, topic, data, **attrs):
-        self.attempts += 1
-        if self.failures:
-            return _Done(error=self.failures.pop(0))
-        if topic == INQUIRIES:
-            self.published.append(json.loads(data)["inquiry_id"])
-        return _Done(value=f"msg-{self.attempts}")
-
-    def stop(self):
-        pass
+def published_ids(client: FakePublisherClient) -> list[str]:
+    return [payload["inquiry_id"] for payload in client.to(INQUIRIES)]
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +47,7 @@ def clock():
 
 @pytest.fixture
 def client():
-    return FlakyPublisherClient()
+    return FakePublisherClient()
 
 
 @pytest.fixture
@@ -114,18 +88,18 @@ def accepted_while_pubsub_is_down(services, client, count=1) -> list[str]:
 def test_a_pass_publishes_an_inquiry_whose_publish_failed_once(worker, services, client, signer):
     clock = services.clock
     (inquiry_id,) = accepted_while_pubsub_is_down(services, client)
-    assert client.published == []
+    assert published_ids(client) == []
 
     clock.advance(60)  # past the delay that leaves an in-flight first publish alone
     response = run_pass(worker, signer)
     assert response.status_code == 200
     assert response.get_json() == {"republished": 1, "purged": 0}
-    assert client.published == [inquiry_id]
+    assert published_ids(client) == [inquiry_id]
     assert services.inquiries.get(inquiry_id).status is InquiryStatus.QUEUED
 
     clock.advance(60)
     assert run_pass(worker, signer).get_json()["republished"] == 0
-    assert client.published == [inquiry_id]  # published once, not on every pass
+    assert published_ids(client) == [inquiry_id]  # published once, not on every pass
 
 
 def test_a_pass_stops_at_the_first_failed_publish_and_the_next_one_finishes(
@@ -142,7 +116,7 @@ def test_a_pass_stops_at_the_first_failed_publish_and_the_next_one_finishes(
     assert client.attempts == attempts_before + 1  # did not wait out a timeout per inquiry
 
     assert run_pass(worker, signer).get_json()["republished"] == 2
-    assert sorted(client.published) == sorted([first, second])
+    assert sorted(published_ids(client)) == sorted([first, second])
 
 
 def test_a_pass_purges_expired_state(worker, services, signer):
@@ -171,7 +145,7 @@ def test_a_caller_that_is_not_the_push_identity_runs_nothing(
         assert response.status_code == 401
         assert response.mimetype == "application/problem+json"
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
-    assert client.attempts == attempts and client.published == []
+    assert client.attempts == attempts and published_ids(client) == []
 
 
 def test_only_the_worker_serves_it(tmp_path):

@@ -6,7 +6,6 @@ integration tests run the same adapter against the Pub/Sub emulator.
 
 from __future__ import annotations
 
-import json
 import threading
 from concurrent.futures import TimeoutError as FutureTimeout
 
@@ -17,40 +16,10 @@ from app.domain import Delivery, DeliveryResult, InquiryStatus
 from app.errors import Unavailable
 from app.wiring import Housekeeper
 from tests.app.core_support import FakeClock, RecordingCallbacks, make_services
+from tests.app.pubsub_fakes import FakePublisherClient
 
 INQUIRIES = "projects/demo-agents/topics/agents-dev-inquiries"
 EVENTS = "projects/demo-agents/topics/agents-dev-inquiry-events"
-
-
-class _Done:
-    def __init__(self, value=None, error=None):
-        self.value, self.error = value, error
-
-    def result(self, timeout=None):
-        if self.error is not None:
-            raise self.error
-        return self.value
-
-
-class FakePublisherClient:
-    """Records publishes; `failures` holds exceptions for the next publishes to raise."""
-
-    def __init__(self):
-        self.published: list[tuple[str, dict, dict]] = []
-        self.failures: list[Exception] = []
-        self.stopped = False
-
-    def publish(self, topic, data, **attrs):
-        if self.failures:
-            return _Done(error=self.failures.pop(0))
-        self.published.append((topic, json.loads(data), attrs))
-        return _Done(value=f"msg-{len(self.published)}")
-
-    def stop(self):
-        self.stopped = True
-
-    def to(self, topic):
-        return [payload for t, payload, _ in self.published if t == topic]
 
 
 @pytest.fixture
