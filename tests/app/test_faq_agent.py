@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.agents.faq import FaqAgent, FaqEntry, load_entries, stem, tokenize
+from app.agents.faq import FaqAgent, FaqEntry, build_index, load_entries, stem, tokenize
 from app.errors import InvalidInput
 
 
@@ -58,6 +58,27 @@ def test_search_is_stateless(faq):
     first = faq.search("return label", 5)
     faq.search("payment declined", 5)
     assert faq.search("return label", 5) == first
+
+
+QUERIES = [
+    "How long does delivery take and can I track my parcel?",
+    "refund refund refund",  # a repeated word counts each time, as in bm25s
+    "my teapot arrived broken, I want my money back",
+    "password reset email never came",
+    "gift card balance and vouchers",
+    "xylophone",
+]
+
+
+@pytest.mark.parametrize("query", QUERIES + [e.question for e in load_entries()[:10]])
+def test_scores_are_bm25s_own_scores(faq, query):
+    index = build_index(faq.entries)
+    expected = index.get_scores_from_ids(index.get_tokens_ids(tokenize(query)))
+    matching = [i for i in range(len(faq.entries)) if expected[i] > 0]
+    best = sorted(matching, key=lambda i: (-expected[i], i))[:20]
+    hits = faq.search(query, 20)
+    assert [h.id for h in hits] == [faq.entries[i].id for i in best]
+    assert [h.score for h in hits] == pytest.approx([float(expected[i]) for i in best], abs=1e-4)
 
 
 def test_ranking_uses_bm25_term_rarity():
