@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from app.domain import InquiryStatus
+import pytest
+from flask import Flask, jsonify
+
+from app.domain import FaqHit, InquiryStatus
+from app.http.faq import results_json
 
 
 def test_healthz_touches_no_backend(api, fake_services):
@@ -44,6 +48,24 @@ def test_faq_search_passes_query_and_default_top_k(api, fake_services):
     assert fake_services.calls == [("faq.search", ("How long does shipping take?", 5))]
     hit = response.get_json()["results"][0]
     assert set(hit) == {"id", "question", "answer", "score"}
+
+
+@pytest.mark.parametrize(
+    "hits",
+    [
+        [],
+        [FaqHit("faq-1", "How long?", "3-5 days.", 5.0676), FaqHit("faq-2", "Q", "A", 0.1)],
+        [FaqHit('é"\\', "\u2028 ünïcode \U0001f600", "line\nbreak\t</script>", 1e-05)],
+        [FaqHit("big", "", "", 12345678.5)],
+    ],
+)
+def test_faq_results_are_written_exactly_as_jsonify_writes_them(hits):
+    app = Flask("jsonify")
+    app.json.sort_keys = False
+    with app.app_context():
+        expected = jsonify(results=[h.as_dict() for h in hits]).get_data(as_text=True)
+    assert results_json(hits) == expected
+    assert results_json(hits) == expected  # and again, from the encoded entries
 
 
 def test_faq_search_honours_top_k(api):
