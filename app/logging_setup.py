@@ -132,6 +132,12 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # No line shows thread or process names (Cloud Logging labels the instance), so records
+    # skip collecting them: the logging HOWTO's "Optimization" advice, worth a getpid() call
+    # and two lookups on every line.
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     # The library logs one diagnostic line through its own logger; without this it would
     # also propagate to the root handler and be written twice.
     logging.getLogger("google.cloud.logging_v2.handlers.structured_log").propagate = False
@@ -159,6 +165,35 @@ def log_event(
     The entry's source location is the caller's (`stacklevel` frames up), not this helper's.
     """
     logger.log(level, message, extra={"json_fields": dict(fields), **extra}, stacklevel=stacklevel)
+
+
+def log_payload(
+    logger: logging.Logger,
+    level: int,
+    payload: dict[str, Any],
+    *,
+    site: Mapping[str, Any],
+    **extra: Any,
+) -> None:
+    """Log `payload` (its "message" included) as the entry's jsonPayload, from a fixed `site`.
+
+    For a line written on every request, where `log_event`'s conveniences cost the most: the
+    handler takes a mapping message as the payload itself, with no message formatting, and the
+    source location (`{"file", "line", "function"}`) is given instead of found frame by frame.
+    """
+    if logger.isEnabledFor(level):
+        record = logger.makeRecord(
+            logger.name,
+            level,
+            site["file"],
+            site["line"],
+            payload,
+            None,
+            None,
+            site["function"],
+            {"source_location": site, **extra},
+        )
+        logger.handle(record)
 
 
 def log_inquiry_state(inquiry: Inquiry, attempt: int, role: str | None = None) -> None:

@@ -54,6 +54,7 @@ def test_one_line_per_request_with_fields_and_cloud_trace(settings, fake_service
         headers={"X-Cloud-Trace-Context": f"{TRACE_ID}/1;o=1"},
     )
     (entry,) = events(log_stream, "http.request")
+    assert entry["message"] == "POST /v1/faq/search 200"
     assert entry["method"] == "POST"
     assert entry["path"] == "/v1/faq/search"
     assert entry["status"] == 200
