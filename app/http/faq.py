@@ -29,7 +29,7 @@ def results_json(hits: Sequence[FaqHit]) -> str:
     The same few dozen entries are answered again and again; only their scores change. On the
     busiest route, encoding their text once instead of per request is a good part of its cost.
     """
-    parts = (f"{_entry_prefix(h.id, h.question, h.answer)}{h.score!r}}}" for h in hits)
+    parts = [f"{_entry_prefix(h.id, h.question, h.answer)}{h.score!r}}}" for h in hits]
     return f'{{"results":[{",".join(parts)}]}}\n'
 
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask import request
+from flask import Request, request
 from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
 
 from app.errors import InvalidInput
@@ -212,10 +212,7 @@ def json_body(spec: BodySpec) -> dict[str, Any]:
     400 when the bytes are not JSON; 422 when the JSON does not match `spec`.
     """
     req = request._get_current_object()  # one proxy lookup instead of one per attribute
-    mimetype = req.mimetype
-    if mimetype != "application/json" and not mimetype.endswith("+json"):
-        got = req.content_type or "none"
-        raise _http_error(UnsupportedMediaType, f"Content-Type must be application/json, got {got}")
+    charset = _json_charset(req)
     raw = req.get_data(cache=True)  # raises RequestEntityTooLarge over MAX_CONTENT_LENGTH
     limit = req.max_content_length
     if limit is not None and len(raw) >= limit:
@@ -223,12 +220,26 @@ def json_body(spec: BodySpec) -> dict[str, Any]:
         # RequestEntityTooLarge instead of letting a truncated body pass as malformed JSON.
         req.stream.read(1)
     try:
-        data = _DECODER.decode(raw.decode(req.mimetype_params.get("charset", "utf-8")))
+        data = _DECODER.decode(raw.decode(charset))
     except RecursionError:
         raise _http_error(BadRequest, "Body is nested too deeply to be parsed") from None
     except (ValueError, LookupError) as error:
         raise _http_error(BadRequest, f"Body is not valid JSON: {_short(error)}") from None
     return spec.parse(data)
+
+
+def _json_charset(req: Request) -> str:
+    """The body's charset; 415 unless the content type is JSON.
+
+    Nearly every client sends exactly `application/json`, which needs no header parsing.
+    """
+    if req.environ.get("CONTENT_TYPE") == "application/json":
+        return "utf-8"
+    mimetype = req.mimetype
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        got = req.content_type or "none"
+        raise _http_error(UnsupportedMediaType, f"Content-Type must be application/json, got {got}")
+    return req.mimetype_params.get("charset", "utf-8")
 
 
 def _short(error: Exception) -> str:
