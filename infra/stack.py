@@ -8,13 +8,13 @@ own bucket. Naming is deterministic from `name_prefix`, so two environments neve
 
 from __future__ import annotations
 
-from cdktn import Aspects, GcsBackend, TerraformOutput, TerraformStack
+from cdktn import GcsBackend, TerraformOutput, TerraformStack
 from cdktn_provider_google.provider import GoogleProvider
 from cdktn_provider_google.secret_manager_secret_iam_member import SecretManagerSecretIamMember
 from constructs import Construct
 
+from infra.api_dependencies import depend_on_project_services
 from infra.app_env import PlatformRefs, check_production_env, service_env, service_secret_env
-from infra.aspects import DependOnProjectServices
 from infra.config import Environment
 from infra.skips import skip_check
 from modules.compute import (
@@ -78,7 +78,7 @@ class EnvironmentStack(TerraformStack):
         self._observability()
         self._outputs()
         self._accepted_checkov_findings()
-        Aspects.of(self).add(DependOnProjectServices(self.apis.resources))
+        depend_on_project_services(self, self.apis.resources)  # last: sees every resource
 
     def _foundation(self) -> None:
         """APIs, network and identities: what every other layer builds on."""

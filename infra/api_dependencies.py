@@ -1,0 +1,36 @@
+"""Make every resource wait for the project's APIs, so a first apply on a fresh project works.
+
+Why: on a new project each API must be enabled before its first resource is created, and
+Terraform only orders what it knows depends on what. Modules stay reusable without knowing
+about `ProjectServices`; the stack calls `depend_on_project_services` once its whole tree is
+built, adding the `depends_on` to every resource except the `google_project_service` ones.
+
+Why not a cdktn aspect: Node.js calls an aspect back for every construct at synth, then each
+property it reads or writes is one more jsii round trip; one walk from Python over the finished
+tree touches resources only and needs under half the round trips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from cdktn import TerraformResource
+from cdktn_provider_google.project_service import ProjectService
+from constructs import IConstruct
+
+
+def depend_on_project_services(scope: IConstruct, services: Sequence[TerraformResource]) -> None:
+    """Make each resource under `scope` depend on every API in `services` (idempotent).
+
+    Call it after the last resource is added: later resources are not covered.
+    """
+    fqns = [service.fqn for service in services]
+    for node in scope.node.find_all():
+        # The isinstance checks are answered in Python; each property access is a round trip.
+        if not isinstance(node, TerraformResource) or isinstance(node, ProjectService):
+            continue
+        existing: list[Any] = list(node.depends_on or [])
+        missing = [fqn for fqn in fqns if fqn not in existing]
+        if missing:
+            node.depends_on = [*existing, *missing]
