@@ -89,6 +89,17 @@ _MEMORY = re.compile(r"([1-9][0-9]*)(Mi|Gi)")
 _LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 _LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
 
+# cdktn's string token marker (`Token.is_unresolved` tests this very pattern in Node.js).
+_TOKEN = re.compile(r"\$\{TfToken\[[a-zA-Z0-9:._-]+\]\}")
+
+
+def _unresolved(value: str) -> bool:
+    """A reference known only at apply time (a cdktn token)? Decided in Python when the string
+    holds no "${" or holds cdktn's token marker; only anything else asks Node.js."""
+    if "${" not in value:
+        return False
+    return _TOKEN.search(value) is not None or Token.is_unresolved(value)
+
 
 def _fail(owner: str, name: str, allowed: str, got: Any) -> NoReturn:
     raise ValueError(f"{owner}.{name}: {allowed}, got {got!r}")
@@ -96,7 +107,7 @@ def _fail(owner: str, name: str, allowed: str, got: Any) -> NoReturn:
 
 def _match(owner: str, name: str, pattern: re.Pattern[str], value: Any, allowed: str) -> None:
     """Check a plain string against a pattern; tokens from other resources pass unresolved."""
-    if isinstance(value, str) and Token.is_unresolved(value):
+    if isinstance(value, str) and _unresolved(value):
         return
     if not isinstance(value, str) or not pattern.fullmatch(value):
         _fail(owner, name, allowed, value)
@@ -124,7 +135,7 @@ def _check_members(owner: str, name: str, members: Sequence[str]) -> None:
 
 def _slug(member: str, index: int) -> str:
     """A stable logical id for a member; tokens (unknown until apply) fall back to the index."""
-    if Token.is_unresolved(member):
+    if _unresolved(member):
         return str(index)
     short = member.removesuffix(".iam.gserviceaccount.com")
     return re.sub(r"[^a-zA-Z0-9]+", "-", short).strip("-").lower()

@@ -84,6 +84,17 @@ _WAF_RULE = re.compile(r"[a-z0-9]+(-v[0-9]+)?-(stable|canary)")
 _LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 _LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
 
+# cdktn's string token marker (`Token.is_unresolved` tests this very pattern in Node.js).
+_TOKEN = re.compile(r"\$\{TfToken\[[a-zA-Z0-9:._-]+\]\}")
+
+
+def _unresolved(value: str) -> bool:
+    """A reference known only at apply time (a cdktn token)? Decided in Python when the string
+    holds no "${" or holds cdktn's token marker; only anything else asks Node.js."""
+    if "${" not in value:
+        return False
+    return _TOKEN.search(value) is not None or Token.is_unresolved(value)
+
 
 def _fail(owner: str, name: str, allowed: str, got: Any) -> NoReturn:
     raise ValueError(f"{owner}.{name}: {allowed}, got {got!r}")
@@ -91,7 +102,7 @@ def _fail(owner: str, name: str, allowed: str, got: Any) -> NoReturn:
 
 def _match(owner: str, name: str, pattern: re.Pattern[str], value: Any, allowed: str) -> None:
     """Check a plain string against a pattern; tokens from other resources pass unresolved."""
-    if isinstance(value, str) and Token.is_unresolved(value):
+    if isinstance(value, str) and _unresolved(value):
         return
     if not isinstance(value, str) or not pattern.fullmatch(value):
         _fail(owner, name, allowed, value)
@@ -241,6 +252,7 @@ class Edge(Construct):
             ip_version="IPV4",
             labels=dict(props.labels),
         )
+        ip_id = ip.id  # read once: each read is a round trip to Node.js
         neg = ComputeRegionNetworkEndpointGroup(
             self,
             "neg",
@@ -311,7 +323,9 @@ class Edge(Construct):
             ssl_certificates=[self.certificate.id],
             ssl_policy=ssl_policy.id,
         )
-        self.https_forwarding_rule = self._forwarding_rule(props, "https", ip, https_proxy.id, 443)
+        self.https_forwarding_rule = self._forwarding_rule(
+            props, "https", ip_id, https_proxy.id, 443
+        )
         redirect = ComputeUrlMap(
             self,
             "http-redirect",
@@ -326,19 +340,19 @@ class Edge(Construct):
         http_proxy = ComputeTargetHttpProxy(
             self, "http-proxy", project=project, name=f"{name}-http-proxy", url_map=redirect.id
         )
-        self.http_forwarding_rule = self._forwarding_rule(props, "http", ip, http_proxy.id, 80)
+        self.http_forwarding_rule = self._forwarding_rule(props, "http", ip_id, http_proxy.id, 80)
         self.address = ip.address
         self.url = f"https://{props.domains[0]}"
 
     def _forwarding_rule(
-        self, props: EdgeProps, kind: str, ip: ComputeGlobalAddress, target: str, port: int
+        self, props: EdgeProps, kind: str, ip_id: str, target: str, port: int
     ) -> ComputeGlobalForwardingRule:
         return ComputeGlobalForwardingRule(
             self,
             f"{kind}-forwarding-rule",
             project=props.project_id,
             name=f"{props.name}-{kind}",
-            ip_address=ip.id,
+            ip_address=ip_id,
             ip_protocol="TCP",
             port_range=str(port),
             load_balancing_scheme="EXTERNAL_MANAGED",

@@ -76,6 +76,17 @@ _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 _LABEL_RULE = "labels must be <= 63 lowercase letters, digits, _ or -"
 
+# cdktn's string token marker (`Token.is_unresolved` tests this very pattern in Node.js).
+_TOKEN = re.compile(r"\$\{TfToken\[[a-zA-Z0-9:._-]+\]\}")
+
+
+def _unresolved(value: str) -> bool:
+    """A reference known only at apply time (a cdktn token)? Decided in Python when the string
+    holds no "${" or holds cdktn's token marker; only anything else asks Node.js."""
+    if "${" not in value:
+        return False
+    return _TOKEN.search(value) is not None or Token.is_unresolved(value)
+
 
 def _check(props: object, field_name: str, ok: bool, allowed: str, got: Any = None) -> None:
     """Raise `<PropsClass>.<field>: <allowed>, got <value>` unless ok."""
@@ -171,9 +182,9 @@ class WorkloadIdentity(Construct):
         }
         self.api, self.worker, self.push = (accounts[w] for w in WORKLOADS)
         self.api_email, self.worker_email, self.push_email = (a.email for a in accounts.values())
-        self.api_member, self.worker_member, self.push_member = (
-            a.member for a in accounts.values()
-        )
+        # Each attribute read is a round trip to Node.js: read every member token once.
+        members = {workload: account.member for workload, account in accounts.items()}
+        self.api_member, self.worker_member, self.push_member = members.values()
         self.pubsub_service_agent = (
             f"serviceAccount:service-{props.project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
         )
@@ -201,7 +212,7 @@ class WorkloadIdentity(Construct):
                     key,
                     project=props.project_id,
                     role=role,
-                    member=accounts[workload].member,
+                    member=members[workload],
                     condition=only_database if role == DATASTORE_ROLE else None,
                 )
         self.push_token_creator = ServiceAccountIamMember(
@@ -231,15 +242,13 @@ class SecretProps:
         _check(self, "secret_id", ok, "must be 1-255 letters, digits, _ or -")
         _check(self, "accessors", _is_list(self.accessors), "must be a list of IAM members")
         for member in self.accessors:
-            ok = isinstance(member, str) and (
-                Token.is_unresolved(member) or _matches(_MEMBER, member)
-            )
+            ok = isinstance(member, str) and (_unresolved(member) or _matches(_MEMBER, member))
             msg = "each entry must be a member such as 'serviceAccount:a@p.iam.gserviceaccount.com'"
             _check(self, "accessors", ok, msg, member)
         ok = len(set(self.accessors)) == len(self.accessors)
         _check(self, "accessors", ok, "each member may appear once")
         _check_labels(self, self.labels)
-        ok = self.data is None or (isinstance(self.data, str) and Token.is_unresolved(self.data))
+        ok = self.data is None or (isinstance(self.data, str) and _unresolved(self.data))
         msg = "must be None or a Terraform token (a literal would sit in cdk.tf.json in clear)"
         _check(self, "data", ok, msg, "<literal string>" if isinstance(self.data, str) else None)
 
@@ -266,17 +275,18 @@ class Secret(Construct):
             depends_on=list(props.depends_on_resources) or None,
         )
         self.secret_id: str = self.secret.secret_id
+        secret = self.secret.id  # read once: each read is a round trip to Node.js
         self.version: SecretManagerSecretVersion | None = None
         if props.data is not None:
             self.version = SecretManagerSecretVersion(
-                self, "version", secret=self.secret.id, secret_data=props.data
+                self, "version", secret=secret, secret_data=props.data
             )
         self.accessor_bindings = [
             SecretManagerSecretIamMember(
                 self,
                 f"accessor-{index}",
                 project=props.project_id,
-                secret_id=self.secret.id,
+                secret_id=secret,
                 role="roles/secretmanager.secretAccessor",
                 member=member,
             )

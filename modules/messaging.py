@@ -73,6 +73,17 @@ DELIVERY_ATTEMPTS = (5, 100)
 BACKOFF = (0, 600)
 RETENTION = (600, 2678400)
 
+# cdktn's string token marker (`Token.is_unresolved` tests this very pattern in Node.js).
+_TOKEN = re.compile(r"\$\{TfToken\[[a-zA-Z0-9:._-]+\]\}")
+
+
+def _unresolved(value: str) -> bool:
+    """A reference known only at apply time (a cdktn token)? Decided in Python when the string
+    holds no "${" or holds cdktn's token marker; only anything else asks Node.js."""
+    if "${" not in value:
+        return False
+    return _TOKEN.search(value) is not None or Token.is_unresolved(value)
+
 
 def _fail(owner: str, field: str, allowed: str, value: object) -> NoReturn:
     raise ValueError(f"{owner}.{field}: {allowed}, got {value!r}")
@@ -81,7 +92,7 @@ def _fail(owner: str, field: str, allowed: str, value: object) -> NoReturn:
 def _match(owner: str, field: str, value: Any, kind: str) -> None:
     """Unresolved tokens (values known only at apply time) pass; literals must match."""
     pattern, allowed = PATTERNS[kind]
-    if not isinstance(value, str) or not (Token.is_unresolved(value) or pattern.match(value)):
+    if not isinstance(value, str) or not (_unresolved(value) or pattern.match(value)):
         _fail(owner, field, allowed, value)
 
 
@@ -98,7 +109,7 @@ def _check_members(owner: str, field: str, members: Any) -> tuple[str, ...]:
         # "serviceAccount:${TfToken[...]}" is checked for its kind; a member that is wholly a
         # reference (a service account's `member` attribute) is known only at apply time.
         if not isinstance(member, str) or not (
-            PATTERNS["member"][0].match(member) or Token.is_unresolved(member)
+            PATTERNS["member"][0].match(member) or _unresolved(member)
         ):
             _fail(owner, field, PATTERNS["member"][1], member)
     if len(set(members)) != len(members):
@@ -206,6 +217,7 @@ class Messaging(Construct):
         self.dead_letter_topic = topic(
             "dead-letter", f"{prefix}-inquiries-dead-letter", props.dead_letter_retention_seconds
         )
+        dead_letter_topic_id = self.dead_letter_topic.id  # read once: a round trip to Node.js
         self.inquiries_topic_path = f"projects/{project}/topics/{prefix}-inquiries"
         self.events_topic_path = f"projects/{project}/topics/{prefix}-inquiry-events"
 
@@ -233,7 +245,7 @@ class Messaging(Construct):
                 maximum_backoff=f"{props.maximum_backoff_seconds}s",
             ),
             dead_letter_policy=PubsubSubscriptionDeadLetterPolicy(
-                dead_letter_topic=self.dead_letter_topic.id,
+                dead_letter_topic=dead_letter_topic_id,
                 max_delivery_attempts=props.max_delivery_attempts,
             ),
         )
@@ -243,7 +255,7 @@ class Messaging(Construct):
             "dead-letter-pull",
             project=project,
             name=self.dead_letter_subscription_name,
-            topic=self.dead_letter_topic.id,
+            topic=dead_letter_topic_id,
             labels=labels,
             ack_deadline_seconds=props.ack_deadline_seconds,
             message_retention_duration=f"{props.dead_letter_retention_seconds}s",

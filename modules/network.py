@@ -201,13 +201,14 @@ class Network(Construct):
             routing_mode="REGIONAL",
             depends_on=after,
         )
+        vpc_id = self.vpc.id  # one token, read once: each read is a round trip to Node.js
         self.subnet = ComputeSubnetwork(
             self,
             "subnet",
             name=f"{name}-{props.region}",
             project=project,
             region=props.region,
-            network=self.vpc.id,
+            network=vpc_id,
             ip_cidr_range=props.subnet_cidr,
             private_ip_google_access=True,
             log_config=ComputeSubnetworkLogConfig(
@@ -222,7 +223,7 @@ class Network(Construct):
             name=f"{name}-router",
             project=project,
             region=props.region,
-            network=self.vpc.id,
+            network=vpc_id,
         )
         self.nat = ComputeRouterNat(
             self,
@@ -241,7 +242,7 @@ class Network(Construct):
             "deny-all-ingress",
             name=f"{name}-deny-all-ingress",
             project=project,
-            network=self.vpc.id,
+            network=vpc_id,
             direction="INGRESS",
             priority=65534,
             deny=[ComputeFirewallDeny(protocol="all")],
@@ -255,7 +256,7 @@ class Network(Construct):
                 f"allow-{rule.name}",
                 name=f"{name}-allow-{rule.name}",
                 project=project,
-                network=self.vpc.id,
+                network=vpc_id,
                 direction="INGRESS",
                 priority=1000,
                 allow=[
@@ -270,7 +271,7 @@ class Network(Construct):
             "psa-range",
             name=f"{name}-psa",
             project=project,
-            network=self.vpc.id,
+            network=vpc_id,
             purpose="VPC_PEERING",
             address_type="INTERNAL",
             prefix_length=props.psa_prefix_length,
@@ -279,11 +280,11 @@ class Network(Construct):
         self.psa_connection = ServiceNetworkingConnection(
             self,
             "psa-connection",
-            network=self.vpc.id,
+            network=vpc_id,
             service="servicenetworking.googleapis.com",
             reserved_peering_ranges=[self.psa_range.name],
         )
-        self.network_id: str = self.vpc.id
+        self.network_id: str = vpc_id
         self.network_name: str = self.vpc.name
         self.subnet_id: str = self.subnet.id
         self.subnet_name: str = self.subnet.name

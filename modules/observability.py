@@ -67,6 +67,17 @@ _HOST = re.compile(r"(?=.{4,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2
 _LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 _LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
 
+# cdktn's string token marker (`Token.is_unresolved` tests this very pattern in Node.js).
+_TOKEN = re.compile(r"\$\{TfToken\[[a-zA-Z0-9:._-]+\]\}")
+
+
+def _unresolved(value: str) -> bool:
+    """A reference known only at apply time (a cdktn token)? Decided in Python when the string
+    holds no "${" or holds cdktn's token marker; only anything else asks Node.js."""
+    if "${" not in value:
+        return False
+    return _TOKEN.search(value) is not None or Token.is_unresolved(value)
+
 
 def _fail(owner: str, name: str, allowed: str, got: Any) -> NoReturn:
     raise ValueError(f"{owner}.{name}: {allowed}, got {got!r}")
@@ -74,7 +85,7 @@ def _fail(owner: str, name: str, allowed: str, got: Any) -> NoReturn:
 
 def _match(owner: str, name: str, pattern: re.Pattern[str], value: Any, allowed: str) -> None:
     """Check a plain string against a pattern; tokens from other resources pass unresolved."""
-    if isinstance(value, str) and Token.is_unresolved(value):
+    if isinstance(value, str) and _unresolved(value):
         return
     if not isinstance(value, str) or not pattern.fullmatch(value):
         _fail(owner, name, allowed, value)

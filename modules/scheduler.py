@@ -83,6 +83,17 @@ _CRON_FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
 )
 _CRON_ITEM = re.compile(r"^(?:(\*)|([0-9A-Za-z]+)(?:-([0-9A-Za-z]+))?)(?:/([0-9]+))?$")
 
+# cdktn's string token marker (`Token.is_unresolved` tests this very pattern in Node.js).
+_TOKEN = re.compile(r"\$\{TfToken\[[a-zA-Z0-9:._-]+\]\}")
+
+
+def _unresolved(value: str) -> bool:
+    """A reference known only at apply time (a cdktn token)? Decided in Python when the string
+    holds no "${" or holds cdktn's token marker; only anything else asks Node.js."""
+    if "${" not in value:
+        return False
+    return _TOKEN.search(value) is not None or Token.is_unresolved(value)
+
 
 def _fail(owner: str, field: str, allowed: str, value: object) -> NoReturn:
     raise ValueError(f"{owner}.{field}: {allowed}, got {value!r}")
@@ -93,7 +104,7 @@ def _match(owner: str, field: str, value: Any, kind: str, tokens: bool = False) 
     pattern, allowed = PATTERNS[kind]
     if not isinstance(value, str):
         _fail(owner, field, allowed, value)
-    if tokens and Token.is_unresolved(value):
+    if tokens and _unresolved(value):
         return
     if not pattern.match(value):
         _fail(owner, field, allowed, value)

@@ -85,6 +85,17 @@ REDIS_TIERS = {"basic": "BASIC", "standard_ha": "STANDARD_HA"}
 DAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 MAX_BACKUP_RETENTION_DAYS = 98  # Firestore keeps scheduled backups for at most 14 weeks.
 
+# cdktn's string token marker (`Token.is_unresolved` tests this very pattern in Node.js).
+_TOKEN = re.compile(r"\$\{TfToken\[[a-zA-Z0-9:._-]+\]\}")
+
+
+def _unresolved(value: str) -> bool:
+    """A reference known only at apply time (a cdktn token)? Decided in Python when the string
+    holds no "${" or holds cdktn's token marker; only anything else asks Node.js."""
+    if "${" not in value:
+        return False
+    return _TOKEN.search(value) is not None or Token.is_unresolved(value)
+
 
 def _fail(owner: str, field: str, allowed: str, value: object) -> NoReturn:
     raise ValueError(f"{owner}.{field}: {allowed}, got {value!r}")
@@ -93,7 +104,7 @@ def _fail(owner: str, field: str, allowed: str, value: object) -> NoReturn:
 def _match(owner: str, field: str, value: Any, kind: str) -> None:
     """Unresolved tokens (values known only at apply time) pass; literals must match."""
     pattern, allowed = PATTERNS[kind]
-    if not isinstance(value, str) or not (Token.is_unresolved(value) or pattern.match(value)):
+    if not isinstance(value, str) or not (_unresolved(value) or pattern.match(value)):
         _fail(owner, field, allowed, value)
 
 
