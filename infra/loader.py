@@ -18,6 +18,8 @@ from infra.config import Environment, EnvironmentConfig
 
 ENVIRONMENTS_DIR = Path("environments")
 ENV_NAME = r"^[a-z][a-z0-9-]{0,19}$"
+# libyaml's safe loader when PyYAML has it: the same values as `yaml.safe_load`, 15x faster.
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 TYPE_NAMES = {
@@ -80,7 +82,7 @@ def load_environment(path: Path) -> Environment:
     """Parse and validate one environment file."""
     shown = _shown(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = _parse_yaml(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError([f"{shown}: cannot be read: {exc.strerror}"]) from None
     except yaml.YAMLError as exc:
@@ -95,6 +97,15 @@ def load_environment(path: Path) -> Environment:
     except ValidationError as exc:
         raise ConfigError([f"{shown}: {_describe(err)}" for err in exc.errors()]) from None
     return Environment(name=path.stem, path=shown, config=config)
+
+
+def _parse_yaml(text: str) -> Any:
+    """`yaml.safe_load`, parsed by libyaml; a file it refuses is parsed again by PyYAML, whose
+    error messages name what it found (libyaml's often do not)."""
+    try:
+        return yaml.load(text, Loader=_FAST_LOADER)
+    except yaml.YAMLError:
+        return yaml.safe_load(text)
 
 
 def _check_distinct(envs: list[Environment], errors: list[str]) -> None:

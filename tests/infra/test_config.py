@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra.loader import ConfigError, environment_names, load_environments
+from infra.loader import ConfigError, _parse_yaml, environment_names, load_environments
 from tests.infra.conftest import ENV_NAMES, REPO
 
 
@@ -127,6 +127,19 @@ def test_every_wrong_file_is_reported_at_once(tmp_path: Path) -> None:
         f"{folder}/staging.yaml",
     ]
     assert "is not valid YAML (line 2)" in caught.value.lines[1]
+
+
+def test_files_read_as_yaml_safe_load_reads_them_and_errors_keep_its_words(
+    tmp_path: Path,
+) -> None:
+    for name in ENV_NAMES:
+        text = (REPO / "environments" / f"{name}.yaml").read_text()
+        assert _parse_yaml(text) == yaml.safe_load(text)
+    folder = copy_environments(tmp_path)
+    (folder / "dev.yaml").write_text("project_id: [unclosed\n")
+    with pytest.raises(ConfigError) as caught:
+        load_environments(["dev"], directory=folder)
+    assert caught.value.lines[0].endswith("expected ',' or ']', but got '<stream end>'")
 
 
 def test_two_environments_may_not_share_a_project_or_a_state_prefix(tmp_path: Path) -> None:
