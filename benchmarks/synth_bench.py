@@ -42,16 +42,31 @@ def provider_modules(env: dict[str, str]) -> list[str]:
     return json.loads(finished.stdout)
 
 
-def _median_run(argv: list[str], env: dict[str, str], runs: int, cwd: Path = REPO):
-    results = []
+def _taking_turns(argvs: list[list[str]], env: dict[str, str], runs: int) -> list[tuple]:
+    """`_median_run` of each command, the commands taking turns `runs` times, so that drift on
+    a shared machine moves them alike."""
+    finished: list[list] = [[] for _ in argvs]
     for _ in range(runs):
-        finished = run_probe(argv, env, limit=300, cwd=cwd)
-        if finished.returncode != 0:
-            raise RuntimeError(f"{' '.join(argv[:5])} failed: {finished.stderr[-2000:]}")
-        results.append(finished)
+        for argv, results in zip(argvs, finished, strict=True):
+            results.append(_run_ok(argv, env, REPO))
+    return [_summary(results) for results in finished]
+
+
+def _run_ok(argv: list[str], env: dict[str, str], cwd: Path):
+    finished = run_probe(argv, env, limit=300, cwd=cwd)
+    if finished.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[:5])} failed: {finished.stderr[-2000:]}")
+    return finished
+
+
+def _summary(results: list) -> tuple[float, float, list[float]]:
     seconds = statistics.median(r.seconds for r in results)
     peak = max(r.peak_rss_mib for r in results)
     return seconds, peak, [round(r.seconds, 2) for r in results]
+
+
+def _median_run(argv: list[str], env: dict[str, str], runs: int, cwd: Path = REPO):
+    return _summary([_run_ok(argv, env, cwd) for _ in range(runs)])
 
 
 def scratch_copy(workdir: Path) -> Path:
@@ -73,11 +88,10 @@ def scratch_copy(workdir: Path) -> Path:
 def synth_figures(workdir: Path, runs: int) -> list[Figure]:
     env = base_env()
     modules = provider_modules(env)
-    floor_s, floor_peak, floor_runs = _median_run(
-        [PYTHON, "-m", "benchmarks.synth_floor", str(workdir / "floor-out"), *modules], env, runs
-    )
-    full_s, full_peak, full_runs = _median_run(
-        [PYTHON, "-m", "infra", "synth", "--out", str(workdir / "synth-out")], env, runs
+    floor_argv = [PYTHON, "-m", "benchmarks.synth_floor", str(workdir / "floor-out"), *modules]
+    synth_argv = [PYTHON, "-m", "infra", "synth", "--out", str(workdir / "synth-out")]
+    (floor_s, floor_peak, floor_runs), (full_s, full_peak, full_runs) = _taking_turns(
+        [floor_argv, synth_argv], env, runs
     )
 
     root = scratch_copy(workdir)
@@ -102,7 +116,8 @@ def synth_figures(workdir: Path, runs: int) -> list[Figure]:
             floor_s,
             floor_of,
             target="within 1.25x of the floor",
-            detail=f"median of {runs} fresh processes: {full_runs} vs floor {floor_runs}",
+            detail=f"median of {runs} fresh processes taking turns: {full_runs} "
+            f"vs floor {floor_runs}",
         ),
         Figure(
             "synth.noop_make",
