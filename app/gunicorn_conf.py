@@ -16,18 +16,17 @@ from __future__ import annotations
 
 import os
 
+from app.settings import SettingsError, int_range
+
 
 def _env_int(name: str, default: int, minimum: int, maximum: int) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = int(raw)
-    except ValueError:
-        raise SystemExit(f"{name}: must be an integer, got {raw!r}") from None
-    if not minimum <= value <= maximum:
-        raise SystemExit(f"{name}: must be between {minimum} and {maximum}, got {value}")
-    return value
+        return int_range(minimum, maximum)(name, raw)
+    except SettingsError as error:
+        raise SystemExit(str(error)) from None
 
 
 bind = [f"0.0.0.0:{_env_int('PORT', 8080, 1, 65535)}"]

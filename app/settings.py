@@ -28,7 +28,9 @@ def _choice(*allowed: str) -> Callable[[str, str], str]:
     return parse
 
 
-def _int(minimum: int, maximum: int) -> Callable[[str, str], int]:
+def int_range(minimum: int, maximum: int) -> Callable[[str, str], int]:
+    """A parser for an integer variable within [minimum, maximum] (gunicorn_conf uses it too)."""
+
     def parse(name: str, raw: str) -> int:
         try:
             value = int(raw)
@@ -86,27 +88,29 @@ class Settings:
     push_service_account: str | None = env("PUSH_SERVICE_ACCOUNT")
 
     redis_host: str | None = env("REDIS_HOST")
-    redis_port: int = env("REDIS_PORT", _int(1, 65535), 6379)
+    redis_port: int = env("REDIS_PORT", int_range(1, 65535), 6379)
     redis_auth: str | None = env("REDIS_AUTH")
     # Memorystore with in-transit encryption serves TLS only; its CA certificate (PEM, public).
     redis_ca_cert: str | None = env("REDIS_CA_CERT")
     # How long a cached session view lives; short, since it bounds staleness if Redis was
     # unreachable for a writer while reachable for a reader (see app/adapters/redis_cache.py).
-    redis_cache_ttl_seconds: int = env("REDIS_CACHE_TTL_SECONDS", _int(5, 3600), 120)
+    redis_cache_ttl_seconds: int = env("REDIS_CACHE_TTL_SECONDS", int_range(5, 3600), 120)
 
     model: str = env("MODEL", _choice("rules", "gemini"), "rules")
     gemini_model: str = env("GEMINI_MODEL", _text, "gemini-2.5-flash")
     gemini_location: str = env("GEMINI_LOCATION", _text, "europe-west1")
 
-    session_ttl_seconds: int = env("SESSION_TTL_SECONDS", _int(60, 90 * 86400), 86400)
+    session_ttl_seconds: int = env("SESSION_TTL_SECONDS", int_range(60, 90 * 86400), 86400)
     callback_allowed_hosts: tuple[str, ...] = env("CALLBACK_ALLOWED_HOSTS", _hosts, ())
     callback_signing_key: str | None = env("CALLBACK_SIGNING_KEY")
-    max_delivery_attempts: int = env("MAX_DELIVERY_ATTEMPTS", _int(1, 100), 5)
-    max_body_bytes: int = env("MAX_BODY_BYTES", _int(1024, 10 * 1024 * 1024), 64 * 1024)
+    max_delivery_attempts: int = env("MAX_DELIVERY_ATTEMPTS", int_range(1, 100), 5)
+    max_body_bytes: int = env("MAX_BODY_BYTES", int_range(1024, 10 * 1024 * 1024), 64 * 1024)
     log_level: str = env("LOG_LEVEL", _choice("debug", "info", "warning", "error"), "info")
     # The Pub/Sub worker's background housekeeping thread; 0 turns it off. Cloud Run sets 0:
     # there Cloud Scheduler calls POST /tasks/housekeeping instead (see app/wiring.py).
-    housekeeping_interval_seconds: int = env("HOUSEKEEPING_INTERVAL_SECONDS", _int(0, 3600), 30)
+    housekeeping_interval_seconds: int = env(
+        "HOUSEKEEPING_INTERVAL_SECONDS", int_range(0, 3600), 30
+    )
     # Only for the Pub/Sub emulator, which pushes without a token; refused on Cloud Run.
     push_auth_disabled_for_emulator: bool = env("PUSH_AUTH_DISABLED_FOR_EMULATOR", _bool, False)
 
