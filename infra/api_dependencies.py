@@ -8,6 +8,10 @@ built, adding the `depends_on` to every resource except the `google_project_serv
 Why not a cdktn aspect: Node.js calls an aspect back for every construct at synth, then each
 property it reads or writes is one more jsii round trip; one walk from Python over the finished
 tree touches resources only and needs under half the round trips.
+
+Each entry is the API's plain Terraform address (`google_project_service.<name>`). Terraform's
+JSON syntax reads `depends_on` entries as bare references and refuses an interpolation such as
+`${google_project_service.<name>}`, which is what a resource's `fqn` token resolves to.
 """
 
 from __future__ import annotations
@@ -25,12 +29,13 @@ def depend_on_project_services(scope: IConstruct, services: Sequence[TerraformRe
 
     Call it after the last resource is added: later resources are not covered.
     """
-    fqns = [service.fqn for service in services]
+    kind = ProjectService.TF_RESOURCE_TYPE
+    addresses = [f"{kind}.{service.friendly_unique_id}" for service in services]
     for node in scope.node.find_all():
         # The isinstance checks are answered in Python; each property access is a round trip.
         if not isinstance(node, TerraformResource) or isinstance(node, ProjectService):
             continue
         existing: list[Any] = list(node.depends_on or [])
-        missing = [fqn for fqn in fqns if fqn not in existing]
+        missing = [address for address in addresses if address not in existing]
         if missing:
             node.depends_on = [*existing, *missing]

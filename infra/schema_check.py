@@ -4,13 +4,16 @@ Why: the provider binary cannot be downloaded on the machines that run the tests
 misspelled attribute, a missing required one, a block written as a plain value or an enum value
 the API refuses would only surface at `terraform plan`. The schema comes from
 `infra.provider_schema`. Values that are Terraform expressions (`${...}`) are unknown until
-apply and are not checked; meta-arguments are skipped.
+apply and are not checked. Of the meta-arguments only `depends_on` is checked: Terraform takes
+its entries as bare references to objects the configuration declares (`type.name`,
+`data.type.name`, `module.name`) and refuses an interpolation or an undeclared name.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ from typing import Any
 META_ARGUMENTS = frozenset(
     {"//", "depends_on", "lifecycle", "provider", "count", "for_each", "connection", "provisioner"}
 )
+_REFERENCE = re.compile(r"^(?:data\.)?[A-Za-z_][\w-]*\.[A-Za-z_][\w-]*$|^module\.[A-Za-z_][\w-]*$")
 
 
 def check_file(path: Path, schema: dict[str, Any]) -> list[str]:
@@ -29,6 +33,7 @@ def check_file(path: Path, schema: dict[str, Any]) -> list[str]:
 def check_stack(tf: dict[str, Any], schema: dict[str, Any]) -> list[str]:
     """Every schema error in a parsed stack: resources, data sources and provider configs."""
     errors: list[str] = []
+    declared = _declared(tf)
     for section, prefix in (("resource", ""), ("data", "data.")):
         known = schema["resources"] if section == "resource" else schema["data"]
         for rtype, instances in tf.get(section, {}).items():
@@ -37,6 +42,8 @@ def check_stack(tf: dict[str, Any], schema: dict[str, Any]) -> list[str]:
             block = known.get(rtype)
             for name, config in instances.items():
                 address = f"{prefix}{rtype}.{name}"
+                if isinstance(config, dict) and "depends_on" in config:
+                    errors.extend(_check_depends_on(config["depends_on"], address, declared))
                 if block is None:
                     errors.append(f"{address}: unknown {section} type {rtype!r}")
                     continue
@@ -52,6 +59,31 @@ def check_stack(tf: dict[str, Any], schema: dict[str, Any]) -> list[str]:
 def count_resources(tf: dict[str, Any]) -> int:
     """How many resources a stack declares (for the summary line)."""
     return sum(len(v) for k, v in tf.get("resource", {}).items() if k != "//")
+
+
+def _declared(tf: dict[str, Any]) -> set[str]:
+    """The addresses a `depends_on` may name: every resource, data source and module."""
+    found = {f"module.{name}" for name in tf.get("module", {}) if name != "//"}
+    for section, prefix in (("resource", ""), ("data", "data.")):
+        for rtype, instances in tf.get(section, {}).items():
+            if rtype != "//":
+                found.update(f"{prefix}{rtype}.{name}" for name in instances)
+    return found
+
+
+def _check_depends_on(value: Any, where: str, declared: set[str]) -> list[str]:
+    if not isinstance(value, list):
+        return [f"{where}.depends_on: must be a list of references, got {_short(value)}"]
+    errors: list[str] = []
+    for entry in value:
+        if not isinstance(entry, str) or not _REFERENCE.match(entry):
+            errors.append(
+                f"{where}.depends_on: {_short(entry)} is not a reference; Terraform takes a bare "
+                "address such as google_project_service.run, without ${...}"
+            )
+        elif entry not in declared:
+            errors.append(f"{where}.depends_on: {entry} is not declared in this stack")
+    return errors
 
 
 def _is_expression(value: Any) -> bool:

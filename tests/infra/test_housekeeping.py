@@ -70,7 +70,7 @@ def test_the_scheduler_api_is_enabled_and_the_job_waits_for_it(stack: Any) -> No
     _, tf, _ = stack
     api = only(tf, "google_project_service", service="cloudscheduler.googleapis.com")
     api_ref = ref(tf, "google_project_service", api)
-    assert f"${{{api_ref}}}" in only(tf, "google_cloud_scheduler_job")["depends_on"]
+    assert api_ref in only(tf, "google_cloud_scheduler_job")["depends_on"]
 
 
 def test_the_cloud_run_worker_leaves_housekeeping_to_the_scheduler(stack: Any) -> None:

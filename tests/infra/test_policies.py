@@ -176,7 +176,7 @@ def test_redis_has_auth_and_tls_and_its_password_comes_from_secret_manager(stack
 
 def test_every_resource_waits_for_the_project_apis(stack: Any) -> None:
     name, tf, _ = stack
-    services = {f"${{google_project_service.{n}}}" for n in resources(tf, "google_project_service")}
+    services = {f"google_project_service.{n}" for n in resources(tf, "google_project_service")}
     assert len(services) >= 10
     for rtype, instances in tf["resource"].items():
         if rtype == "google_project_service":

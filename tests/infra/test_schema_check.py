@@ -113,7 +113,6 @@ def test_single_blocks_written_as_lists_and_values_in_the_wrong_shape(
                     "retry_policy": [{"minimum_backoff": "1s"}, {"minimum_backoff": "2s"}],
                     "labels": "app=agents",
                     "ack_deadline_seconds": {"seconds": 10},
-                    "depends_on": ["${google_project_service.pubsub}"],
                     "lifecycle": {"prevent_destroy": True},
                 }
             }
@@ -124,6 +123,38 @@ def test_single_blocks_written_as_lists_and_values_in_the_wrong_shape(
         ' got {"seconds": 10}',
         'google_pubsub_subscription.s.labels: must be a map, got "app=agents"',
         "google_pubsub_subscription.s.retry_policy: takes a single block, got a list of 2",
+    ]
+
+
+def test_depends_on_takes_bare_references_to_what_the_stack_declares(
+    provider_schema: dict,
+) -> None:
+    tf = {
+        "resource": {
+            "google_project_service": {"pubsub": {"service": "pubsub.googleapis.com"}},
+            "google_pubsub_topic": {
+                "t": {
+                    "name": "t",
+                    "depends_on": [
+                        "google_project_service.pubsub",
+                        "${google_project_service.pubsub}",
+                        "google_project_service.run",
+                        {"ref": "x"},
+                    ],
+                },
+                "u": {"name": "u", "depends_on": "google_project_service.pubsub"},
+            },
+        }
+    }
+    assert check_stack(tf, provider_schema) == [
+        'google_pubsub_topic.t.depends_on: "${google_project_service.pubsub}" is not a reference;'
+        " Terraform takes a bare address such as google_project_service.run, without ${...}",
+        "google_pubsub_topic.t.depends_on: google_project_service.run is not declared in this"
+        " stack",
+        'google_pubsub_topic.t.depends_on: {"ref": "x"} is not a reference; Terraform takes a'
+        " bare address such as google_project_service.run, without ${...}",
+        "google_pubsub_topic.u.depends_on: must be a list of references, got"
+        ' "google_project_service.pubsub"',
     ]
 
 
