@@ -1,7 +1,7 @@
 """The load generator, run in its own process: `python -m benchmarks.loadgen '<json config>'`.
 
 Loopback only, bounded: every scenario sends a fixed number of requests (or polls under a
-deadline) and prints one JSON result on stdout. Keep-alive connections (http.client), one per
+deadline) and prints one JSON result on stdout. Keep-alive connections (plain sockets), one per
 thread, as a load balancer in front of Cloud Run would hold them.
 
 Scenarios:
@@ -14,9 +14,9 @@ Scenarios:
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import math
+import socket
 import sys
 import threading
 import time
@@ -24,36 +24,77 @@ from typing import Any
 from urllib.parse import urlsplit
 
 REQUEST_TIMEOUT_SECONDS = 30
+MAX_LINE = 65536
 POLL_SECONDS = 0.005
 
 
 class Client:
-    """One keep-alive connection; reconnects when the server closed it."""
+    """One keep-alive HTTP/1.1 connection; reconnects when the server closed it.
+
+    A plain socket, the request bytes written by hand, and only the status line,
+    Content-Length and Connection read back. http.client parses every response's headers with
+    the email package: ~150 us of CPU per request here against ~50 us for this client, taken
+    from the same two cores as the server being measured, and four client threads under one
+    GIL then held the bare route to ~1,800 requests/s where this client reaches ~3,000.
+    """
 
     def __init__(self, base_url: str) -> None:
         parts = urlsplit(base_url)
         if parts.hostname not in {"127.0.0.1", "localhost", "::1"}:
             raise SystemExit(f"loopback only, got {base_url}")
         self.host, self.port = parts.hostname, parts.port or 80
-        self.conn = self._connect()
+        self._connect()
 
-    def _connect(self) -> http.client.HTTPConnection:
-        return http.client.HTTPConnection(self.host, self.port, timeout=REQUEST_TIMEOUT_SECONDS)
+    def _connect(self) -> None:
+        self.sock = socket.create_connection((self.host, self.port), REQUEST_TIMEOUT_SECONDS)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.reader = self.sock.makefile("rb")
+
+    def close(self) -> None:
+        self.reader.close()
+        self.sock.close()
 
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
-        payload = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"} if payload is not None else {}
+        payload = b"" if body is None else json.dumps(body).encode()
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+        if body is not None:
+            head += "Content-Type: application/json\r\n"
+        request = f"{head}Content-Length: {len(payload)}\r\n\r\n".encode() + payload
         for attempt in (1, 2):
             try:
-                self.conn.request(method, path, body=payload, headers=headers)
-                response = self.conn.getresponse()
-                return response.status, response.read()
-            except (http.client.HTTPException, ConnectionError):
-                self.conn.close()
-                self.conn = self._connect()
+                self.sock.sendall(request)
+                return self._response()
+            except (ConnectionError, EOFError):
+                self.close()
+                self._connect()
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
+
+    def _response(self) -> tuple[int, bytes]:
+        status_line = self.reader.readline(MAX_LINE)
+        if not status_line:
+            raise EOFError("the server closed the connection")
+        status = int(status_line.split(None, 2)[1])
+        length, closing = None, False
+        while (line := self.reader.readline(MAX_LINE)) not in (b"\r\n", b"\n", b""):
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection":
+                closing = value.strip().lower() == b"close"
+            elif name == b"transfer-encoding":
+                raise SystemExit(f"unsupported Transfer-Encoding: {value.decode().strip()}")
+        if length is None:
+            raise SystemExit(f"a {status} response without Content-Length")
+        data = self.reader.read(length)
+        if len(data) != length:
+            raise EOFError("the server closed the connection mid-body")
+        if closing:
+            self.close()
+            self._connect()
+        return status, data
 
     def json(self, method: str, path: str, body: Any = None, expect: int = 200) -> dict:
         status, raw = self.call(method, path, body)
