@@ -17,6 +17,7 @@ For the agents: call `log_inquiry_state(inquiry, attempt)` on every inquiry stat
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -89,24 +90,78 @@ def trace_resource_name(trace_id: str, project: str | None) -> str:
     return f"projects/{project}/traces/{trace_id}" if project else trace_id
 
 
-class _TraceFilter(logging.Filter):
-    """Puts the bound request trace on records that do not carry one already.
+class LogSite:
+    """A fixed place lines are written from: Cloud Logging's sourceLocation, encoded once."""
 
-    Runs before the library's own filter, which otherwise guesses the trace from Flask's
-    request headers without validating them.
+    __slots__ = ("encoded", "location")
+
+    def __init__(self, file: str, line: int, function: str) -> None:
+        self.location = {"file": file, "line": line, "function": function}
+        self.encoded = json.dumps(self.location, ensure_ascii=False)
+
+
+class LogPayload(dict):
+    """A line's jsonPayload; as text (`record.getMessage()`), just its "message"."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return str(self.get("message", ""))
+
+
+class _CloudLoggingFields(logging.Filter):
+    """Sets the Cloud Logging fields StructuredLogHandler writes: the bound request trace, then
+    the library's own CloudLoggingFilter (which, left to itself, would take the trace from
+    Flask's request headers without validating them).
+
+    Lines from `log_payload` already carry what that filter would work out for them (trace,
+    httpRequest, source location) and have the same labels each time, so their fields are set
+    here with the labels and location encoded once: the request line is written on every
+    request. Any other line, or one with labels or a resource of its own, goes through the
+    library's filter. A test holds both paths to the same output.
     """
 
-    def __init__(self, project: str | None) -> None:
+    def __init__(self, library_filter: logging.Filter, project: str | None) -> None:
         super().__init__()
+        self.library = library_filter
         self.project = project
+        self._labels: dict[str, tuple[dict[str, str] | None, str]] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        trace = _current_trace.get()
         if not hasattr(record, "trace"):
+            trace = _current_trace.get()
             record.trace = trace_resource_name(trace.trace_id, self.project) if trace else None
             record.span_id = trace.span_id if trace else None
             record.trace_sampled = trace.sampled if trace else False
+        site = getattr(record, "log_site", None)
+        if (
+            not isinstance(site, LogSite)
+            or not hasattr(record, "http_request")
+            or hasattr(record, "labels")
+            or hasattr(record, "resource")
+        ):
+            return self.library.filter(record)
+        labels, labels_str = self._labels.get(record.name) or self._encode_labels(record.name)
+        record._resource = None
+        record._trace = record.trace or None
+        record._span_id = record.span_id or None
+        record._trace_sampled = bool(record.trace_sampled)
+        record._http_request = record.http_request
+        record._source_location = site.location
+        record._labels = labels
+        record._trace_str = record._trace or ""
+        record._span_id_str = record._span_id or ""
+        record._trace_sampled_str = "true" if record._trace_sampled else "false"
+        record._http_request_str = json.dumps(record._http_request or {}, ensure_ascii=False)
+        record._source_location_str = site.encoded
+        record._labels_str = labels_str
         return True
+
+    def _encode_labels(self, logger_name: str) -> tuple[dict[str, str] | None, str]:
+        logger_label = {"python_logger": logger_name} if logger_name else {}
+        labels = {**logger_label, **self.library.default_labels} or None
+        self._labels[logger_name] = (labels, json.dumps(labels or {}, ensure_ascii=False))
+        return self._labels[logger_name]
 
 
 def configure_logging(
@@ -126,7 +181,8 @@ def configure_logging(
     handler = StructuredLogHandler(
         labels={"role": role}, project_id=project, stream=stream or sys.stdout
     )
-    handler.filters.insert(0, _TraceFilter(project))
+    (library_filter,) = handler.filters
+    handler.filters = [_CloudLoggingFields(library_filter, project)]
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -170,28 +226,31 @@ def log_event(
 def log_payload(
     logger: logging.Logger,
     level: int,
-    payload: dict[str, Any],
+    payload: Mapping[str, Any],
     *,
-    site: Mapping[str, Any],
+    site: LogSite,
+    http_request: Mapping[str, Any],
     **extra: Any,
 ) -> None:
-    """Log `payload` (its "message" included) as the entry's jsonPayload, from a fixed `site`.
+    """Log `payload` (its "message" included) as the entry's jsonPayload, with `http_request`
+    as its httpRequest, written from the fixed `site`.
 
-    For a line written on every request, where `log_event`'s conveniences cost the most: the
-    handler takes a mapping message as the payload itself, with no message formatting, and the
-    source location (`{"file", "line", "function"}`) is given instead of found frame by frame.
+    For the line written on every request, where `log_event`'s conveniences cost the most: no
+    caller lookup, no message formatting, and Cloud Logging's fields set from what is given
+    (see `_CloudLoggingFields`).
     """
     if logger.isEnabledFor(level):
+        location = site.location
         record = logger.makeRecord(
             logger.name,
             level,
-            site["file"],
-            site["line"],
-            payload,
+            location["file"],
+            location["line"],
+            LogPayload(payload),
             None,
             None,
-            site["function"],
-            {"source_location": site, **extra},
+            location["function"],
+            {"source_location": location, "log_site": site, "http_request": http_request, **extra},
         )
         logger.handle(record)
 

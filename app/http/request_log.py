@@ -6,8 +6,9 @@ httpRequest so the line shows like a request log in the Logs Explorer.
 A WSGI middleware rather than Flask hooks: it binds the trace once around the whole request
 (error handlers included) and writes its line after Flask's request context is gone, where
 the logging library does not re-derive request data that this line already carries. The line
-goes out through `log_payload` (no caller lookup, no message formatting): on the FAQ route the
-request line is the largest part of the app's own per-request cost.
+goes out through `log_payload` (no caller lookup, no message formatting, Cloud Logging's fields
+set from what it already knows): on the FAQ route the request line is the largest part of the
+app's own per-request cost.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from flask import Flask
 
 from app.logging_setup import (
     REQUEST_LOGGER,
+    LogSite,
     bind_trace,
     log_payload,
     parse_trace_headers,
@@ -89,11 +91,7 @@ class RequestLog:
         log_payload(logger, level, payload, site=_SITE, http_request=http_request)
 
 
-_SITE = {
-    "file": __file__,
-    "line": RequestLog._log.__code__.co_firstlineno,
-    "function": "RequestLog._log",
-}
+_SITE = LogSite(__file__, RequestLog._log.__code__.co_firstlineno, "RequestLog._log")
 
 
 def _url(environ: Environ) -> str:
