@@ -103,7 +103,11 @@ class Settings:
     session_ttl_seconds: int = env("SESSION_TTL_SECONDS", int_range(60, 90 * 86400), 86400)
     callback_allowed_hosts: tuple[str, ...] = env("CALLBACK_ALLOWED_HOSTS", _hosts, ())
     callback_signing_key: str | None = env("CALLBACK_SIGNING_KEY")
-    max_delivery_attempts: int = env("MAX_DELIVERY_ATTEMPTS", int_range(1, 100), 5)
+    # The push subscription's dead-letter attempts (the worker gives up on the last one), and
+    # the local queue's. 5 to 100 are Pub/Sub's limits; with the subscription's retry policy
+    # (10 s doubling), 5 is also the fewest whose last retry comes after a 60 s inquiry lease
+    # left behind by an earlier delivery has run out (checked in app/wiring.py).
+    max_delivery_attempts: int = env("MAX_DELIVERY_ATTEMPTS", int_range(5, 100), 5)
     max_body_bytes: int = env("MAX_BODY_BYTES", int_range(1024, 10 * 1024 * 1024), 64 * 1024)
     log_level: str = env("LOG_LEVEL", _choice("debug", "info", "warning", "error"), "info")
     # The Pub/Sub worker's background housekeeping thread; 0 turns it off. Cloud Run sets 0:

@@ -42,7 +42,7 @@ from app.agents.orders import OrderBook
 from app.agents.router import HybridRouter
 from app.agents.sessions import SessionService
 from app.agents.support import SupportAgent
-from app.agents.worker import InquiryWorker
+from app.agents.worker import INQUIRY_LEASE_SECONDS, InquiryWorker
 from app.ports import CallbackSender, Clock, EventPublisher, InquiryQueue, Model, Store, SystemClock
 from app.settings import Settings, SettingsError
 
@@ -170,8 +170,35 @@ def _require(settings_value: Any, variable: str, because: str) -> None:
         raise SettingsError(f"{variable}: required when {because}")
 
 
+def local_retry_policy(
+    settings: Settings, lease_seconds: float = INQUIRY_LEASE_SECONDS
+) -> RetryPolicy:
+    """The local queue's retry policy: the Terraform subscription's (RetryPolicy's defaults)
+    with MAX_DELIVERY_ATTEMPTS.
+
+    A delivery that died or could not give the inquiry's lease back leaves it held for
+    `lease_seconds`; the deliveries after it get RETRY, each one an attempt. Attempts too few
+    for the retries to outlast that lease would dead-letter the message while the lease is
+    still held, leaving the inquiry unfinished, so they are refused here, at start-up.
+    """
+    policy = RetryPolicy(max_attempts=settings.max_delivery_attempts)
+    if not policy.waits_out(lease_seconds):
+        fewest = policy.fewest_attempts_waiting_out(lease_seconds)
+        allowed = f"at least {fewest}" if fewest is not None else "more than this policy allows"
+        raise SettingsError(
+            f"MAX_DELIVERY_ATTEMPTS: must be {allowed} with QUEUE_BACKEND=local: the local"
+            f" queue retries after {policy.min_backoff_seconds:g} s, doubling up to"
+            f" {policy.max_backoff_seconds:g} s, and its last attempt must come after the"
+            f" worker's {lease_seconds:g} s inquiry lease has run out,"
+            f" got {settings.max_delivery_attempts}"
+        )
+    return policy
+
+
 def check_backend_settings(settings: Settings) -> None:
     """Every variable the selected backends need, checked before anything is built."""
+    if settings.queue_backend == "local":
+        local_retry_policy(settings)
     if settings.state_backend == "firestore":
         _require(settings.google_cloud_project, "GOOGLE_CLOUD_PROJECT", "STATE_BACKEND=firestore")
         _require(settings.firestore_database, "FIRESTORE_DATABASE", "STATE_BACKEND=firestore")
@@ -249,7 +276,8 @@ def build_services(
     callbacks: CallbackSender | None = None,
     retry_policy: RetryPolicy | None = None,
 ) -> AppServices:
-    """The services the settings select. Keyword arguments replace one adapter (for tests)."""
+    """The services the settings select. Keyword arguments replace one adapter (for tests);
+    a `retry_policy` given is taken as is, without `local_retry_policy`'s check."""
     check_backend_settings(settings)
     clock = clock or SystemClock()
     model = model or build_model(settings)
@@ -272,7 +300,7 @@ def build_services(
         queue, events = build_pubsub(settings, closers)
     else:
         assert db is not None
-        policy = retry_policy or RetryPolicy(max_attempts=settings.max_delivery_attempts)
+        policy = retry_policy or local_retry_policy(settings)
         queue = LocalQueue(db, clock, policy)
         events = LocalEventLog(db, clock)
 

@@ -2,9 +2,17 @@
 
 At least once: a delivery is leased for `ack_deadline` seconds; if the handler crashes or
 never answers, the lease expires and the message is delivered again. RETRY (or an exception)
-schedules the next attempt after an exponential backoff; after `max_attempts` deliveries the
-message is moved to the `dead` state, the local stand-in for a dead-letter topic. The handler
-is `InquiryWorker.handle`, the same code that serves `POST /pubsub/inquiries`.
+schedules the next attempt after an exponential backoff, and so does an expired lease, as
+Pub/Sub's retry policy applies to an exceeded ack deadline as to a nack; after `max_attempts`
+deliveries the message is moved to the `dead` state, the local stand-in for a dead-letter
+topic. The handler is `InquiryWorker.handle`, the same code that serves `POST /pubsub/inquiries`.
+
+`RetryPolicy()`'s defaults are those of the push subscription that `modules/messaging.py`
+creates from an environment file's defaults (`infra/config.py`, `MessagingConfig`): retries
+after 10 s doubling up to 600 s, a 60 s ack deadline; the app sets `max_attempts` from
+MAX_DELIVERY_ATTEMPTS, as the infra sets it from the subscription's. Those timings are what
+lets a delivery that finds the inquiry leased by a delivery that died, or that could not
+give its lease back, be retried until that lease has run out (`RetryPolicy.waits_out`).
 """
 
 from __future__ import annotations
@@ -48,10 +56,13 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 PENDING, LEASED, ACKED, DEAD = "pending", "leased", "acked", "dead"
-# The next deliverable message: ready, or leased by a holder whose lease ran out.
+# The next deliverable message: ready, or leased by a holder whose lease ran out. A leased
+# message's `available_at` is when it is due again if no answer comes (its lease plus the
+# backoff); `lease_until` is checked too, for rows leased by a version that did not set it.
 _READY_WHERE = (
     " FROM queue_messages WHERE topic = ?"
-    " AND ((state = ? AND available_at <= ?) OR (state = ? AND lease_until <= ?))"
+    " AND ((state = ? AND available_at <= ?)"
+    " OR (state = ? AND lease_until <= ? AND available_at <= ?))"
     " ORDER BY available_at, rowid LIMIT 1"
 )
 _ANY_READY, _NEXT_READY = "SELECT 1" + _READY_WHERE, "SELECT *" + _READY_WHERE
@@ -59,17 +70,49 @@ _ANY_READY, _NEXT_READY = "SELECT 1" + _READY_WHERE, "SELECT *" + _READY_WHERE
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Pub/Sub's knobs: maximum delivery attempts, retry backoff bounds, ack deadline."""
+    """Pub/Sub's knobs: maximum delivery attempts, retry backoff bounds, ack deadline.
+
+    The defaults are the Terraform subscription's (see the module docstring).
+    """
 
     max_attempts: int = 5
-    min_backoff_seconds: float = 1.0
-    max_backoff_seconds: float = 60.0
+    min_backoff_seconds: float = 10.0
+    max_backoff_seconds: float = 600.0
     ack_deadline_seconds: float = 60.0
 
     def backoff(self, attempts: int) -> float:
         """Delay before the delivery after attempt number `attempts` (1-based)."""
         delay = self.min_backoff_seconds * (2 ** (attempts - 1))
         return min(self.max_backoff_seconds, delay)
+
+    def waits_out(self, lease_seconds: float) -> bool:
+        """Whether the last attempt comes `lease_seconds` or more after any earlier one began.
+
+        A delivery that dies, or cannot give the inquiry's lease back, leaves that lease held
+        for `lease_seconds` from its start; the deliveries after it find the inquiry busy and
+        answer RETRY. Each next attempt comes a backoff after the previous one's answer (or
+        after its expired ack deadline). The backoffs grow, so the shortest wait between an
+        attempt and the last one is the backoff before the last: when it covers the lease, a
+        lease left behind by any attempt but the last has run out before the attempts do. A
+        single attempt has no retry to wait with.
+        """
+        if lease_seconds <= 0:
+            return True
+        if self.max_attempts < 2:
+            return False
+        return self.backoff(self.max_attempts - 1) >= lease_seconds
+
+    def fewest_attempts_waiting_out(self, lease_seconds: float) -> int | None:
+        """The smallest `max_attempts` for which this policy `waits_out` the lease; None when
+        no number does (a backoff that never reaches the lease)."""
+        if lease_seconds <= 0:
+            return 1
+        if self.min_backoff_seconds <= 0 or self.max_backoff_seconds < lease_seconds:
+            return None
+        attempts = 2
+        while self.backoff(attempts - 1) < lease_seconds:
+            attempts += 1
+        return attempts
 
 
 @dataclass(frozen=True)
@@ -122,9 +165,10 @@ class LocalQueue:
     # --- delivering ---
 
     def lease_next(self) -> QueuedMessage | None:
-        """Lease the next deliverable message: ready, or leased by someone whose lease expired."""
+        """Lease the next deliverable message: ready, or leased by someone whose lease expired
+        (once the backoff after it has passed)."""
         now = to_ts(self.clock.now())
-        ready = (self.topic, PENDING, now, LEASED, now)
+        ready = (self.topic, PENDING, now, LEASED, now, now)
         with self.db.read() as conn:  # idle polls look without taking the write lock
             if conn.execute(_ANY_READY, ready).fetchone() is None:
                 return None
@@ -145,10 +189,16 @@ class LocalQueue:
                     )
                     continue
                 attempt = row["attempts"] + 1
+                lease_until = now + self.policy.ack_deadline_seconds
+                # Unanswered, it is due again after the backoff (dead-lettered once the last
+                # attempt's lease has run out).
+                due = lease_until
+                if attempt < self.policy.max_attempts:
+                    due += self.policy.backoff(attempt)
                 conn.execute(
                     "UPDATE queue_messages SET state = ?, attempts = ?, lease_until = ?,"
-                    " updated_at = ? WHERE id = ?",
-                    (LEASED, attempt, now + self.policy.ack_deadline_seconds, now, row["id"]),
+                    " available_at = ?, updated_at = ? WHERE id = ?",
+                    (LEASED, attempt, lease_until, due, now, row["id"]),
                 )
                 return QueuedMessage(row["id"], json.loads(row["payload"]), attempt)
 

@@ -77,7 +77,8 @@ def test_a_handler_exception_counts_as_retry(queue):
     assert queue.message_state(message_id)["state"] == "acked"
 
 
-def test_a_crashed_delivery_is_redelivered_after_the_lease_expires(queue):
+def test_a_crashed_delivery_is_redelivered_after_its_lease_and_the_backoff(queue):
+    """Pub/Sub's retry policy applies to an exceeded ack deadline as to a nack."""
     message_id = queue.publish("inq-1")
     leased = queue.lease_next()  # the dispatcher dies here: no answer ever comes
     assert leased.attempt == 1
@@ -85,6 +86,8 @@ def test_a_crashed_delivery_is_redelivered_after_the_lease_expires(queue):
     queue.clock.advance(59)
     assert queue.dispatch_once(handler) is False  # still leased
     queue.clock.advance(1)
+    assert queue.dispatch_once(handler) is False  # the lease ran out, the backoff not yet
+    queue.clock.advance(POLICY.backoff(1))
     assert queue.dispatch_once(handler)
     assert [(d.message_id, d.attempt) for d in handler.deliveries] == [(message_id, 2)]
     assert queue.message_state(message_id)["state"] == "acked"
@@ -95,10 +98,13 @@ def test_a_crashed_delivery_is_redelivered_after_the_lease_expires(queue):
 
 def test_a_lease_expiring_on_the_last_attempt_dead_letters(queue):
     message_id = queue.publish("inq-1")
-    for _ in range(POLICY.max_attempts):
+    for attempt in range(1, POLICY.max_attempts + 1):
         assert queue.lease_next() is not None
         queue.clock.advance(60)
-    assert queue.lease_next() is None
+        if attempt < POLICY.max_attempts:
+            assert queue.lease_next() is None  # not before the backoff after the lease
+            queue.clock.advance(POLICY.backoff(attempt))
+    assert queue.lease_next() is None  # dead-lettered as soon as the last lease has run out
     assert queue.message_state(message_id)["state"] == "dead"
 
 
