@@ -7,6 +7,10 @@ the API refuses would only surface at `terraform plan`. The schema comes from
 apply and are not checked. Of the meta-arguments only `depends_on` is checked: Terraform takes
 its entries as bare references to objects the configuration declares (`type.name`,
 `data.type.name`, `module.name`) and refuses an interpolation or an undeclared name.
+
+Resource types of Terraform's built-in provider (`terraform.io/builtin/terraform`) are not in
+the Google schema; those a stack may use are described here in `BUILTIN_RESOURCES` from
+Terraform's documentation, so they are checked rather than reported as unknown.
 """
 
 from __future__ import annotations
@@ -21,6 +25,17 @@ from typing import Any
 META_ARGUMENTS = frozenset(
     {"//", "depends_on", "lifecycle", "provider", "count", "for_each", "connection", "provisioner"}
 )
+# `terraform_data` (Terraform >= 1.4): both arguments optional and of any type; `id` and
+# `output` are computed, so a configuration never sets them.
+BUILTIN_RESOURCES: dict[str, Any] = {
+    "terraform_data": {
+        "attributes": {
+            "input": {"required": False, "kind": "any", "enum": None},
+            "triggers_replace": {"required": False, "kind": "any", "enum": None},
+        },
+        "blocks": {},
+    },
+}
 _REFERENCE = re.compile(r"^(?:data\.)?[A-Za-z_][\w-]*\.[A-Za-z_][\w-]*$|^module\.[A-Za-z_][\w-]*$")
 
 
@@ -34,8 +49,9 @@ def check_stack(tf: dict[str, Any], schema: dict[str, Any]) -> list[str]:
     """Every schema error in a parsed stack: resources, data sources and provider configs."""
     errors: list[str] = []
     declared = _declared(tf)
+    types = {"resource": {**BUILTIN_RESOURCES, **schema["resources"]}, "data": schema["data"]}
     for section, prefix in (("resource", ""), ("data", "data.")):
-        known = schema["resources"] if section == "resource" else schema["data"]
+        known = types[section]
         for rtype, instances in tf.get(section, {}).items():
             if rtype == "//":
                 continue

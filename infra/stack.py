@@ -13,7 +13,6 @@ from cdktn_provider_google.provider import GoogleProvider
 from cdktn_provider_google.secret_manager_secret_iam_member import SecretManagerSecretIamMember
 from constructs import Construct
 
-from infra.api_dependencies import depend_on_project_services
 from infra.app_env import PlatformRefs, check_production_env, service_env, service_secret_env
 from infra.config import Environment
 from infra.skips import skip_check
@@ -78,14 +77,21 @@ class EnvironmentStack(TerraformStack):
         self._observability()
         self._outputs()
         self._accepted_checkov_findings()
-        depend_on_project_services(self, self.apis.resources)  # last: sees every resource
 
     def _foundation(self) -> None:
-        """APIs, network and identities: what every other layer builds on."""
+        """APIs, network and identities: what every other layer builds on.
+
+        Every resource of the stack waits for every API, so a first apply on a fresh project
+        works: Terraform orders only what it knows depends on what, and each API must be on
+        before its first resource is created. Each waits through the one gate that depends on
+        every API (`self.after_apis`, passed to each module as `depends_on_resources`), which
+        orders create and destroy as naming all the APIs would, with one `depends_on` entry.
+        """
         cfg = self.cfg
         self.apis = ProjectServices(
             self, "project", ProjectServicesProps(project_id=cfg.project_id)
         )
+        self.after_apis = [self.apis.ready]
         self.network = Network(
             self,
             "network",
@@ -97,6 +103,7 @@ class EnvironmentStack(TerraformStack):
                 psa_prefix_length=cfg.network.psa_prefix_length,
                 flow_log_sampling=cfg.network.flow_log_sampling,
                 labels=self.labels,
+                depends_on_resources=self.after_apis,
             ),
         )
         gemini = cfg.app.model == "gemini"
@@ -111,6 +118,7 @@ class EnvironmentStack(TerraformStack):
                 extra_project_roles=(
                     {"api": GEMINI_ROLES, "worker": GEMINI_ROLES} if gemini else {}
                 ),
+                depends_on_resources=self.after_apis,
             ),
         )
         self.readers = [self.identity.api_member, self.identity.worker_member]
@@ -128,6 +136,7 @@ class EnvironmentStack(TerraformStack):
                 point_in_time_recovery=cfg.firestore.point_in_time_recovery,
                 delete_protection=cfg.firestore.delete_protection,
                 backup_retention_days=cfg.firestore.backup_retention_days,
+                depends_on_resources=self.after_apis,
             ),
         )
         self.redis: RedisCache | None = None
@@ -146,7 +155,7 @@ class EnvironmentStack(TerraformStack):
                 network_id=self.network.network_id,
                 labels=self.labels,
                 deletion_protection=cfg.redis.deletion_protection,
-                depends_on_resources=[self.network.psa_connection],
+                depends_on_resources=[*self.after_apis, self.network.psa_connection],
             ),
         )
         self.redis_auth = Secret(
@@ -158,6 +167,7 @@ class EnvironmentStack(TerraformStack):
                 accessors=self.readers,
                 labels=self.labels,
                 data=self.redis.auth_string,
+                depends_on_resources=self.after_apis,
             ),
         )
 
@@ -182,6 +192,7 @@ class EnvironmentStack(TerraformStack):
                 message_retention_seconds=cfg.messaging.message_retention_seconds,
                 inquiries_publishers=[identity.api_member],
                 events_publishers=[identity.worker_member],
+                depends_on_resources=self.after_apis,
             ),
         )
 
@@ -197,6 +208,7 @@ class EnvironmentStack(TerraformStack):
                 repository_id=self.prefix,
                 labels=self.labels,
                 keep_recent=cfg.compute.artifact_keep_recent,
+                depends_on_resources=self.after_apis,
             ),
         )
         refs = PlatformRefs(
@@ -252,7 +264,8 @@ class EnvironmentStack(TerraformStack):
                     network_name=self.network.network_name,
                     subnet_name=self.network.subnet_name,
                     deletion_protection=cfg.compute.deletion_protection,
-                    depends_on_resources=secrets_ready,
+                    service_depends_on=secrets_ready,
+                    depends_on_resources=self.after_apis,
                 ),
             )
         self.api, self.worker = self.services["api"], self.services["worker"]
@@ -277,6 +290,7 @@ class EnvironmentStack(TerraformStack):
                 target_url=f"{self.worker_url}{HOUSEKEEPING_PATH}",
                 service_account_email=self.identity.push_email,
                 audience=self.worker_url,
+                depends_on_resources=self.after_apis,
             ),
         )
 
@@ -297,6 +311,7 @@ class EnvironmentStack(TerraformStack):
                 domains=cfg.edge.domains,
                 labels=self.labels,
                 rate_limit_requests_per_minute=cfg.edge.rate_limit_requests_per_minute,
+                depends_on_resources=self.after_apis,
             ),
         )
 
@@ -318,6 +333,7 @@ class EnvironmentStack(TerraformStack):
                 log_retention_days=cfg.observability.log_retention_days,
                 error_ratio_threshold=cfg.observability.error_ratio_threshold,
                 latency_p95_ms=cfg.observability.latency_p95_ms,
+                depends_on_resources=self.after_apis,
             ),
         )
 
@@ -355,6 +371,7 @@ class EnvironmentStack(TerraformStack):
                 secret_id=secret_id,
                 role="roles/secretmanager.secretAccessor",
                 member=member,
+                depends_on=self.after_apis,
             )
             for index, member in enumerate(self.readers)
         ]

@@ -154,6 +154,9 @@ class ArtifactRepositoryProps:
     untagged_max_age_days: int = 14
     # CMEK: the Artifact Registry service agent needs cryptoKeyEncrypterDecrypter on this key.
     kms_key_name: str | None = None
+    depends_on_resources: Sequence[Any] = ()
+    """Resources every resource of this module waits for (e.g. `[ProjectServices.ready]`, the
+    gate that exists once every API of a fresh project is enabled)."""
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
@@ -178,6 +181,7 @@ class ArtifactRepository(Construct):
     def __init__(self, scope: Construct, id: str, props: ArtifactRepositoryProps) -> None:
         super().__init__(scope, id)
         max_age = f"{props.untagged_max_age_days * 86400}s"
+        after = list(props.depends_on_resources) or None
         self.repository = ArtifactRegistryRepository(
             self,
             "repository",
@@ -205,6 +209,7 @@ class ArtifactRepository(Construct):
                     ),
                 ),
             ],
+            depends_on=after,
         )
         for index, member in enumerate(props.readers):
             ArtifactRegistryRepositoryIamMember(
@@ -215,6 +220,7 @@ class ArtifactRepository(Construct):
                 repository=self.repository.name,
                 role="roles/artifactregistry.reader",
                 member=member,
+                depends_on=after,
             )
         self.image_base = f"{props.region}-docker.pkg.dev/{props.project_id}/{props.repository_id}"
 
@@ -259,7 +265,12 @@ class CloudRunServiceProps:
     deletion_protection: bool = True
     health_path: str = "/healthz"
     port: int = 8080
+    service_depends_on: Sequence[Any] = ()
+    """Resources the service alone waits for, before `depends_on_resources` (its invoker grants
+    do not): e.g. the secrets of `secret_env` and their accessor grants."""
     depends_on_resources: Sequence[Any] = ()
+    """Resources every resource of this module waits for (e.g. `[ProjectServices.ready]`, the
+    gate that exists once every API of a fresh project is enabled)."""
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
@@ -329,6 +340,7 @@ class CloudRunService(Construct):
 
     def __init__(self, scope: Construct, id: str, props: CloudRunServiceProps) -> None:
         super().__init__(scope, id)
+        after = list(props.depends_on_resources) or None
         vpc_access = None
         if props.subnet_name is not None:
             vpc_access = CloudRunV2ServiceTemplateVpcAccess(
@@ -362,7 +374,7 @@ class CloudRunService(Construct):
                 containers=[_container(props)],
             ),
             lifecycle=TerraformResourceLifecycle(ignore_changes=IGNORED_DRIFT),
-            depends_on=list(props.depends_on_resources) or None,
+            depends_on=[*props.service_depends_on, *props.depends_on_resources] or None,
         )
         self.name = props.name
         self.uri = self.service.uri
@@ -378,6 +390,7 @@ class CloudRunService(Construct):
                 name=self.service.name,
                 role="roles/run.invoker",
                 member=member,
+                depends_on=after,
             )
 
 

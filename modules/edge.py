@@ -132,6 +132,9 @@ class EdgeProps:
     waf_rules: Sequence[str] = DEFAULT_WAF_RULES
     waf_sensitivity: int = 1
     block_log4j_lookups: bool = True
+    depends_on_resources: Sequence[Any] = ()
+    """Resources every resource of this module waits for (e.g. `[ProjectServices.ready]`, the
+    gate that exists once every API of a fresh project is enabled)."""
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
@@ -243,6 +246,7 @@ class Edge(Construct):
     def __init__(self, scope: Construct, id: str, props: EdgeProps) -> None:
         super().__init__(scope, id)
         name, project = props.name, props.project_id
+        after = list(props.depends_on_resources) or None
         ip = ComputeGlobalAddress(
             self,
             "address",
@@ -251,6 +255,7 @@ class Edge(Construct):
             address_type="EXTERNAL",
             ip_version="IPV4",
             labels=dict(props.labels),
+            depends_on=after,
         )
         ip_id = ip.id  # read once: each read is a round trip to Node.js
         neg = ComputeRegionNetworkEndpointGroup(
@@ -263,6 +268,7 @@ class Edge(Construct):
             cloud_run=ComputeRegionNetworkEndpointGroupCloudRun(
                 service=props.cloud_run_service_name
             ),
+            depends_on=after,
         )
         self.security_policy = ComputeSecurityPolicy(
             self,
@@ -276,6 +282,7 @@ class Edge(Construct):
                 json_parsing="STANDARD", log_level="NORMAL"
             ),
             rule=security_rules(props),
+            depends_on=after,
         )
         self.backend_service = ComputeBackendService(
             self,
@@ -287,6 +294,7 @@ class Edge(Construct):
             security_policy=self.security_policy.id,
             backend=[ComputeBackendServiceBackend(group=neg.id)],
             log_config=ComputeBackendServiceLogConfig(enable=True, sample_rate=1),
+            depends_on=after,
         )
         url_map = ComputeUrlMap(
             self,
@@ -294,6 +302,7 @@ class Edge(Construct):
             project=project,
             name=f"{name}-urlmap",
             default_service=self.backend_service.id,
+            depends_on=after,
         )
         # A certificate's domains cannot change in place: the name follows the domains and the
         # new certificate is attached before the old one goes, so a domain change has no gap.
@@ -305,6 +314,7 @@ class Edge(Construct):
             name=f"{name}-cert-{digest}",
             managed=ComputeManagedSslCertificateManaged(domains=list(props.domains)),
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
+            depends_on=after,
         )
         ssl_policy = ComputeSslPolicy(
             self,
@@ -313,6 +323,7 @@ class Edge(Construct):
             name=f"{name}-tls",
             profile="MODERN",
             min_tls_version="TLS_1_2",
+            depends_on=after,
         )
         https_proxy = ComputeTargetHttpsProxy(
             self,
@@ -322,6 +333,7 @@ class Edge(Construct):
             url_map=url_map.id,
             ssl_certificates=[self.certificate.id],
             ssl_policy=ssl_policy.id,
+            depends_on=after,
         )
         self.https_forwarding_rule = self._forwarding_rule(
             props, "https", ip_id, https_proxy.id, 443
@@ -336,9 +348,15 @@ class Edge(Construct):
                 strip_query=False,
                 redirect_response_code="MOVED_PERMANENTLY_DEFAULT",
             ),
+            depends_on=after,
         )
         http_proxy = ComputeTargetHttpProxy(
-            self, "http-proxy", project=project, name=f"{name}-http-proxy", url_map=redirect.id
+            self,
+            "http-proxy",
+            project=project,
+            name=f"{name}-http-proxy",
+            url_map=redirect.id,
+            depends_on=after,
         )
         self.http_forwarding_rule = self._forwarding_rule(props, "http", ip_id, http_proxy.id, 80)
         self.address = ip.address
@@ -358,4 +376,5 @@ class Edge(Construct):
             load_balancing_scheme="EXTERNAL_MANAGED",
             target=target,
             labels=dict(props.labels),
+            depends_on=list(props.depends_on_resources) or None,
         )

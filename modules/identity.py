@@ -124,7 +124,9 @@ class WorkloadIdentityProps:
     name_prefix: str
     firestore_database: str
     extra_project_roles: Mapping[str, Sequence[str]] = field(default_factory=dict)
-    depends_on_resources: Sequence[Any] = ()  # e.g. ProjectServices.resources
+    depends_on_resources: Sequence[Any] = ()
+    """Resources every resource of this module waits for (e.g. `[ProjectServices.ready]`, the
+    gate that exists once every API of a fresh project is enabled)."""
 
     def __post_init__(self) -> None:
         ok = _matches(_PROJECT_ID, self.project_id)
@@ -214,6 +216,7 @@ class WorkloadIdentity(Construct):
                     role=role,
                     member=members[workload],
                     condition=only_database if role == DATASTORE_ROLE else None,
+                    depends_on=after,
                 )
         self.push_token_creator = ServiceAccountIamMember(
             self,
@@ -221,6 +224,7 @@ class WorkloadIdentity(Construct):
             service_account_id=self.push.name,
             role="roles/iam.serviceAccountTokenCreator",
             member=self.pubsub_service_agent,
+            depends_on=after,
         )
 
 
@@ -234,6 +238,8 @@ class SecretProps:
     labels: Mapping[str, str]
     data: str | None = None
     depends_on_resources: Sequence[Any] = ()
+    """Resources every resource of this module waits for (e.g. `[ProjectServices.ready]`, the
+    gate that exists once every API of a fresh project is enabled)."""
 
     def __post_init__(self) -> None:
         ok = _matches(_PROJECT_ID, self.project_id)
@@ -265,6 +271,7 @@ class Secret(Construct):
 
     def __init__(self, scope: Construct, id: str, props: SecretProps) -> None:
         super().__init__(scope, id)
+        after = list(props.depends_on_resources) or None
         self.secret = SecretManagerSecret(
             self,
             "secret",
@@ -272,14 +279,14 @@ class Secret(Construct):
             secret_id=props.secret_id,
             labels=dict(props.labels),
             replication=SecretManagerSecretReplication(auto=SecretManagerSecretReplicationAuto()),
-            depends_on=list(props.depends_on_resources) or None,
+            depends_on=after,
         )
         self.secret_id: str = self.secret.secret_id
         secret = self.secret.id  # read once: each read is a round trip to Node.js
         self.version: SecretManagerSecretVersion | None = None
         if props.data is not None:
             self.version = SecretManagerSecretVersion(
-                self, "version", secret=secret, secret_data=props.data
+                self, "version", secret=secret, secret_data=props.data, depends_on=after
             )
         self.accessor_bindings = [
             SecretManagerSecretIamMember(
@@ -289,6 +296,7 @@ class Secret(Construct):
                 secret_id=secret,
                 role="roles/secretmanager.secretAccessor",
                 member=member,
+                depends_on=after,
             )
             for index, member in enumerate(props.accessors)
         ]

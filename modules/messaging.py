@@ -152,6 +152,9 @@ class MessagingProps:
     inquiries_publishers: Sequence[str] = ()
     events_publishers: Sequence[str] = ()
     events_subscribers: Sequence[str] = ()
+    depends_on_resources: Sequence[Any] = ()
+    """Resources every resource of this module waits for (e.g. `[ProjectServices.ready]`, the
+    gate that exists once every API of a fresh project is enabled)."""
 
     def __post_init__(self) -> None:
         owner = "MessagingProps"
@@ -197,6 +200,7 @@ class Messaging(Construct):
     def __init__(self, scope: Construct, id: str, props: MessagingProps) -> None:
         super().__init__(scope, id)
         prefix, project, labels = props.name_prefix, props.project_id, dict(props.labels)
+        after = list(props.depends_on_resources) or None
         self.pubsub_service_agent = (
             f"serviceAccount:service-{props.project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
         )
@@ -209,6 +213,7 @@ class Messaging(Construct):
                 name=name,
                 labels=labels,
                 message_retention_duration=f"{retention_seconds}s",
+                depends_on=after,
             )
 
         retention = props.message_retention_seconds
@@ -248,6 +253,7 @@ class Messaging(Construct):
                 dead_letter_topic=dead_letter_topic_id,
                 max_delivery_attempts=props.max_delivery_attempts,
             ),
+            depends_on=after,
         )
         self.dead_letter_subscription_name = f"{prefix}-inquiries-dead-letter-pull"
         self.dead_letter_subscription = PubsubSubscription(
@@ -260,6 +266,7 @@ class Messaging(Construct):
             ack_deadline_seconds=props.ack_deadline_seconds,
             message_retention_duration=f"{props.dead_letter_retention_seconds}s",
             expiration_policy=never_expires,
+            depends_on=after,
         )
 
         # Without these two grants Pub/Sub cannot dead-letter and keeps redelivering.
@@ -270,6 +277,7 @@ class Messaging(Construct):
             topic=self.dead_letter_topic.name,
             role="roles/pubsub.publisher",
             member=self.pubsub_service_agent,
+            depends_on=after,
         )
         PubsubSubscriptionIamMember(
             self,
@@ -278,6 +286,7 @@ class Messaging(Construct):
             subscription=self.push_subscription.name,
             role="roles/pubsub.subscriber",
             member=self.pubsub_service_agent,
+            depends_on=after,
         )
         grants = (
             (self.inquiries_topic, "inquiries-publisher", "publisher", props.inquiries_publishers),
@@ -293,4 +302,5 @@ class Messaging(Construct):
                     topic=target.name,
                     role=f"roles/pubsub.{role}",
                     member=member,
+                    depends_on=after,
                 )

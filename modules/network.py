@@ -146,7 +146,9 @@ class NetworkProps:
     ingress_rules: Sequence[IngressRule] = ()
     labels: Mapping[str, str] = field(default_factory=dict)  # for the PSA address; optional
     nat_log_filter: str = "ERRORS_ONLY"
-    depends_on_resources: Sequence[Any] = ()  # e.g. ProjectServices.resources
+    depends_on_resources: Sequence[Any] = ()
+    """Resources every resource of this module waits for (e.g. `[ProjectServices.ready]`, the
+    gate that exists once every API of a fresh project is enabled)."""
 
     def __post_init__(self) -> None:
         ok = _matches(_PROJECT_ID, self.project_id)
@@ -216,6 +218,7 @@ class Network(Construct):
                 flow_sampling=props.flow_log_sampling,
                 metadata="INCLUDE_ALL_METADATA",
             ),
+            depends_on=after,
         )
         self.router = ComputeRouter(
             self,
@@ -224,6 +227,7 @@ class Network(Construct):
             project=project,
             region=props.region,
             network=vpc_id,
+            depends_on=after,
         )
         self.nat = ComputeRouterNat(
             self,
@@ -235,6 +239,7 @@ class Network(Construct):
             nat_ip_allocate_option="AUTO_ONLY",
             source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
             log_config=ComputeRouterNatLogConfig(enable=True, filter=props.nat_log_filter),
+            depends_on=after,
         )
         logged = ComputeFirewallLogConfig(metadata="INCLUDE_ALL_METADATA")
         self.deny_all_ingress = ComputeFirewall(
@@ -248,6 +253,7 @@ class Network(Construct):
             deny=[ComputeFirewallDeny(protocol="all")],
             source_ranges=["0.0.0.0/0"],
             log_config=logged,
+            depends_on=after,
         )
         self.ingress_firewalls: dict[str, ComputeFirewall] = {}
         for rule in props.ingress_rules:
@@ -265,6 +271,7 @@ class Network(Construct):
                 source_ranges=list(rule.source_ranges),
                 target_tags=list(rule.target_tags) or None,
                 log_config=logged,
+                depends_on=after,
             )
         self.psa_range = ComputeGlobalAddress(
             self,
@@ -276,6 +283,7 @@ class Network(Construct):
             address_type="INTERNAL",
             prefix_length=props.psa_prefix_length,
             labels=dict(props.labels) or None,
+            depends_on=after,
         )
         self.psa_connection = ServiceNetworkingConnection(
             self,
@@ -283,6 +291,7 @@ class Network(Construct):
             network=vpc_id,
             service="servicenetworking.googleapis.com",
             reserved_peering_ranges=[self.psa_range.name],
+            depends_on=after,
         )
         self.network_id: str = vpc_id
         self.network_name: str = self.vpc.name

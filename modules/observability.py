@@ -121,6 +121,9 @@ class ObservabilityProps:
     dead_letter_backlog_threshold: int = 1
     worker_errors_per_5min: int = 0
     inquiry_failures_per_5min: int = 0
+    depends_on_resources: Sequence[Any] = ()
+    """Resources every resource of this module waits for (e.g. `[ProjectServices.ready]`, the
+    gate that exists once every API of a fresh project is enabled)."""
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
@@ -331,6 +334,7 @@ class Observability(Construct):
         super().__init__(scope, id)
         prefix, project = props.name_prefix, props.project_id
         labels = dict(props.labels)
+        after = list(props.depends_on_resources) or None
         self.channels = [
             MonitoringNotificationChannel(
                 self,
@@ -340,6 +344,7 @@ class Observability(Construct):
                 display_name=f"{prefix} {email}",
                 labels={"email_address": email},
                 user_labels=labels,
+                depends_on=after,
             )
             for email in props.notification_emails
         ]
@@ -368,6 +373,7 @@ class Observability(Construct):
                     type="uptime_url", labels={"project_id": project, "host": props.api_host}
                 ),
                 user_labels=labels,
+                depends_on=after,
             )
         self.log_filters = log_filters(props)
         self.inquiry_failures_metric = self._log_metric(
@@ -402,6 +408,7 @@ class Observability(Construct):
             "dashboard",
             project=project,
             dashboard_json=dashboard_json(f"{prefix} agents", project, rows, self.log_filters),
+            depends_on=after,
         )
         self.log_bucket = LoggingProjectBucketConfig(
             self,
@@ -410,6 +417,7 @@ class Observability(Construct):
             location="global",
             bucket_id="_Default",
             retention_days=props.log_retention_days,
+            depends_on=after,
         )
 
     def _log_metric(
@@ -437,11 +445,14 @@ class Observability(Construct):
                 unit="1",
                 labels=labels if kind_label else None,
             ),
+            depends_on=list(props.depends_on_resources) or None,
         )
 
     def _alert(
         self, props: ObservabilityProps, signal: Signal, routes: list[str], needs: list[Any] | None
     ) -> MonitoringAlertPolicy:
+        """An alert on one signal; it waits for `needs` (its log-based metric), then the rest."""
+
         def aggregation(cls: type) -> Any:
             return cls(
                 alignment_period=signal.period,
@@ -487,5 +498,5 @@ class Observability(Construct):
             notification_channels=routes or None,
             alert_strategy=MonitoringAlertPolicyAlertStrategy(auto_close="1800s"),
             user_labels=dict(props.labels),
-            depends_on=needs,
+            depends_on=[*(needs or ()), *props.depends_on_resources] or None,
         )

@@ -3,15 +3,23 @@
 Why: every other layer fails on a fresh project until its API is on, and a `terraform destroy`
 must never switch an API off under other workloads that share the project. So each API gets
 its own `google_project_service` with `disable_on_destroy=False` and
-`disable_dependent_services=False`; other layers depend on `ProjectServices.resources`.
+`disable_dependent_services=False`. The services themselves depend on nothing.
+
+Other layers wait for the APIs through one gate, `ProjectServices.ready`: a `terraform_data`
+resource (Terraform's built-in provider: nothing to configure or download; Terraform >= 1.4)
+that depends on every service. Pass `[apis.ready]` as each other module's `depends_on_resources`:
+Terraform creates every API, then the gate, then what waits for it, and destroys in the
+reverse order, exactly as if each resource named all the APIs. One entry instead of one per API
+also keeps the synth fast, since cdktn resolves each `depends_on` entry of each resource.
 
 Creates: one `google_project_service` per entry of `ProjectServicesProps.services`
-(`DEFAULT_SERVICES` unless given).
+(`DEFAULT_SERVICES` unless given), and the `terraform_data` gate that depends on all of them.
 
 Example::
 
     apis = ProjectServices(stack, "apis", ProjectServicesProps(project_id="acme-agents-dev"))
     run_api = apis.services["run.googleapis.com"]
+    after_apis = [apis.ready]  # any module's depends_on_resources
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cdktn import TerraformResource
 from cdktn_provider_google.project_service import ProjectService
 from constructs import Construct
 
@@ -82,7 +91,10 @@ class ProjectServices(Construct):
 
     Attributes:
         services: the `ProjectService` resource of each API, by API name.
-        resources: every `ProjectService`, for other resources' `depends_on`.
+        resources: every `ProjectService`, in the order of `ProjectServicesProps.services`.
+        ready: the `terraform_data` gate: one resource that exists once every API is enabled;
+            depend on it instead of on each API (other modules'
+            `depends_on_resources=[apis.ready]`).
     """
 
     def __init__(self, scope: Construct, id: str, props: ProjectServicesProps) -> None:
@@ -98,3 +110,9 @@ class ProjectServices(Construct):
                 disable_dependent_services=False,
             )
         self.resources: list[ProjectService] = list(self.services.values())
+        # A plain `TerraformResource` of type `terraform_data`, not cdktn's `DataResource`: the
+        # JSON is the same, but `DataResource` checks at synth time by running `terraform
+        # version`, so every synth would need the Terraform binary on PATH.
+        self.ready = TerraformResource(
+            self, "ready", terraform_resource_type="terraform_data", depends_on=self.resources
+        )

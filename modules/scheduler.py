@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -179,6 +180,9 @@ class HousekeepingScheduleProps:
     retry_count: int = 1
     description: str = "Runs one housekeeping pass of the target service."
     paused: bool = False
+    depends_on_resources: Sequence[Any] = ()
+    """Resources every resource of this module waits for (e.g. `[ProjectServices.ready]`, the
+    gate that exists once every API of a fresh project is enabled)."""
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
@@ -239,6 +243,7 @@ class HousekeepingSchedule(Construct):
                     audience=props.audience,
                 ),
             ),
+            depends_on=list(props.depends_on_resources) or None,
         )
         self.job_name = props.name
         self.job_id = f"projects/{props.project_id}/locations/{props.region}/jobs/{props.name}"

@@ -183,7 +183,6 @@ class FirestoreDatabaseProps:
 
     `ttl_field_indexed=False` exempts the TTL field from single-field indexing: nothing
     queries it, and an indexed, steadily increasing timestamp hot-spots at high write rates.
-    `depends_on_resources`: resources (e.g. the enabled Firestore API) to wait for.
     """
 
     project_id: str
@@ -197,6 +196,8 @@ class FirestoreDatabaseProps:
     ttl_field_indexed: bool = False
     indexes: Sequence[CompositeIndex] = DEFAULT_INDEXES
     depends_on_resources: Sequence[Any] = ()
+    """Resources every resource of this module waits for (e.g. `[ProjectServices.ready]`, the
+    gate that exists once every API of a fresh project is enabled)."""
 
     def __post_init__(self) -> None:
         owner = "FirestoreDatabaseProps"
@@ -234,6 +235,7 @@ class FirestoreDatabase(Construct):
         pitr = "ENABLED" if props.point_in_time_recovery else "DISABLED"
         protection = "ENABLED" if props.delete_protection else "DISABLED"
         self.database_name = props.name
+        after = list(props.depends_on_resources) or None
         self.database = FirestoreDatabaseResource(
             self,
             "database",
@@ -246,7 +248,7 @@ class FirestoreDatabase(Construct):
             point_in_time_recovery_enablement=f"POINT_IN_TIME_RECOVERY_{pitr}",
             delete_protection_state=f"DELETE_PROTECTION_{protection}",
             deletion_policy=policy,
-            depends_on=list(props.depends_on_resources) or None,
+            depends_on=after,
         )
         database = self.database.name
         self.ttl_fields = [
@@ -261,6 +263,7 @@ class FirestoreDatabase(Construct):
                 # An empty index_config turns the field's single-field indexes off.
                 index_config=None if props.ttl_field_indexed else FirestoreFieldIndexConfig(),
                 deletion_policy=policy,
+                depends_on=after,
             )
             for collection in props.ttl_collections
         ]
@@ -277,6 +280,7 @@ class FirestoreDatabase(Construct):
                     FirestoreIndexFields(field_path=path, order=order)
                     for path, order in index.fields
                 ],
+                depends_on=after,
             )
             for index in props.indexes
         ]
@@ -290,13 +294,14 @@ class FirestoreDatabase(Construct):
                 retention=f"{props.backup_retention_days * 86400}s",
                 daily_recurrence=FirestoreBackupScheduleDailyRecurrence(),
                 deletion_policy=policy,
+                depends_on=after,
             )
 
 
 @dataclass(frozen=True, kw_only=True)
 class RedisCacheProps:
     """What `RedisCache` builds. `network_id` is the VPC's id (`projects/P/global/networks/N`);
-    `depends_on_resources` should hold the Private Service Access connection."""
+    `depends_on_resources` should also hold the Private Service Access connection."""
 
     project_id: str
     region: str
@@ -310,6 +315,8 @@ class RedisCacheProps:
     maintenance_hour_utc: int = 3
     deletion_protection: bool = False
     depends_on_resources: Sequence[Any] = ()
+    """Resources every resource of this module waits for (e.g. `[ProjectServices.ready]`, the
+    gate that exists once every API of a fresh project is enabled)."""
 
     def __post_init__(self) -> None:
         owner = "RedisCacheProps"

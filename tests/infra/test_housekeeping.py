@@ -67,10 +67,13 @@ def test_the_job_calls_with_the_push_identity_the_worker_verifies(stack: Any) ->
 
 
 def test_the_scheduler_api_is_enabled_and_the_job_waits_for_it(stack: Any) -> None:
+    """Through the API gate: the job waits for the gate, which waits for the API."""
     _, tf, _ = stack
     api = only(tf, "google_project_service", service="cloudscheduler.googleapis.com")
     api_ref = ref(tf, "google_project_service", api)
-    assert api_ref in only(tf, "google_cloud_scheduler_job")["depends_on"]
+    ((gate_name, gate),) = resources(tf, "terraform_data").items()
+    assert api_ref in gate["depends_on"]
+    assert f"terraform_data.{gate_name}" in only(tf, "google_cloud_scheduler_job")["depends_on"]
 
 
 def test_the_cloud_run_worker_leaves_housekeeping_to_the_scheduler(stack: Any) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from infra.schema_check import BUILTIN_RESOURCES
 from tests.infra.conftest import ENV_NAMES, only, ref, resources
 
 BASIC_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
@@ -175,15 +176,26 @@ def test_redis_has_auth_and_tls_and_its_password_comes_from_secret_manager(stack
 
 
 def test_every_resource_waits_for_the_project_apis(stack: Any) -> None:
+    """Through one gate: every other resource depends on it, it depends on every API, and the
+    APIs depend on nothing. So every API is on before anything else is created (and stays until
+    everything else is destroyed), with one `depends_on` entry per resource instead of one per
+    API."""
     name, tf, _ = stack
     services = {f"google_project_service.{n}" for n in resources(tf, "google_project_service")}
     assert len(services) >= 10
+    gates = {f"terraform_data.{n}": c for n, c in resources(tf, "terraform_data").items()}
+    assert len(gates) == 1, f"{name}: one gate expected, got {sorted(gates)}"
+    ((gate, gate_config),) = gates.items()
+    assert sorted(gate_config["depends_on"]) == sorted(services), name
     for rtype, instances in tf["resource"].items():
-        if rtype == "google_project_service":
-            continue
         for rname, config in instances.items():
-            missing = services - set(config.get("depends_on", []))
-            assert not missing, f"{name}: {rtype}.{rname} does not wait for {sorted(missing)[:2]}"
+            address, waits_for = f"{rtype}.{rname}", config.get("depends_on", [])
+            if rtype == "google_project_service":
+                assert not waits_for, f"{name}: {address} waits for {waits_for}"
+            elif address != gate:
+                assert gate in waits_for, f"{name}: {address} does not wait for {gate}"
+                named = sorted(services.intersection(waits_for))
+                assert not named, f"{name}: {address} names {named[:2]}; the gate orders them"
 
 
 def test_labels_app_and_env_on_every_resource_that_takes_labels(
@@ -193,8 +205,9 @@ def test_labels_app_and_env_on_every_resource_that_takes_labels(
     provider = tf["provider"]["google"][0]
     assert provider["default_labels"] == env.labels
     checked = 0
+    known = {**BUILTIN_RESOURCES, **provider_schema["resources"]}  # terraform_data: no labels
     for rtype, instances in tf["resource"].items():
-        attributes = provider_schema["resources"][rtype]["attributes"]
+        attributes = known[rtype]["attributes"]
         key = "user_labels" if "user_labels" in attributes else "labels"
         if key not in attributes:
             continue

@@ -158,6 +158,40 @@ def test_depends_on_takes_bare_references_to_what_the_stack_declares(
     ]
 
 
+def test_terraform_data_is_checked_against_its_own_arguments(
+    tmp_path: Path, provider_schema: dict
+) -> None:
+    """Terraform's built-in `terraform_data` (the stacks' API gate) is known, not in the Google
+    schema, and held to its documented arguments like any other resource. The arguments come
+    from cdktn's own `DataResource` (its synth-time `terraform version` probe skipped)."""
+    from cdktn import App, DataResource, TerraformStack
+    from cdktn_provider_google.project_service import ProjectService
+    from cdktn_provider_google.provider import GoogleProvider
+
+    assert "terraform_data" not in provider_schema["resources"]
+    app = App(outdir=str(tmp_path / "cdktf.out"), skip_validation=True)
+    stack = TerraformStack(app, "builtin")
+    GoogleProvider(stack, "google", project="acme-agents-dev")
+    api = ProjectService(stack, "pubsub", service="pubsub.googleapis.com")
+    DataResource(
+        stack,
+        "ready",
+        input={"apis": ["pubsub.googleapis.com"]},
+        triggers_replace={"revision": "1"},
+        depends_on=[api],
+    )
+    typo = DataResource(stack, "typo", depends_on=[api])
+    typo.add_override("triggers_replaced", "1")
+    typo.add_override("depends_on", ["google_project_service.pubsub", "terraform_data.nope"])
+    app.synth()
+    tf = json.loads((tmp_path / "cdktf.out" / "stacks" / "builtin" / "cdk.tf.json").read_text())
+    assert set(tf["resource"]["terraform_data"]["ready"]) >= {"input", "triggers_replace"}
+    assert check_stack(tf, provider_schema) == [
+        "terraform_data.typo.depends_on: terraform_data.nope is not declared in this stack",
+        "terraform_data.typo.triggers_replaced: unknown attribute (did you mean triggers_replace?)",
+    ]
+
+
 def test_the_command_fails_on_a_broken_stack_and_passes_on_good_ones(
     broken_out: Path, synthesized: Any
 ) -> None:

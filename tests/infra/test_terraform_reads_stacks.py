@@ -37,3 +37,5 @@ def test_terraform_loads_every_stack(synthesized: Synthesized, tmp_path: Path) -
         )
         assert done.returncode == 0, f"{name}: terraform refused the stack:\n{done.stderr[-3000:]}"
         assert "provider[registry.terraform.io/hashicorp/google]" in done.stdout, done.stdout
+        # The API gate (terraform_data) comes with Terraform itself: nothing more to download.
+        assert "provider[terraform.io/builtin/terraform]" in done.stdout, done.stdout

@@ -86,3 +86,18 @@ def test_the_variant_matches_the_provider_schema(variant: dict, provider_schema:
 
 def test_the_variant_stack_is_named_after_its_file(variant: dict) -> None:
     assert variant["//"]["metadata"]["stackName"] == "lab"
+
+
+def test_the_stack_s_own_grants_wait_for_the_apis_and_the_services_for_them(
+    variant: dict,
+) -> None:
+    """The callback key grants are made by the stack itself, not by a module; they wait for
+    the APIs through the gate, as every module's resources do."""
+    (gate,) = (f"terraform_data.{n}" for n in resources(variant, "terraform_data"))
+    grants = resources(variant, "google_secret_manager_secret_iam_member")
+    assert len(grants) == 2
+    for name, grant in grants.items():
+        assert grant["depends_on"] == [gate], name
+    addresses = {f"google_secret_manager_secret_iam_member.{n}" for n in grants}
+    for name, service in resources(variant, "google_cloud_run_v2_service").items():
+        assert set(service["depends_on"]) == {gate} | addresses, name

@@ -28,12 +28,16 @@ REQUIRED_APIS = {
 
 @pytest.fixture(scope="module")
 def built(synth):
+    from cdktn_provider_google.pubsub_topic import PubsubTopic
+
     from modules.project import ProjectServices, ProjectServicesProps
 
     made = {}
 
     def build(stack):
         made["apis"] = ProjectServices(stack, "apis", ProjectServicesProps(project_id=PROJECT))
+        # What another module does with `depends_on_resources=[apis.ready]`.
+        PubsubTopic(stack, "after-apis", name="after-apis", depends_on=[made["apis"].ready])
 
     tf = synth(build)
     return tf, made["apis"]
@@ -63,6 +67,21 @@ def test_attributes_expose_each_service_for_depends_on(built):
     _, apis = built
     assert set(apis.services) == set(DEFAULT_SERVICES)
     assert apis.resources == list(apis.services.values())
+
+
+def test_ready_is_one_gate_that_exists_once_every_api_is_enabled(built):
+    tf, _ = built
+    services = resources(tf, "google_project_service")
+    gates = resources(tf, "terraform_data")
+    assert len(gates) == 1
+    ((gate_name, gate),) = gates.items()
+    # Terraform's built-in terraform_data: no provider, stores nothing, only orders.
+    assert set(gate) == {"//", "depends_on"}
+    assert sorted(gate["depends_on"]) == sorted(f"google_project_service.{n}" for n in services)
+    assert all("depends_on" not in service for service in services.values())
+    # A resource depending on the gate names it alone, not each API.
+    (waiting,) = resources(tf, "google_pubsub_topic").values()
+    assert waiting["depends_on"] == [f"terraform_data.{gate_name}"]
 
 
 @pytest.mark.parametrize(
