@@ -1,7 +1,8 @@
 """The records the agents work on, shared by every adapter and the HTTP layer.
 
-Plain dataclasses with no behaviour beyond turning themselves into JSON-ready dicts, so that
-SQLite, Firestore and the HTTP layer all speak the same shapes.
+Plain records (dataclasses, and a named tuple for the hits every FAQ search builds) with no
+behaviour beyond turning themselves into JSON-ready dicts, so that SQLite, Firestore and the
+HTTP layer all speak the same shapes.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 def utcnow() -> datetime:
@@ -39,8 +40,10 @@ class Route(StrEnum):
     INQUIRY = "inquiry"
 
 
-@dataclass(frozen=True)
-class FaqHit:
+class FaqHit(NamedTuple):
+    """A ranked FAQ entry. A named tuple: every search builds several, and a frozen dataclass
+    costs twice as much to build."""
+
     id: str
     question: str
     answer: str

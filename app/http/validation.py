@@ -8,6 +8,7 @@ so bad input never half-writes anything.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -15,7 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Request, request
-from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
+from werkzeug.exceptions import (
+    BadRequest,
+    HTTPException,
+    RequestEntityTooLarge,
+    UnsupportedMediaType,
+)
 
 from app.errors import InvalidInput
 
@@ -213,12 +219,7 @@ def json_body(spec: BodySpec) -> dict[str, Any]:
     """
     req = request._get_current_object()  # one proxy lookup instead of one per attribute
     charset = _json_charset(req)
-    raw = req.get_data(cache=True)  # raises RequestEntityTooLarge over MAX_CONTENT_LENGTH
-    limit = req.max_content_length
-    if limit is not None and len(raw) >= limit:
-        # A chunked body (no Content-Length) stops silently at the limit; reading on raises
-        # RequestEntityTooLarge instead of letting a truncated body pass as malformed JSON.
-        req.stream.read(1)
+    raw = _body_bytes(req)
     try:
         data = _DECODER.decode(raw.decode(charset))
     except RecursionError:
@@ -226,6 +227,33 @@ def json_body(spec: BodySpec) -> dict[str, Any]:
     except (ValueError, LookupError) as error:
         raise _http_error(BadRequest, f"Body is not valid JSON: {_short(error)}") from None
     return spec.parse(data)
+
+
+def _body_bytes(req: Request) -> bytes:
+    """The body's bytes; 413 over MAX_CONTENT_LENGTH, 400 when it ends before its length.
+
+    With a Content-Length, as nearly every client sends, it is read straight from the WSGI
+    input, which PEP 3333 lets an application read up to CONTENT_LENGTH: werkzeug's stream
+    wrapping costs more than parsing and checking the JSON on the busiest route. A chunked
+    body (no Content-Length) goes through werkzeug, which stops at the limit.
+    """
+    length = req.content_length
+    limit = req.max_content_length
+    if length is None:
+        raw = req.get_data(cache=True)
+        if limit is not None and len(raw) >= limit:
+            # A chunked body stops silently at the limit; reading on raises
+            # RequestEntityTooLarge instead of letting a truncated body pass as malformed JSON.
+            req.stream.read(1)
+        return raw
+    if limit is not None and length > limit:
+        raise RequestEntityTooLarge()
+    environ = req.environ
+    raw = environ["wsgi.input"].read(length)
+    if len(raw) < length:
+        raise _http_error(BadRequest, f"Body ended after {len(raw)} of its {length} bytes")
+    environ["wsgi.input"] = io.BytesIO(raw)  # a later reader (get_data, get_json) gets it too
+    return raw
 
 
 def _json_charset(req: Request) -> str:

@@ -86,6 +86,27 @@ def test_body_over_the_limit_is_413_with_or_without_content_length(api, settings
     assert_problem(response, 413)
 
 
+def test_a_body_shorter_than_its_content_length_is_400_and_a_body_at_the_limit_is_read(
+    api, settings
+):
+    body = assert_problem(
+        api.post(
+            "/v1/faq/search",
+            input_stream=io.BytesIO(b'{"query": "shipping"}'),
+            content_type="application/json",
+            environ_overrides={"CONTENT_LENGTH": "100"},
+        ),
+        400,
+    )
+    assert body["detail"] == "Body ended after 21 of its 100 bytes"
+
+    query = "x" * (settings.max_body_bytes - len(json.dumps({"query": ""})))
+    exactly = json.dumps({"query": query})
+    assert len(exactly) == settings.max_body_bytes
+    # valid up to the byte; refused by the FAQ agent's own limit on the query, not as too large
+    assert_problem(api.post("/v1/faq/search", data=exactly, content_type="application/json"), 422)
+
+
 @pytest.mark.parametrize(
     ("path", "body", "field"),
     [
