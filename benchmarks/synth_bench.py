@@ -1,7 +1,8 @@
 """The synth figures: all environments in one process against the floor, and a no-op `make synth`.
 
 Each synth runs in a fresh process (imports are most of the cost, and a warm process would hide
-them); the figure is the median of a few runs. The no-op runs `make synth` twice in a scratch
+them), with -O as `make synth` runs it, and so does the floor; the figure is the median of a few
+runs. The no-op runs `make synth` twice in a scratch
 copy of the repository (the `.venv` linked in), so the user's `cdktf.out` is never touched:
 the first builds, the second must find nothing to do.
 """
@@ -88,8 +89,16 @@ def scratch_copy(workdir: Path) -> Path:
 def synth_figures(workdir: Path, runs: int) -> list[Figure]:
     env = base_env()
     modules = provider_modules(env)
-    floor_argv = [PYTHON, "-m", "benchmarks.synth_floor", str(workdir / "floor-out"), *modules]
-    synth_argv = [PYTHON, "-m", "infra", "synth", "--out", str(workdir / "synth-out")]
+    # Both as `make synth` runs the synth: with -O (see make/infra.mk).
+    floor_argv = [
+        PYTHON,
+        "-O",
+        "-m",
+        "benchmarks.synth_floor",
+        str(workdir / "floor-out"),
+        *modules,
+    ]
+    synth_argv = [PYTHON, "-O", "-m", "infra", "synth", "--out", str(workdir / "synth-out")]
     (floor_s, floor_peak, floor_runs), (full_s, full_peak, full_runs) = _taking_turns(
         [floor_argv, synth_argv], env, runs
     )

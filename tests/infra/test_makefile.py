@@ -73,9 +73,9 @@ def test_help_lists_every_infra_target() -> None:
 
 
 FAKE_PY = """#!/bin/sh
-# Stands in for `.venv/bin/python -m infra synth [--env E]`: logs the call, writes the outputs.
+# Stands in for `.venv/bin/python -O -m infra synth [--env E]`: logs the call, writes the outputs.
 echo "$*" >> synth.log
-if [ "$4" = "--env" ]; then envs="$5"; else envs="dev prod staging"; fi
+if [ "$5" = "--env" ]; then envs="$6"; else envs="dev prod staging"; fi
 for e in $envs; do mkdir -p cdktf.out/stacks/$e && echo '{}' > cdktf.out/stacks/$e/cdk.tf.json; done
 """
 
@@ -114,8 +114,8 @@ def touch_later(path: Path) -> None:
 
 
 def test_synth_does_no_work_when_nothing_changed(project_copy: Path) -> None:
-    assert synth_in(project_copy) == ["-m infra synth"]
-    assert synth_in(project_copy) == ["-m infra synth"], "second synth ran again"
+    assert synth_in(project_copy) == ["-O -m infra synth"]
+    assert synth_in(project_copy) == ["-O -m infra synth"], "second synth ran again"
 
     touch_later(project_copy / "environments" / "prod.yaml")
     assert len(synth_in(project_copy)) == 2, "an edited environment file re-synthesizes"
@@ -124,4 +124,4 @@ def test_synth_does_no_work_when_nothing_changed(project_copy: Path) -> None:
     assert len(synth_in(project_copy)) == 3, "a deleted output re-synthesizes"
 
     touch_later(project_copy / "app" / "settings.py")
-    assert synth_in(project_copy, "ENV=dev")[-1] == "-m infra synth --env dev"
+    assert synth_in(project_copy, "ENV=dev")[-1] == "-O -m infra synth --env dev"
