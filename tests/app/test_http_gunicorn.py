@@ -35,6 +35,21 @@ def test_port_workers_and_threads_come_from_the_environment(monkeypatch):
     assert (conf.workers, conf.threads) == (3, 16)
 
 
+def test_gunicorn_builds_no_access_log_the_app_writes_its_own(monkeypatch):
+    from gunicorn.config import Config
+
+    conf = load_conf(monkeypatch)
+    cfg = Config()
+    for name in ("accesslog", "logconfig_dict", "logger_class"):
+        cfg.set(name, getattr(conf, name))
+    log = cfg.logger_class(cfg)
+    built = []
+    monkeypatch.setattr(log, "atoms", lambda *args: built.append(args) or {})
+    log.access(SimpleNamespace(), SimpleNamespace(), {}, 0.001)
+    assert not log.access_log_enabled
+    assert built == []
+
+
 @pytest.mark.parametrize(
     ("name", "value"), [("PORT", "http"), ("WEB_CONCURRENCY", "0"), ("GUNICORN_THREADS", "-2")]
 )
