@@ -114,6 +114,11 @@ class RedisConfig(Strict):
     deletion_protection: bool = False
 
 
+# How long the worker holds an inquiry per delivery (INQUIRY_LEASE_SECONDS in
+# app/agents/worker.py; a test holds the two equal).
+WORKER_INQUIRY_LEASE_SECONDS = 60
+
+
 class MessagingConfig(Strict):
     ack_deadline_seconds: int = Field(default=60, ge=10, le=600)
     minimum_backoff_seconds: int = Field(default=10, ge=0, le=600)
@@ -128,6 +133,42 @@ class MessagingConfig(Strict):
         if low is not None and value < low:
             raise invalid(f"must be >= minimum_backoff_seconds ({low}), got {value}")
         return value
+
+    @field_validator("max_delivery_attempts")
+    @classmethod
+    def _retries_outlast_the_lease(cls, value: int, info: ValidationInfo) -> int:
+        """A delivery that dies, or cannot give its inquiry lease back, leaves it held; the
+        deliveries after it are refused and each uses an attempt. The retry before the last
+        one must come a full lease after the one before, or the message is dead-lettered
+        while the lease is still held and the inquiry never finishes."""
+        low, high = (
+            info.data.get("minimum_backoff_seconds"),
+            info.data.get("maximum_backoff_seconds"),
+        )
+        if (
+            low is None
+            or high is None
+            or _last_backoff(low, high, value) >= WORKER_INQUIRY_LEASE_SECONDS
+        ):
+            return value
+        lease = WORKER_INQUIRY_LEASE_SECONDS
+        if low == 0 or high < lease:
+            raise invalid(
+                f"cannot outlast the worker's {lease} s inquiry lease with"
+                f" minimum_backoff_seconds {low} and maximum_backoff_seconds {high}: set"
+                f" maximum_backoff_seconds to at least {lease} and minimum_backoff_seconds above 0"
+            )
+        fewest = next(n for n in range(5, 101) if _last_backoff(low, high, n) >= lease)
+        raise invalid(
+            f"must be at least {fewest} with minimum_backoff_seconds {low}: the retry before the"
+            f" last attempt must come {lease} s (the worker's inquiry lease) after the one"
+            f" before, got {value}"
+        )
+
+
+def _last_backoff(low: int, high: int, attempts: int) -> int:
+    """Pub/Sub's wait before the last of `attempts` deliveries (exponential, capped)."""
+    return min(high, low * 2 ** (attempts - 2))
 
 
 class ServiceConfig(Strict):

@@ -73,6 +73,17 @@ def test_the_shipped_environments_are_valid_and_distinct() -> None:
             {"messaging.max_delivery_attempts": 3},
             "messaging.max_delivery_attempts: must be >= 5, got 3",
         ),
+        (
+            {"messaging.minimum_backoff_seconds": 2, "messaging.max_delivery_attempts": 5},
+            "messaging.max_delivery_attempts: must be at least 7 with minimum_backoff_seconds 2:"
+            " the retry before the last attempt must come 60 s (the worker's inquiry lease)"
+            " after the one before, got 5",
+        ),
+        (
+            {"messaging.maximum_backoff_seconds": 30, "messaging.max_delivery_attempts": 20},
+            "messaging.max_delivery_attempts: cannot outlast the worker's 60 s inquiry lease"
+            " with minimum_backoff_seconds 10 and maximum_backoff_seconds 30",
+        ),
         ({"project_id": "Acme_Prod"}, "project_id: must be 6-30 lowercase letters"),
         (
             {"project_number": "12ab"},
@@ -224,3 +235,10 @@ def test_a_value_a_module_refuses_fails_the_synth_and_writes_nothing(tmp_path: P
     assert done.stderr.startswith("environments/prod.yaml: CloudRunServiceProps.memory: ")
     assert snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cdktf.out", "environments"]
+
+
+def test_the_lease_the_retries_must_outlast_is_the_workers() -> None:
+    from app.agents.worker import INQUIRY_LEASE_SECONDS
+    from infra.config import WORKER_INQUIRY_LEASE_SECONDS
+
+    assert WORKER_INQUIRY_LEASE_SECONDS == INQUIRY_LEASE_SECONDS
