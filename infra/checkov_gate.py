@@ -97,7 +97,13 @@ def evaluate(reports: Iterable[dict[str, Any]], stacks: dict[Path, dict[str, Any
     skips = {path: declared_skips(tf) for path, tf in stacks.items()}
     used: set[tuple[Path, str, str]] = set()
     for report in reports:
-        result.passed += int(report.get("summary", {}).get("passed", 0))
+        summary = report.get("summary", {})
+        result.passed += int(summary.get("passed", 0))
+        if unparsed := int(summary.get("parsing_errors", 0)):
+            # checkov runs no check on a file it cannot parse, and says so only here
+            result.problems.append(
+                f"checkov could not parse {unparsed} stack file(s): it runs no check on those"
+            )
         for failed in report.get("results", {}).get("failed_checks", []):
             path = _stack_of(failed, stacks)
             name = failed["resource"].split(".", 1)[-1]

@@ -99,6 +99,14 @@ def test_a_skip_needs_a_reason_and_a_matching_failure() -> None:
     assert fine.ok and len(fine.skipped) == 1
 
 
+def test_a_stack_checkov_cannot_parse_fails_the_gate() -> None:
+    unparsed = report()
+    unparsed["summary"] = {"passed": 0, "parsing_errors": 1}
+    result = evaluate([unparsed], {STACK: stack_with({})})
+    assert not result.ok
+    assert result.problems == ["checkov could not parse 1 stack file(s): it runs no check on those"]
+
+
 def test_skips_are_read_from_the_comment_key() -> None:
     tf = stack_with({"CKV_GCP_83": "why", "CKV_GCP_84": "why not"})
     tf["resource"]["google_pubsub_topic"]["t"]["//"]["metadata"] = {"path": "x"}
