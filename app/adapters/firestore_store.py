@@ -428,15 +428,17 @@ class FirestoreStore:
             held = doc.get("lease_holder") is not None and doc["lease_until"] > now
             if held and doc["lease_holder"] != holder:
                 return Claim(ClaimState.BUSY, inquiry_from(doc))
-            status, attempts = doc["status"], doc["attempts"]
-            if not InquiryStatus(status).is_final:
-                status, attempts = InquiryStatus.RUNNING.value, attempts + 1
+            status, attempts, updated = doc["status"], doc["attempts"], doc["updated_at"]
+            if not InquiryStatus(
+                status
+            ).is_final:  # a final one keeps its time: callbacks resend it
+                status, attempts, updated = InquiryStatus.RUNNING.value, attempts + 1, now
             changes = {
                 "lease_holder": holder,
                 "lease_until": lease_until,
                 "status": status,
                 "attempts": attempts,
-                "updated_at": now,
+                "updated_at": updated,
             }
             transaction.update(ref, changes)
             return Claim(ClaimState.ACQUIRED, inquiry_from({**doc, **changes}))

@@ -375,13 +375,15 @@ class SqliteStore:
             held = row["lease_holder"] is not None and row["lease_until"] > ts
             if held and row["lease_holder"] != holder:
                 return Claim(ClaimState.BUSY, _inquiry(row))
-            status, attempts = row["status"], row["attempts"]
-            if not InquiryStatus(status).is_final:
-                status, attempts = InquiryStatus.RUNNING.value, attempts + 1
+            status, attempts, updated = row["status"], row["attempts"], row["updated_at"]
+            if not InquiryStatus(
+                status
+            ).is_final:  # a final one keeps its time: callbacks resend it
+                status, attempts, updated = InquiryStatus.RUNNING.value, attempts + 1, ts
             conn.execute(
                 "UPDATE inquiries SET lease_holder = ?, lease_until = ?, status = ?, attempts = ?,"
                 " updated_at = ? WHERE id = ?",
-                (holder, to_ts(lease_until), status, attempts, ts, inquiry_id),
+                (holder, to_ts(lease_until), status, attempts, updated, inquiry_id),
             )
             row = conn.execute("SELECT * FROM inquiries WHERE id = ?", (inquiry_id,)).fetchone()
         return Claim(ClaimState.ACQUIRED, _inquiry(row))

@@ -75,6 +75,19 @@ def test_an_inquiry_is_finished_once_and_then_settled(store):
     assert store.get_inquiry("i1") == done
 
 
+def test_claiming_a_finished_inquiry_again_changes_nothing_a_resent_callback_carries(store):
+    """A delivery cut off after the result was recorded is redelivered, claims the finished
+    inquiry again and resends its callback: with the same body as the first send."""
+    store.create_inquiry(inquiry(), None)
+    store.claim_inquiry("i1", "a", START, START + MINUTE)
+    done = store.finish_inquiry("i1", "a", InquiryStatus.SUCCEEDED, {"ok": 1}, None, START)
+    later = START + 5 * MINUTE
+    again = store.claim_inquiry("i1", "b", later, later + MINUTE)  # a's lease ran out
+    assert again.state is ClaimState.ACQUIRED
+    assert again.inquiry == done
+    assert store.get_inquiry("i1") == done
+
+
 def test_a_released_unsettled_inquiry_is_claimed_again_without_a_new_attempt(store):
     store.create_inquiry(inquiry(), None)
     store.claim_inquiry("i1", "a", START, START + MINUTE)
