@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.adapters.http_callback import DisabledCallbackSender, HttpCallbackSender
-from app.adapters.local_queue import LocalEventLog, LocalQueue, RetryPolicy
+from app.adapters.local_queue import LocalEventLog, LocalQueue
 from app.adapters.rules_model import RulesModel
 from app.adapters.sqlite_db import Database
 from app.adapters.sqlite_store import SqliteStore
@@ -42,8 +42,9 @@ from app.agents.orders import OrderBook
 from app.agents.router import HybridRouter
 from app.agents.sessions import SessionService
 from app.agents.support import SupportAgent
-from app.agents.worker import INQUIRY_LEASE_SECONDS, InquiryWorker
+from app.agents.worker import InquiryWorker
 from app.ports import CallbackSender, Clock, EventPublisher, InquiryQueue, Model, Store, SystemClock
+from app.retry_policy import INQUIRY_LEASE_SECONDS, RetryPolicy
 from app.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)

@@ -23,6 +23,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from app.retry_policy import INQUIRY_LEASE_SECONDS, RetryPolicy
+
 PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
 LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -114,11 +116,6 @@ class RedisConfig(Strict):
     deletion_protection: bool = False
 
 
-# How long the worker holds an inquiry per delivery (INQUIRY_LEASE_SECONDS in
-# app/agents/worker.py; a test holds the two equal).
-WORKER_INQUIRY_LEASE_SECONDS = 60
-
-
 class MessagingConfig(Strict):
     ack_deadline_seconds: int = Field(default=60, ge=10, le=600)
     minimum_backoff_seconds: int = Field(default=10, ge=0, le=600)
@@ -145,30 +142,25 @@ class MessagingConfig(Strict):
             info.data.get("minimum_backoff_seconds"),
             info.data.get("maximum_backoff_seconds"),
         )
-        if (
-            low is None
-            or high is None
-            or _last_backoff(low, high, value) >= WORKER_INQUIRY_LEASE_SECONDS
-        ):
+        if low is None or high is None:
             return value
-        lease = WORKER_INQUIRY_LEASE_SECONDS
-        if low == 0 or high < lease:
+        policy = RetryPolicy(value, min_backoff_seconds=low, max_backoff_seconds=high)
+        lease = INQUIRY_LEASE_SECONDS
+        if policy.waits_out(lease):
+            return value
+        fewest = policy.fewest_attempts_waiting_out(lease)
+        if fewest is None:
             raise invalid(
-                f"cannot outlast the worker's {lease} s inquiry lease with"
+                f"cannot outlast the worker's {lease:g} s inquiry lease with"
                 f" minimum_backoff_seconds {low} and maximum_backoff_seconds {high}: set"
-                f" maximum_backoff_seconds to at least {lease} and minimum_backoff_seconds above 0"
+                f" maximum_backoff_seconds to at least {lease:g} and minimum_backoff_seconds"
+                " above 0"
             )
-        fewest = next(n for n in range(5, 101) if _last_backoff(low, high, n) >= lease)
         raise invalid(
             f"must be at least {fewest} with minimum_backoff_seconds {low}: the retry before the"
-            f" last attempt must come {lease} s (the worker's inquiry lease) after the one"
+            f" last attempt must come {lease:g} s (the worker's inquiry lease) after the one"
             f" before, got {value}"
         )
-
-
-def _last_backoff(low: int, high: int, attempts: int) -> int:
-    """Pub/Sub's wait before the last of `attempts` deliveries (exponential, capped)."""
-    return min(high, low * 2 ** (attempts - 2))
 
 
 class ServiceConfig(Strict):

@@ -36,15 +36,11 @@ from app.ports import (
     NewMessage,
     Store,
 )
+from app.retry_policy import INQUIRY_LEASE_SECONDS
 
 log = logging.getLogger(__name__)
 
 SESSION_MESSAGE, EVENT, CALLBACK = "session_message", "event", "callback"
-# How long a delivery holds the inquiry. A delivery that dies, or cannot give the lease back
-# (the store stopped answering), leaves it held this long and the deliveries meanwhile get
-# RETRY, so the retries must outlast it: `local_retry_policy` in app/wiring.py checks the
-# local queue's at start-up, tests/app/test_delivery_retries.py each environment's Pub/Sub's.
-INQUIRY_LEASE_SECONDS = 60.0
 
 
 class InquiryWorker:

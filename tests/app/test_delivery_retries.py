@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from app.adapters.local_queue import RetryPolicy
-from app.agents.worker import INQUIRY_LEASE_SECONDS
 from app.domain import Delivery, DeliveryResult, InquiryStatus
 from app.errors import Unavailable
+from app.retry_policy import INQUIRY_LEASE_SECONDS
 from app.settings import Settings, SettingsError
 from app.wiring import build_services, local_retry_policy
 from tests.app.core_support import FakeClock, RecordingCallbacks

@@ -235,10 +235,3 @@ def test_a_value_a_module_refuses_fails_the_synth_and_writes_nothing(tmp_path: P
     assert done.stderr.startswith("environments/prod.yaml: CloudRunServiceProps.memory: ")
     assert snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cdktf.out", "environments"]
-
-
-def test_the_lease_the_retries_must_outlast_is_the_workers() -> None:
-    from app.agents.worker import INQUIRY_LEASE_SECONDS
-    from infra.config import WORKER_INQUIRY_LEASE_SECONDS
-
-    assert WORKER_INQUIRY_LEASE_SECONDS == INQUIRY_LEASE_SECONDS
