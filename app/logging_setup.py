@@ -46,7 +46,7 @@ class TraceContext:
 
 
 _current_trace: ContextVar[TraceContext | None] = ContextVar("current_trace", default=None)
-_state = {"role": None, "project": None}
+_state: dict[str, Any] = {"role": None, "project": None, "writer": None}
 
 
 def parse_trace_headers(headers: Mapping[str, str]) -> TraceContext | None:
@@ -112,20 +112,12 @@ class LogPayload(dict):
 class _CloudLoggingFields(logging.Filter):
     """Sets the Cloud Logging fields StructuredLogHandler writes: the bound request trace, then
     the library's own CloudLoggingFilter (which, left to itself, would take the trace from
-    Flask's request headers without validating them).
-
-    Lines from `log_payload` already carry what that filter would work out for them (trace,
-    httpRequest, source location) and have the same labels each time, so their fields are set
-    here with the labels and location encoded once: the request line is written on every
-    request. Any other line, or one with labels or a resource of its own, goes through the
-    library's filter. A test holds both paths to the same output.
-    """
+    Flask's request headers without validating them)."""
 
     def __init__(self, library_filter: logging.Filter, project: str | None) -> None:
         super().__init__()
         self.library = library_filter
         self.project = project
-        self._labels: dict[str, tuple[dict[str, str] | None, str]] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "trace"):
@@ -133,35 +125,15 @@ class _CloudLoggingFields(logging.Filter):
             record.trace = trace_resource_name(trace.trace_id, self.project) if trace else None
             record.span_id = trace.span_id if trace else None
             record.trace_sampled = trace.sampled if trace else False
-        site = getattr(record, "log_site", None)
-        if (
-            not isinstance(site, LogSite)
-            or not hasattr(record, "http_request")
-            or hasattr(record, "labels")
-            or hasattr(record, "resource")
-        ):
-            return self.library.filter(record)
-        labels, labels_str = self._labels.get(record.name) or self._encode_labels(record.name)
-        record._resource = None
-        record._trace = record.trace or None
-        record._span_id = record.span_id or None
-        record._trace_sampled = bool(record.trace_sampled)
-        record._http_request = record.http_request
-        record._source_location = site.location
-        record._labels = labels
-        record._trace_str = record._trace or ""
-        record._span_id_str = record._span_id or ""
-        record._trace_sampled_str = "true" if record._trace_sampled else "false"
-        record._http_request_str = json.dumps(record._http_request or {}, ensure_ascii=False)
-        record._source_location_str = site.encoded
-        record._labels_str = labels_str
-        return True
+        return self.library.filter(record)
 
-    def _encode_labels(self, logger_name: str) -> tuple[dict[str, str] | None, str]:
-        logger_label = {"python_logger": logger_name} if logger_name else {}
-        labels = {**logger_label, **self.library.default_labels} or None
-        self._labels[logger_name] = (labels, json.dumps(labels or {}, ensure_ascii=False))
-        return self._labels[logger_name]
+    def trace_fields(self) -> tuple[str, str, str]:
+        """The bound trace as the library writes it: trace, spanId and trace_sampled."""
+        trace = _current_trace.get()
+        if trace is None:
+            return "", "", "false"
+        name = trace_resource_name(trace.trace_id, self.project)
+        return name, trace.span_id or "", "true" if trace.sampled else "false"
 
 
 def configure_logging(
@@ -178,11 +150,14 @@ def configure_logging(
     """
     from google.cloud.logging_v2.handlers import StructuredLogHandler
 
+    from app.structured_line import StructuredLineWriter
+
     handler = StructuredLogHandler(
         labels={"role": role}, project_id=project, stream=stream or sys.stdout
     )
     (library_filter,) = handler.filters
-    handler.filters = [_CloudLoggingFields(library_filter, project)]
+    fields = _CloudLoggingFields(library_filter, project)
+    handler.filters = [fields]
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -199,6 +174,9 @@ def configure_logging(
     logging.getLogger("google.cloud.logging_v2.handlers.structured_log").propagate = False
     _state["role"] = role
     _state["project"] = project
+    _state["writer"] = StructuredLineWriter(
+        handler, fields.trace_fields, library_filter.default_labels
+    )
     return handler
 
 
@@ -235,24 +213,43 @@ def log_payload(
     """Log `payload` (its "message" included) as the entry's jsonPayload, with `http_request`
     as its httpRequest, written from the fixed `site`.
 
-    For the line written on every request, where `log_event`'s conveniences cost the most: no
-    caller lookup, no message formatting, and Cloud Logging's fields set from what is given
-    (see `_CloudLoggingFields`).
+    For the line written on every request: when the structured handler is its only
+    destination, the line is written straight to it (see `app.structured_line`); otherwise,
+    or with `extra` fields such as labels, it is logged as a record like any other line.
     """
-    if logger.isEnabledFor(level):
-        location = site.location
-        record = logger.makeRecord(
-            logger.name,
-            level,
-            location["file"],
-            location["line"],
-            LogPayload(payload),
-            None,
-            None,
-            location["function"],
-            {"source_location": location, "log_site": site, "http_request": http_request, **extra},
-        )
-        logger.handle(record)
+    if not logger.isEnabledFor(level):
+        return
+    writer = _state["writer"]
+    if (
+        writer is not None
+        and not extra
+        and writer.write(logger, level, payload, site, http_request)
+    ):
+        return
+    logger.handle(payload_record(logger, level, payload, site, http_request, extra))
+
+
+def payload_record(
+    logger: logging.Logger,
+    level: int,
+    payload: Mapping[str, Any],
+    site: LogSite,
+    http_request: Mapping[str, Any],
+    extra: Mapping[str, Any],
+) -> logging.LogRecord:
+    """The record `log_payload` logs when it does not write the line directly."""
+    location = site.location
+    return logger.makeRecord(
+        logger.name,
+        level,
+        location["file"],
+        location["line"],
+        LogPayload(payload),
+        None,
+        None,
+        location["function"],
+        {"source_location": location, "http_request": http_request, **extra},
+    )
 
 
 def log_inquiry_state(inquiry: Inquiry, attempt: int, role: str | None = None) -> None:

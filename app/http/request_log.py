@@ -6,9 +6,9 @@ httpRequest so the line shows like a request log in the Logs Explorer.
 A WSGI middleware rather than Flask hooks: it binds the trace once around the whole request
 (error handlers included) and writes its line after Flask's request context is gone, where
 the logging library does not re-derive request data that this line already carries. The line
-goes out through `log_payload` (no caller lookup, no message formatting, Cloud Logging's fields
-set from what it already knows): on the FAQ route the request line is the largest part of the
-app's own per-request cost.
+goes out through `log_payload`, which writes it straight to the structured handler's stream
+(`app.structured_line`): on the FAQ route, going through a LogRecord and the handler was the
+largest part of the app's own per-request cost.
 """
 
 from __future__ import annotations
