@@ -9,6 +9,7 @@ variable's name and what is allowed, never later in a request.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -47,6 +48,20 @@ def _text(name: str, raw: str) -> str:
     return raw.strip()
 
 
+_PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
+
+
+def _project_id(name: str, raw: str) -> str:
+    """A Google Cloud project id; it also goes unescaped into every log line's trace field."""
+    value = raw.strip()
+    if not _PROJECT_ID.fullmatch(value):
+        raise SettingsError(
+            f"{name}: must be a project id: 6-30 lowercase letters, digits or hyphens, starting"
+            f" with a letter and not ending with a hyphen, got {raw!r}"
+        )
+    return value
+
+
 def _hosts(name: str, raw: str) -> tuple[str, ...]:
     hosts = tuple(h.strip().lower() for h in raw.split(",") if h.strip())
     for host in hosts:
@@ -80,7 +95,7 @@ class Settings:
     queue_backend: str = env("QUEUE_BACKEND", _choice("local", "pubsub"), "local")
     data_dir: str = env("DATA_DIR", _text, ".local")
 
-    google_cloud_project: str | None = env("GOOGLE_CLOUD_PROJECT")
+    google_cloud_project: str | None = env("GOOGLE_CLOUD_PROJECT", _project_id)
     firestore_database: str = env("FIRESTORE_DATABASE", _text, "(default)")
     inquiries_topic: str | None = env("INQUIRIES_TOPIC")
     inquiry_events_topic: str | None = env("INQUIRY_EVENTS_TOPIC")

@@ -11,7 +11,7 @@ import pytest
 from app.adapters.sqlite_store import SqliteStore
 from app.errors import Unavailable
 from app.ports import Understanding
-from app.settings import SettingsError
+from app.settings import Settings, SettingsError
 from app.wiring import build_services
 from tests.app.core_support import make_settings
 
@@ -50,6 +50,15 @@ def test_local_backends_are_built_on_the_data_dir(tmp_path):
 def test_gemini_needs_a_project(tmp_path):
     with pytest.raises(SettingsError, match="GOOGLE_CLOUD_PROJECT"):
         build_services(make_settings(tmp_path, model="gemini"))
+
+
+@pytest.mark.parametrize("project", ["Acme-Prod", "acme", 'acme"dev', "acme-dev-"])
+def test_a_malformed_project_id_is_refused_at_start_up(project):
+    with pytest.raises(SettingsError, match=r"^GOOGLE_CLOUD_PROJECT: must be a project id"):
+        Settings.from_env({"GOOGLE_CLOUD_PROJECT": project})
+    assert Settings.from_env({"GOOGLE_CLOUD_PROJECT": " acme-dev "}).google_cloud_project == (
+        "acme-dev"
+    )
 
 
 def test_gemini_is_built_when_selected(tmp_path):
