@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                 failed.append(name)
                 traceback.print_exc()
 
-        group("synth", lambda: synth_figures(work, runs))
+        group("synth", lambda: synth_figures(work, runs + 2))
         group("coldstart", lambda: cold_start_figures(work, emu.cold_start_backends(), runs + 2))
         group("faq", lambda: faq_figures(work, requests=int(1000 * scale), threads=4, rounds=runs))
 

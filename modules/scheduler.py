@@ -33,6 +33,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import re
 import zoneinfo
 from collections.abc import Sequence
@@ -149,9 +150,15 @@ def check_cron(owner: str, field: str, schedule: Any) -> None:
                 _fail(owner, field, f"{name} step must be 1-{high} in {schedule!r}", item)
 
 
+@functools.cache
+def _known_time_zones() -> frozenset[str]:
+    """The installed tz database's names, read once: listing it walks the whole directory."""
+    return frozenset(zoneinfo.available_timezones())
+
+
 def _check_time_zone(owner: str, value: Any) -> None:
     _match(owner, "time_zone", value, "time_zone")
-    known = zoneinfo.available_timezones()  # empty where no tz database is installed
+    known = _known_time_zones()  # empty where no tz database is installed
     if known and value not in known:
         _fail(owner, "time_zone", PATTERNS["time_zone"][1], value)
 
