@@ -67,7 +67,10 @@ def main(argv: list[str] | None = None) -> int:
 
         group("synth", lambda: synth_figures(work, runs + 2))
         group("coldstart", lambda: cold_start_figures(work, emu.cold_start_backends(), runs + 2))
-        group("faq", lambda: faq_figures(work, requests=int(1000 * scale), threads=4, rounds=runs))
+        group(
+            "faq",
+            lambda: faq_figures(work, requests=int(1000 * scale), threads=4, rounds=runs + 2),
+        )
 
         def sessions() -> list[Figure]:
             floor = bare_round_trip(work, int(300 * scale))
