@@ -22,6 +22,11 @@ from infra.config import Environment
 
 DEFAULT_OUTDIR = Path("cdktf.out")
 STACK_FILE = "cdk.tf.json"
+# The Terraform the stacks need (terraform_data came in 1.4), in a file of its own next to
+# each stack: checkov 3.3's terraform_json parser fails on a stack file that declares it, and
+# then runs no check at all. Terraform reads every *.tf.json in the folder.
+VERSIONS_FILE = "versions.tf.json"
+REQUIRED_TERRAFORM = ">= 1.4"
 SAVED_PLAN = "tfplan"
 
 
@@ -62,9 +67,10 @@ def _install(staging: Path, outdir: Path, names: list[str]) -> list[Path]:
         source, target = staging / "stacks" / name, outdir / "stacks" / name
         if not (source / STACK_FILE).is_file():
             raise SynthError(f"synthesis produced no {STACK_FILE} for stack {name!r}")
+        versions = {"terraform": {"required_version": REQUIRED_TERRAFORM}}
+        (source / VERSIONS_FILE).write_text(json.dumps(versions, indent=2) + "\n")
         target.mkdir(parents=True, exist_ok=True)
-        old = target / STACK_FILE
-        changed = not old.is_file() or old.read_bytes() != (source / STACK_FILE).read_bytes()
+        changed = any(_differs(source / f, target / f) for f in (STACK_FILE, VERSIONS_FILE))
         for entry in source.iterdir():
             destination = target / entry.name
             if destination.is_dir() and not destination.is_symlink():
@@ -75,6 +81,10 @@ def _install(staging: Path, outdir: Path, names: list[str]) -> list[Path]:
         installed.append(target / STACK_FILE)
     _merge_manifest(staging / "manifest.json", outdir / "manifest.json")
     return installed
+
+
+def _differs(new: Path, old: Path) -> bool:
+    return not old.is_file() or old.read_bytes() != new.read_bytes()
 
 
 def _merge_manifest(new_path: Path, path: Path) -> None:

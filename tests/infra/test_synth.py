@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from infra.synth import _install
+from infra.synth import REQUIRED_TERRAFORM, VERSIONS_FILE, _install
 
 
 def staged(root: Path, stacks: dict[str, str]) -> Path:
@@ -24,6 +24,8 @@ def initialized(out: Path, name: str, body: str) -> Path:
     (folder / ".terraform" / "providers").mkdir(parents=True)
     (folder / ".terraform.lock.hcl").write_text("lock")
     (folder / "cdk.tf.json").write_text(body)
+    versions = {"terraform": {"required_version": REQUIRED_TERRAFORM}}
+    (folder / VERSIONS_FILE).write_text(json.dumps(versions, indent=2) + "\n")
     (folder / "tfplan").write_text("plan")
     return folder
 
@@ -54,3 +56,20 @@ def test_one_environment_updates_its_own_stack_and_keeps_the_others(tmp_path: Pa
     assert (out / "stacks" / "dev" / "cdk.tf.json").read_text() == "2"
     assert (out / "stacks" / "prod" / "cdk.tf.json").read_text() == "1"
     assert set(json.loads((out / "manifest.json").read_text())["stacks"]) == {"dev", "prod"}
+
+
+def test_every_stack_declares_the_terraform_it_needs(tmp_path: Path) -> None:
+    out = tmp_path / "cdktf.out"
+    _install(staged(tmp_path / "a", {"dev": "1", "prod": "1"}), out, ["dev", "prod"])
+    for name in ("dev", "prod"):
+        versions = json.loads((out / "stacks" / name / VERSIONS_FILE).read_text())
+        assert versions == {"terraform": {"required_version": ">= 1.4"}}
+
+
+def test_a_stack_whose_terraform_requirement_changed_loses_its_saved_plan(tmp_path: Path) -> None:
+    out = tmp_path / "cdktf.out"
+    dev = initialized(out, "dev", '{"same": 1}')
+    (dev / VERSIONS_FILE).write_text('{"terraform": {"required_version": ">= 1.0"}}')
+    _install(staged(tmp_path / "stage", {"dev": '{"same": 1}'}), out, ["dev"])
+    assert not (dev / "tfplan").exists()
+    assert REQUIRED_TERRAFORM in (dev / VERSIONS_FILE).read_text()
