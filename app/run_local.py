@@ -4,6 +4,9 @@ api on http://127.0.0.1:$PORT (default 8080), worker on http://127.0.0.1:$WORKER
 8081), data under $DATA_DIR (default .local/). Ctrl-C (SIGINT) or SIGTERM stops both
 gracefully; if either dies, the other is stopped too and the exit code is non-zero.
 
+In a terminal each JSON log line is shown as a short readable one (app/log_view.py);
+`RUN_LOGS=json` shows them as the app writes them, as it does when the output is not a terminal.
+
 The children run in their own process group, so a Ctrl-C reaches only this runner, which then
 asks each gunicorn for a graceful stop (SIGTERM) and waits for both. Should the runner itself be
 killed, Linux sends each gunicorn SIGTERM (PR_SET_PDEATHSIG), so none is left running.
@@ -19,6 +22,8 @@ import time
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
+
+from app.log_view import chosen_format, relay
 
 HOST = "127.0.0.1"
 STOP_TIMEOUT_SECONDS = 15  # gunicorn's graceful timeout (8 s) plus start-up slack
@@ -36,7 +41,10 @@ def _port(environ: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
-def _gunicorn(role: str, port: int, data_dir: str, environ: Mapping[str, str]) -> subprocess.Popen:
+def _gunicorn(
+    role: str, port: int, data_dir: str, environ: Mapping[str, str], readable: bool
+) -> subprocess.Popen:
+    """One role's gunicorn; with `readable`, its stdout goes through the log view."""
     env = {**environ, "AGENT_ROLE": role, "PORT": str(port), "DATA_DIR": data_dir}
     command = [
         sys.executable,
@@ -48,7 +56,20 @@ def _gunicorn(role: str, port: int, data_dir: str, environ: Mapping[str, str]) -
         f"{HOST}:{port}",
         f"app.{role}:app",
     ]
-    return subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=_die_with_parent)
+    pipe: dict = {"stdout": subprocess.PIPE, "encoding": "utf-8", "errors": "replace"}
+    process = subprocess.Popen(
+        command,
+        env=env,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
+        **(pipe if readable else {}),
+    )
+    if process.stdout is not None:
+        _relays.append(relay(process.stdout, role, sys.stdout))
+    return process
+
+
+_relays: list = []  # the log view's threads, joined at the end so the last lines are shown
 
 
 def _die_with_parent() -> None:
@@ -104,13 +125,14 @@ def main(environ: Mapping[str, str] | None = None) -> int:
     ports = {role: _port(environ, name, default) for role, (name, default) in ROLES.items()}
     if ports["api"] == ports["worker"]:
         raise SystemExit(f"PORT and WORKER_PORT: must differ, both are {ports['api']}")
+    readable = chosen_format(environ, sys.stdout.isatty()) == "text"
 
     signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)
     processes: dict[str, subprocess.Popen] = {}
     try:
         for role, port in ports.items():
-            processes[role] = _gunicorn(role, port, data_dir, environ)
+            processes[role] = _gunicorn(role, port, data_dir, environ, readable)
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         for role, port in ports.items():
             if not _wait_ready(f"http://{HOST}:{port}/healthz", processes[role], deadline):
@@ -141,6 +163,9 @@ def main(environ: Mapping[str, str] | None = None) -> int:
             return 1
         print("stopped", file=sys.stderr)
         return 0
+    finally:
+        for thread in _relays:
+            thread.join(timeout=2)  # their gunicorn has exited: the pipe is at its end
 
 
 if __name__ == "__main__":

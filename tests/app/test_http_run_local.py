@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -74,25 +75,32 @@ def wait_for_output(path: Path, text: str, process: subprocess.Popen) -> None:
         time.sleep(0.2)
 
 
+def start_runner(module: str, tmp_path: Path, **env: str) -> tuple[subprocess.Popen, int, int]:
+    """`python -m module` on free ports, its output in tmp_path/runner.out and runner.err."""
+    api_port, worker_port = free_port(), free_port()
+    environ = {
+        **os.environ,
+        "PORT": str(api_port),
+        "WORKER_PORT": str(worker_port),
+        "DATA_DIR": str(tmp_path / "data"),
+        **env,
+    }
+    out, err = tmp_path / "runner.out", tmp_path / "runner.err"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", module], cwd=REPO, env=environ, stdout=stdout, stderr=stderr
+        )
+    return process, api_port, worker_port
+
+
 @pytest.fixture(params=["app.run_local", "app.run_emulators"], ids=["local", "emulators"])
 def runner(request, tmp_path):
     """`make run` (BACKEND=local) and `make run BACKEND=emulators` started as the user would."""
     if request.param == "app.run_emulators":
         require(FIRESTORE_EMULATOR.exists() and PUBSUB_EMULATOR.exists(), "no Google emulators")
         require_binary("redis-server")
-    api_port, worker_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "PORT": str(api_port),
-        "WORKER_PORT": str(worker_port),
-        "DATA_DIR": str(tmp_path / "data"),
-        "LOG_LEVEL": "warning",
-    }
-    out, err = tmp_path / "runner.out", tmp_path / "runner.err"
-    with out.open("w") as stdout, err.open("w") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", request.param], cwd=REPO, env=env, stdout=stdout, stderr=stderr
-        )
+    process, api_port, worker_port = start_runner(request.param, tmp_path, LOG_LEVEL="warning")
+    out = tmp_path / "runner.out"
     started: set[int] = set()
     try:
         wait_for_output(out, "Ctrl-C stops both", process)
@@ -154,3 +162,26 @@ def test_killing_the_runner_leaves_no_gunicorn_behind(runner):
         time.sleep(0.2)
     survivors = [pid for pid in children if alive(pid)]
     assert survivors == [], [Path(f"/proc/{pid}/stat").read_text()[:200] for pid in survivors]
+
+
+def test_in_text_mode_the_runner_shows_each_log_line_readable(tmp_path):
+    """RUN_LOGS=text, the default at a terminal: no JSON line reaches the screen, and the last
+    lines the gunicorns write while stopping are still shown."""
+    process, api_port, _ = start_runner("app.run_local", tmp_path, RUN_LOGS="text")
+    out, err = tmp_path / "runner.out", tmp_path / "runner.err"
+    try:
+        wait_for_output(out, "Ctrl-C stops both", process)
+        assert call("GET", f"http://127.0.0.1:{api_port}/healthz")[0] == 200
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=STOP_LIMIT_SECONDS) == 0, err.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    lines = out.read_text().splitlines()
+    assert [line for line in lines if line.startswith("{")] == []
+    stamp = r"\d\d:\d\d:\d\d"
+    assert any(
+        re.fullmatch(rf"{stamp} api    INFO    GET /healthz 200 [\d.]+ ms", x) for x in lines
+    )
+    assert any(re.fullmatch(rf"{stamp} worker INFO    Shutting down: Master", x) for x in lines)
