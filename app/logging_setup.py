@@ -46,7 +46,7 @@ class TraceContext:
 
 
 _current_trace: ContextVar[TraceContext | None] = ContextVar("current_trace", default=None)
-_state: dict[str, Any] = {"role": None, "project": None, "writer": None}
+_state: dict[str, Any] = {"role": None, "writer": None}
 
 
 def parse_trace_headers(headers: Mapping[str, str]) -> TraceContext | None:
@@ -173,7 +173,6 @@ def configure_logging(
     # also propagate to the root handler and be written twice.
     logging.getLogger("google.cloud.logging_v2.handlers.structured_log").propagate = False
     _state["role"] = role
-    _state["project"] = project
     _state["writer"] = StructuredLineWriter(
         handler, fields.trace_fields, library_filter.default_labels
     )

@@ -44,7 +44,7 @@ def _port(environ: Mapping[str, str], name: str, default: int) -> int:
 def _gunicorn(
     role: str, port: int, data_dir: str, environ: Mapping[str, str], readable: bool
 ) -> subprocess.Popen:
-    """One role's gunicorn; with `readable`, its stdout goes through the log view."""
+    """One role's gunicorn; with `readable`, its stdout is a pipe for the log view."""
     env = {**environ, "AGENT_ROLE": role, "PORT": str(port), "DATA_DIR": data_dir}
     command = [
         sys.executable,
@@ -64,12 +64,7 @@ def _gunicorn(
         preexec_fn=_die_with_parent,
         **(pipe if readable else {}),
     )
-    if process.stdout is not None:
-        _relays.append(relay(process.stdout, role, sys.stdout))
     return process
-
-
-_relays: list = []  # the log view's threads, joined at the end so the last lines are shown
 
 
 def _die_with_parent() -> None:
@@ -130,9 +125,12 @@ def main(environ: Mapping[str, str] | None = None) -> int:
     signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)
     processes: dict[str, subprocess.Popen] = {}
+    relays = []  # the log view's threads, joined at the end so the last lines are shown
     try:
         for role, port in ports.items():
             processes[role] = _gunicorn(role, port, data_dir, environ, readable)
+            if processes[role].stdout is not None:
+                relays.append(relay(processes[role].stdout, role, sys.stdout))
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         for role, port in ports.items():
             if not _wait_ready(f"http://{HOST}:{port}/healthz", processes[role], deadline):
@@ -164,7 +162,7 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         print("stopped", file=sys.stderr)
         return 0
     finally:
-        for thread in _relays:
+        for thread in relays:
             thread.join(timeout=2)  # their gunicorn has exited: the pipe is at its end
 
 

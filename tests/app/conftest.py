@@ -8,6 +8,7 @@ end-to-end tests use the real services from `app.wiring` instead.
 from __future__ import annotations
 
 import itertools
+import logging
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
@@ -29,6 +30,19 @@ from app.domain import (
 from app.errors import Conflict, InvalidInput, NotFound
 from app.http import create_app
 from app.settings import Settings
+
+
+@pytest.fixture
+def restored_root_logging():
+    """Put pytest's root handlers and level back after a test that configures logging."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in saved_handlers:
+        root.addHandler(handler)
+    root.setLevel(saved_level)
 
 
 @dataclass

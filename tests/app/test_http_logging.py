@@ -23,17 +23,9 @@ TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
 @pytest.fixture
-def log_stream():
-    """Route the root logger to a buffer for one test, then restore pytest's handlers."""
-    root = logging.getLogger()
-    saved_handlers, saved_level = list(root.handlers), root.level
-    stream = io.StringIO()
-    yield stream
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in saved_handlers:
-        root.addHandler(handler)
-    root.setLevel(saved_level)
+def log_stream(restored_root_logging):
+    """A buffer to route the root logger to for one test."""
+    return io.StringIO()
 
 
 def lines(stream: io.StringIO) -> list[dict]:

@@ -50,18 +50,10 @@ HTTP_REQUEST = {
 
 
 @pytest.fixture
-def root_handlers(monkeypatch):
-    """Restore pytest's root handlers after a test that configures logging; the library's
-    one-off diagnostic line counts as written, as it is after a process's first line."""
+def root_handlers(restored_root_logging, monkeypatch):
+    """The library's one-off diagnostic line counts as written, as it is after a process's
+    first line; pytest's root handlers come back afterwards."""
     monkeypatch.setattr(logging_library, "_instrumentation_emitted", True)
-    root = logging.getLogger()
-    saved_handlers, saved_level = list(root.handlers), root.level
-    yield
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in saved_handlers:
-        root.addHandler(handler)
-    root.setLevel(saved_level)
 
 
 def _lines(stream: io.StringIO) -> list[str]:
