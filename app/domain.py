@@ -118,6 +118,9 @@ class Inquiry:
     callback_url: str | None = None
     result: dict[str, Any] | None = None
     error: str | None = None
+    # The customer who opened it: only they may read it. None only for an inquiry stored before
+    # owners were recorded, which nobody can read and the worker does not run.
+    customer_id: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {

@@ -87,11 +87,39 @@ class LeaseLost(Exception):
     """Another worker took over the inquiry (this one's lease expired)."""
 
 
+def session_scope(session_id: str) -> str:
+    """The idempotency scope of one session's turns."""
+    return f"session:{session_id}"
+
+
+def inquiry_scope(customer_id: str) -> str:
+    """The idempotency scope of one customer's inquiries: two customers' keys never meet."""
+    return f"inquiries:{customer_id}"
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What `Store.erase_customer` deleted (counts for the erasure inquiry's result)."""
+
+    session_ids: tuple[str, ...]  # the erased sessions (a cache in front drops their entries)
+    messages: int
+    inquiries: int
+    idempotency_records: int
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "sessions": len(self.session_ids),
+            "messages": self.messages,
+            "inquiries": self.inquiries,
+            "idempotency_records": self.idempotency_records,
+        }
+
+
 @dataclass(frozen=True)
 class IdempotencyRecord:
     """The first answer to a request that carried an Idempotency-Key."""
 
-    scope: str  # "inquiries" or "session:<id>": a key is unique within its scope
+    scope: str  # session_scope(...) or inquiry_scope(...): a key is unique within its scope
     key: str
     fingerprint: str  # hash of the request body; a different body under the same key is a Conflict
     response: dict[str, Any]
@@ -200,6 +228,13 @@ class Store(Protocol):
 
     def record_effect(self, inquiry_id: str, effect: str, outcome: str, now: datetime) -> None:
         """Remember that a side effect happened (or was given up) so it is never repeated."""
+
+    # erasure (a customer's right to be forgotten)
+    def erase_customer(self, customer_id: str, keep_inquiry_id: str | None = None) -> Erasure:
+        """Delete every session of the customer with its messages and their idempotency
+        records and dedupe markers, every inquiry the customer owns but `keep_inquiry_id`
+        (with its side-effect markers), and the records of `inquiry_scope(customer_id)`.
+        Deleting again finds nothing more: a redelivered erasure is harmless."""
 
     # housekeeping
     def purge_expired(self, now: datetime) -> int:

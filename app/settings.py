@@ -72,6 +72,44 @@ def _hosts(name: str, raw: str) -> tuple[str, ...]:
     return hosts
 
 
+_CLAIM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+# Claims the token format or Identity Platform itself sets: a customer claim of one of these
+# names would take its value from something other than the account's link to a customer.
+RESERVED_CLAIMS = frozenset(
+    {
+        "iss",
+        "aud",
+        "sub",
+        "exp",
+        "iat",
+        "nbf",
+        "jti",
+        "auth_time",
+        "user_id",
+        "email",
+        "email_verified",
+        "firebase",
+        "name",
+        "picture",
+        "phone_number",
+        "role",
+        "staff_id",
+    }
+)
+
+
+def _claim_name(name: str, raw: str) -> str:
+    """The name of a custom claim: an identifier that is none of the reserved claims."""
+    value = raw.strip()
+    if not _CLAIM_NAME.fullmatch(value) or value in RESERVED_CLAIMS:
+        raise SettingsError(
+            f"{name}: must be a custom claim name (letters, digits and underscores, at most 64,"
+            f" not starting with a digit) other than {', '.join(sorted(RESERVED_CLAIMS))},"
+            f" got {raw!r}"
+        )
+    return value
+
+
 def _bool(name: str, raw: str) -> bool:
     value = raw.strip().lower()
     if value in {"1", "true", "yes", "on"}:
@@ -110,6 +148,18 @@ class Settings:
     # How long a cached session view lives; short, since it bounds staleness if Redis was
     # unreachable for a writer while reachable for a reader (see app/adapters/redis_cache.py).
     redis_cache_ttl_seconds: int = env("REDIS_CACHE_TTL_SECONDS", int_range(5, 3600), 120)
+
+    # Who the api's callers are. identity_platform (the default, what Cloud Run runs): Identity
+    # Platform ID tokens of the project AUTH_PROJECT_ID (default GOOGLE_CLOUD_PROJECT). local:
+    # tokens of a key pair the api keeps in DATA_DIR, minted by POST /dev/token; refused on
+    # Cloud Run. The customer is the token's AUTH_CUSTOMER_CLAIM claim (see app/identity/).
+    auth_mode: str = env("AUTH_MODE", _choice("identity_platform", "local"), "identity_platform")
+    auth_project_id: str | None = env("AUTH_PROJECT_ID", _project_id)
+    auth_customer_claim: str = env("AUTH_CUSTOMER_CLAIM", _claim_name, "customer_id")
+    # The key of the keyed hash that names callers in logs (a secret); unset, a key derived
+    # from the token audience is used, which keeps e-mails and ids out of the logs but lets
+    # anyone who knows a user id compute its pseudonym.
+    log_pseudonym_key: str | None = env("LOG_PSEUDONYM_KEY")
 
     model: str = env("MODEL", _choice("rules", "gemini"), "rules")
     gemini_model: str = env("GEMINI_MODEL", _text, "gemini-2.5-flash")
