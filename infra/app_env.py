@@ -36,14 +36,19 @@ _REQUIRED_BY_ALL = (
     "INQUIRY_EVENTS_TOPIC",
 )
 _REQUIRED_BY_ROLE = {
-    "api": (),
+    # Whose ID tokens the api accepts: named, not left to the defaults.
+    "api": ("AUTH_MODE", "AUTH_PROJECT_ID"),
     "worker": ("PUSH_AUDIENCE", "PUSH_SERVICE_ACCOUNT"),
 }
-# Settings whose value must be this one on Cloud Run (the local defaults would lose data there).
+# Identity Platform of the environment's own project signs the customers' ID tokens.
+AUTH_MODE = "identity_platform"
+# Settings whose value must be this one on Cloud Run (the local defaults would lose data there;
+# local auth would accept tokens the api mints itself).
 PRODUCTION_VALUES = {
     "state_backend": "firestore",
     "queue_backend": "pubsub",
     "push_auth_disabled_for_emulator": False,
+    "auth_mode": AUTH_MODE,
 }
 
 
@@ -63,8 +68,7 @@ class PlatformRefs:
 
 def service_env(role: str, config: EnvironmentConfig, refs: PlatformRefs) -> dict[str, str]:
     """Plain env vars for one service (secrets are in `service_secret_env`)."""
-    if role not in ROLES:
-        raise ValueError(f"role: must be one of {', '.join(ROLES)}, got {role!r}")
+    _check_role(role)
     app = config.app
     values = {
         "AGENT_ROLE": role,
@@ -82,6 +86,10 @@ def service_env(role: str, config: EnvironmentConfig, refs: PlatformRefs) -> dic
         "MAX_BODY_BYTES": str(app.max_body_bytes),
         "LOG_LEVEL": app.log_level,
     }
+    if role == "api":
+        values["AUTH_MODE"] = AUTH_MODE
+        values["AUTH_PROJECT_ID"] = config.project_id
+        values["AUTH_CUSTOMER_CLAIM"] = config.auth.customer_claim
     if role == "worker":
         # Cloud Scheduler drives housekeeping on Cloud Run; no thread (see app/wiring.py).
         values["HOUSEKEEPING_INTERVAL_SECONDS"] = "0"
@@ -100,15 +108,24 @@ def service_env(role: str, config: EnvironmentConfig, refs: PlatformRefs) -> dic
     return values
 
 
-def service_secret_env(config: EnvironmentConfig, refs: PlatformRefs) -> dict[str, str]:
-    """Env vars read from Secret Manager: variable name -> secret id."""
+def service_secret_env(role: str, config: EnvironmentConfig, refs: PlatformRefs) -> dict[str, str]:
+    """Env vars of one service read from Secret Manager: variable name -> secret id."""
+    _check_role(role)
     secrets: dict[str, str] = {}
     if refs.redis_auth_secret_id is not None:
         secrets["REDIS_AUTH"] = refs.redis_auth_secret_id
     if config.app.callback_signing_secret is not None:
         secrets["CALLBACK_SIGNING_KEY"] = config.app.callback_signing_secret
+    if role == "api" and config.auth.pseudonym_key_secret is not None:
+        # The api alone reads it: it names the callers of its routes in its logs.
+        secrets["LOG_PSEUDONYM_KEY"] = config.auth.pseudonym_key_secret
     check_names(secrets)
     return secrets
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise ValueError(f"role: must be one of {', '.join(ROLES)}, got {role!r}")
 
 
 def check_names(values: Mapping[str, object]) -> None:
@@ -128,8 +145,7 @@ def required_in_production(role: str, settings: Settings) -> tuple[str, ...]:
     Conditional ones follow from the settings: a Redis host needs its TLS port, password and CA
     certificate; allowed callback hosts need the signing key (callbacks are always signed).
     """
-    if role not in ROLES:
-        raise ValueError(f"role: must be one of {', '.join(ROLES)}, got {role!r}")
+    _check_role(role)
     names = [*_REQUIRED_BY_ALL, *_REQUIRED_BY_ROLE[role]]
     if settings.redis_host:
         names += ["REDIS_PORT", "REDIS_AUTH", "REDIS_CA_CERT"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import fields
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -24,6 +25,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from app.retry_policy import INQUIRY_LEASE_SECONDS, RetryPolicy
+from app.settings import Settings, SettingsError
 
 PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
@@ -255,6 +257,75 @@ class EdgeConfig(Strict):
         return value
 
 
+class PasswordPolicyConfig(Strict):
+    """What a customer's password must hold (Identity Platform's limits: 6 to 30 characters)."""
+
+    min_length: int = Field(default=12, ge=6, le=30)
+    require_uppercase: bool = False
+    require_lowercase: bool = False
+    require_numeric: bool = False
+    require_non_alphanumeric: bool = False
+    # false records the policy without applying it; Identity Platform's floor of 6 still holds.
+    enforce: bool = True
+    # Users whose password does not comply change it before their sign-in completes.
+    force_upgrade_on_sign_in: bool = False
+
+    @field_validator("force_upgrade_on_sign_in")
+    @classmethod
+    def _upgrade(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("enforce") is False:
+            raise invalid("needs enforce: true (a policy that is not enforced cannot force one)")
+        return value
+
+
+# The app's own parser of AUTH_CUSTOMER_CLAIM: the file and the app accept the same names.
+_CLAIM_VARIABLE, _PARSE_CLAIM = next(
+    (f.metadata["env"], f.metadata["parse"])
+    for f in fields(Settings)
+    if f.name == "auth_customer_claim"
+)
+
+
+class AuthConfig(Strict):
+    """Customer sign-in with Identity Platform, and what the api reads of its tokens."""
+
+    # The ID token claim that names the customer (set on each account by a trusted backend).
+    customer_claim: str = "customer_id"
+    # Hosts allowed to run sign-in redirects and email links, besides the api's own public
+    # host (the edge domains, or its run.app host without an edge), which is always added.
+    authorized_domains: list[str] = []
+    password_policy: PasswordPolicyConfig = PasswordPolicyConfig()
+    # TOTP second factor: off, or optional (users may enroll one).
+    mfa: Annotated[Literal["off", "optional", "mandatory"], BeforeValidator(_off)] = "off"
+    # An existing Secret Manager secret (created by you) holding the api's LOG_PSEUDONYM_KEY.
+    pseudonym_key_secret: str | None = None
+
+    @field_validator("customer_claim")
+    @classmethod
+    def _claim(cls, value: str) -> str:
+        try:
+            return _PARSE_CLAIM(_CLAIM_VARIABLE, value)
+        except SettingsError as exc:
+            raise invalid(str(exc).removeprefix(f"{_CLAIM_VARIABLE}: ")) from None
+
+    @field_validator("authorized_domains")
+    @classmethod
+    def _domains(cls, value: list[str]) -> list[str]:
+        for domain in value:
+            if domain != "localhost" and not DOMAIN.match(domain):
+                raise invalid(f"must be host names (or localhost) without scheme, got {domain!r}")
+        if len(set(value)) != len(value):
+            raise invalid(f"each domain may appear once, got {value}")
+        return value
+
+    @field_validator("pseudonym_key_secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        if value is not None and not SECRET_ID.match(value):
+            raise invalid(f"must be a Secret Manager secret id, got {value!r}")
+        return value
+
+
 class ObservabilityConfig(Strict):
     notification_emails: list[str] = []
     log_retention_days: int = Field(default=30, ge=1, le=3650)
@@ -288,6 +359,7 @@ class EnvironmentConfig(Strict):
     compute: ComputeConfig
     app: AppConfig = AppConfig()
     edge: EdgeConfig = EdgeConfig()
+    auth: AuthConfig = AuthConfig()
     observability: ObservabilityConfig = ObservabilityConfig()
 
     @field_validator("project_id")
@@ -334,6 +406,19 @@ class EnvironmentConfig(Strict):
         if value.enabled and compute is not None and not compute.api.public:
             raise invalid(
                 "enabled needs compute.api.public: true (the load balancer is the public entry)"
+            )
+        return value
+
+    @field_validator("auth")
+    @classmethod
+    def _auth(cls, value: AuthConfig, info: ValidationInfo) -> AuthConfig:
+        compute, edge = info.data.get("compute"), info.data.get("edge")
+        if compute is None or edge is None or value.authorized_domains:
+            return value
+        if not edge.enabled and not compute.api.public:
+            raise invalid(
+                "must list at least one host in authorized_domains when the api has no public"
+                " host (edge off and compute.api.public false)"
             )
         return value
 

@@ -10,7 +10,10 @@ its entries as bare references to objects the configuration declares (`type.name
 
 Resource types of Terraform's built-in provider (`terraform.io/builtin/terraform`) are not in
 the Google schema; those a stack may use are described here in `BUILTIN_RESOURCES` from
-Terraform's documentation, so they are checked rather than reported as unknown.
+Terraform's documentation, so they are checked rather than reported as unknown. Provisioners
+are Terraform's own too: a resource's `provisioner` list is held to `BUILTIN_PROVISIONERS`
+(each entry `{"<type>": {arguments}}`), so a misspelled argument or a missing `command` fails
+here, not at the apply that runs it.
 """
 
 from __future__ import annotations
@@ -32,6 +35,21 @@ BUILTIN_RESOURCES: dict[str, Any] = {
         "attributes": {
             "input": {"required": False, "kind": "any", "enum": None},
             "triggers_replace": {"required": False, "kind": "any", "enum": None},
+        },
+        "blocks": {},
+    },
+}
+# Provisioners a stack may use, from Terraform's documentation. `when` and `on_failure` are the
+# meta-arguments every provisioner takes.
+BUILTIN_PROVISIONERS: dict[str, Any] = {
+    "local-exec": {
+        "attributes": {
+            "command": {"required": True, "kind": "scalar", "enum": None},
+            "working_dir": {"required": False, "kind": "scalar", "enum": None},
+            "interpreter": {"required": False, "kind": "list", "enum": None},
+            "environment": {"required": False, "kind": "map", "enum": None},
+            "when": {"required": False, "kind": "scalar", "enum": ["create", "destroy"]},
+            "on_failure": {"required": False, "kind": "scalar", "enum": ["continue", "fail"]},
         },
         "blocks": {},
     },
@@ -60,6 +78,8 @@ def check_stack(tf: dict[str, Any], schema: dict[str, Any]) -> list[str]:
                 address = f"{prefix}{rtype}.{name}"
                 if isinstance(config, dict) and "depends_on" in config:
                     errors.extend(_check_depends_on(config["depends_on"], address, declared))
+                if section == "resource" and isinstance(config, dict) and "provisioner" in config:
+                    errors.extend(_check_provisioners(config["provisioner"], address))
                 if block is None:
                     errors.append(f"{address}: unknown {section} type {rtype!r}")
                     continue
@@ -99,6 +119,24 @@ def _check_depends_on(value: Any, where: str, declared: set[str]) -> list[str]:
             )
         elif entry not in declared:
             errors.append(f"{where}.depends_on: {entry} is not declared in this stack")
+    return errors
+
+
+def _check_provisioners(value: Any, where: str) -> list[str]:
+    """A resource's provisioners: a list of `{type: arguments}` (or one such object)."""
+    errors: list[str] = []
+    for index, entry in enumerate(value if isinstance(value, list) else [value]):
+        path = f"{where}.provisioner[{index}]"
+        if not isinstance(entry, dict) or not entry:
+            errors.append(f"{path}: must be an object {{type: arguments}}, got {_short(entry)}")
+            continue
+        for kind, arguments in entry.items():
+            spec = BUILTIN_PROVISIONERS.get(kind)
+            if spec is None:
+                known = ", ".join(BUILTIN_PROVISIONERS)
+                errors.append(f"{path}: unknown provisioner {kind!r} (described here: {known})")
+            else:
+                errors.extend(_check_block(spec, arguments, f"{path}.{kind}"))
     return errors
 
 

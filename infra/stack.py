@@ -23,6 +23,7 @@ from modules.compute import (
     CloudRunServiceProps,
     SecretEnv,
 )
+from modules.customer_identity import CustomerIdentity, CustomerIdentityProps, PasswordPolicy
 from modules.edge import Edge, EdgeProps
 from modules.identity import Secret, SecretProps, WorkloadIdentity, WorkloadIdentityProps
 from modules.messaging import Messaging, MessagingProps
@@ -69,6 +70,7 @@ class EnvironmentStack(TerraformStack):
         GcsBackend(self, bucket=self.cfg.state.bucket, prefix=self.cfg.state.prefix)
 
         self._foundation()
+        self._customer_identity()
         self._storage()
         self._messaging()
         self._compute()
@@ -122,6 +124,36 @@ class EnvironmentStack(TerraformStack):
             ),
         )
         self.readers = [self.identity.api_member, self.identity.worker_member]
+
+    def _customer_identity(self) -> None:
+        """Identity Platform: the customers' accounts, whose ID tokens the api verifies."""
+        auth = self.cfg.auth
+        self.customer_identity = CustomerIdentity(
+            self,
+            "customer-identity",
+            CustomerIdentityProps(
+                project_id=self.cfg.project_id,
+                authorized_domains=self._sign_in_domains(),
+                password_policy=PasswordPolicy(**auth.password_policy.model_dump()),
+                mfa=auth.mfa,
+                depends_on_resources=self.after_apis,
+            ),
+        )
+
+    def _sign_in_domains(self) -> list[str]:
+        """Where customers sign in: the api's public hosts, then the file's extra domains."""
+        hosts = [*self._public_api_hosts(), *self.cfg.auth.authorized_domains]
+        return list(dict.fromkeys(hosts))
+
+    def _public_api_hosts(self) -> list[str]:
+        """The api's public hosts: the edge domains, else its run.app host if it is public."""
+        cfg = self.cfg
+        if cfg.edge.enabled:
+            return list(cfg.edge.domains)
+        if cfg.compute.api.public:
+            url = run_app_url(self.api_name, cfg.project_number, cfg.region)
+            return [url.removeprefix("https://")]
+        return []
 
     def _storage(self) -> None:
         """Firestore always; Redis and its AUTH secret unless the environment turns it off."""
@@ -221,12 +253,9 @@ class EnvironmentStack(TerraformStack):
             redis_ca_cert=self.redis.server_ca_cert if self.redis else None,
             redis_auth_secret_id=self.redis_auth.secret_id if self.redis_auth else None,
         )
-        secret_env = {
-            name: SecretEnv(secret_id=secret_id)
-            for name, secret_id in service_secret_env(cfg, refs).items()
-        }
-        secrets_ready = list(self.redis_auth.resources) if self.redis_auth else []
-        secrets_ready += self._callback_key_grants()
+        shared_ready = list(self.redis_auth.resources) if self.redis_auth else []
+        shared_ready += self._callback_key_grants()
+        secrets_ready = {"api": shared_ready + self._pseudonym_key_grants(), "worker": shared_ready}
 
         if cfg.edge.enabled:
             api_ingress = "internal-and-cloud-load-balancing"
@@ -239,6 +268,10 @@ class EnvironmentStack(TerraformStack):
         ):
             is_api = role == "api"
             env = service_env(role, cfg, refs)
+            secret_env = {
+                name: SecretEnv(secret_id=secret_id)
+                for name, secret_id in service_secret_env(role, cfg, refs).items()
+            }
             # Fail the synth, not the first request, when a service lacks what its role needs.
             check_production_env(role, {**env, **{n: f"secret:{n}" for n in secret_env}})
             self.services[role] = CloudRunService(
@@ -264,7 +297,7 @@ class EnvironmentStack(TerraformStack):
                     network_name=self.network.network_name,
                     subnet_name=self.network.subnet_name,
                     deletion_protection=cfg.compute.deletion_protection,
-                    service_depends_on=secrets_ready,
+                    service_depends_on=secrets_ready[role],
                     depends_on_resources=self.after_apis,
                 ),
             )
@@ -360,33 +393,40 @@ class EnvironmentStack(TerraformStack):
 
     def _callback_key_grants(self) -> list[SecretManagerSecretIamMember]:
         """Read access on the user's existing callback signing secret, bound on that secret."""
-        secret_id = self.cfg.app.callback_signing_secret
+        return self._existing_secret_grants(
+            "callback-key-reader", self.cfg.app.callback_signing_secret, self.readers
+        )
+
+    def _pseudonym_key_grants(self) -> list[SecretManagerSecretIamMember]:
+        """The api alone reads the user's existing log pseudonym key, bound on that secret."""
+        return self._existing_secret_grants(
+            "pseudonym-key-reader", self.cfg.auth.pseudonym_key_secret, [self.identity.api_member]
+        )
+
+    def _existing_secret_grants(
+        self, name: str, secret_id: str | None, members: list[str]
+    ) -> list[SecretManagerSecretIamMember]:
+        """`roles/secretmanager.secretAccessor` for each member on a secret the user created."""
         if secret_id is None:
             return []
         return [
             SecretManagerSecretIamMember(
                 self,
-                f"callback-key-reader-{index}",
+                f"{name}-{index}",
                 project=self.cfg.project_id,
                 secret_id=secret_id,
                 role="roles/secretmanager.secretAccessor",
                 member=member,
                 depends_on=self.after_apis,
             )
-            for index, member in enumerate(self.readers)
+            for index, member in enumerate(members)
         ]
 
     def _uptime_host(self) -> str | None:
         """Where the uptime check calls `/healthz`: the edge domain, else the public run.app."""
-        cfg = self.cfg
-        if not cfg.observability.uptime_check:
+        if not self.cfg.observability.uptime_check:
             return None
-        if cfg.edge.enabled:
-            return cfg.edge.domains[0]
-        if cfg.compute.api.public:
-            url = run_app_url(self.api_name, cfg.project_number, cfg.region)
-            return url.removeprefix("https://")
-        return None
+        return next(iter(self._public_api_hosts()), None)
 
     def _outputs(self) -> None:
         TerraformOutput(self, "api_url", value=self.api.uri)

@@ -51,6 +51,8 @@ DEFAULT_SERVICES: tuple[str, ...] = (
     "cloudscheduler.googleapis.com",
     # Terraform manages project IAM bindings through the Resource Manager API.
     "cloudresourcemanager.googleapis.com",
+    # Identity Platform: the end users' accounts and the ID tokens they sign in with.
+    "identitytoolkit.googleapis.com",
 )
 
 _PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")

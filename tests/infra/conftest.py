@@ -77,3 +77,16 @@ def ref(tf: TerraformJson, resource_type: str, config: dict[str, Any]) -> str:
         if candidate is config:
             return f"{resource_type}.{name}"
     raise AssertionError(f"{resource_type} not in the stack")
+
+
+def api_gate(tf: TerraformJson) -> tuple[str, dict[str, Any]]:
+    """The address and config of the `terraform_data` gate that waits for the project's APIs
+    (the stack's other `terraform_data` resources do work of their own and wait for it)."""
+    services = {f"google_project_service.{n}" for n in resources(tf, "google_project_service")}
+    gates = [
+        (f"terraform_data.{name}", config)
+        for name, config in resources(tf, "terraform_data").items()
+        if services and set(config.get("depends_on", [])) == services
+    ]
+    assert len(gates) == 1, f"one API gate expected, found {[a for a, _ in gates]}"
+    return gates[0]

@@ -81,6 +81,17 @@ def test_each_service_env_loads_into_the_app_settings_for_its_role(
         assert settings.max_delivery_attempts == config.messaging.max_delivery_attempts
         assert settings.model == config.app.model
         assert settings.push_auth_disabled_for_emulator is False
+        # Customers' ID tokens: the environment's own Identity Platform, read by the api only.
+        assert settings.auth_mode == "identity_platform"
+        if role == "api":
+            assert settings.auth_project_id == config.project_id
+            assert settings.auth_customer_claim == config.auth.customer_claim
+            assert {"AUTH_MODE", "AUTH_PROJECT_ID", "AUTH_CUSTOMER_CLAIM"} <= set(environ)
+        else:
+            assert not {n for n in environ if n.startswith("AUTH_")}, role
+        key_secret = config.auth.pseudonym_key_secret if role == "api" else None
+        expected = None if key_secret is None else f"secret:{key_secret}:latest"
+        assert environ.get("LOG_PSEUDONYM_KEY") == expected, role
 
 
 @pytest.mark.parametrize("env_name", ENV_NAMES)
@@ -89,6 +100,8 @@ def test_every_setting_a_role_needs_in_production_is_set(env_name: str, synthesi
         environ = service_environ(service)
         required = required_in_production(role, Settings.from_env(environ))
         assert {"AGENT_ROLE", "GOOGLE_CLOUD_PROJECT", "FIRESTORE_DATABASE"} <= set(required)
+        if role == "api":
+            assert {"AUTH_MODE", "AUTH_PROJECT_ID"} <= set(required)
         missing = [name for name in required if not environ.get(name)]
         assert missing == [], f"{env_name} {role}"
         assert production_problems(role, environ) == []
@@ -199,24 +212,46 @@ def test_a_stack_whose_service_lacks_a_required_variable_does_not_synthesize(
 
 
 @pytest.mark.parametrize(
-    ("change", "problem"),
+    ("role", "change", "problem"),
     [
-        ({"STATE_BACKEND": "local"}, "STATE_BACKEND: must be 'firestore' on Cloud Run"),
-        ({"QUEUE_BACKEND": "local"}, "QUEUE_BACKEND: must be 'pubsub' on Cloud Run"),
-        ({"PUSH_AUTH_DISABLED_FOR_EMULATOR": "true"}, "PUSH_AUTH_DISABLED_FOR_EMULATOR: must be"),
-        ({"AGENT_ROLE": "api"}, "AGENT_ROLE: must be 'worker' on the worker service"),
-        ({"REDIS_PORT": "tls"}, "REDIS_PORT: must be an integer"),
-        ({"REDIS_CA_CERT": ""}, "REDIS_CA_CERT: required on Cloud Run for the worker role"),
-        ({"CALLBACK_ALLOWED_HOSTS": "hooks.example.com"}, "CALLBACK_SIGNING_KEY: required"),
+        ("worker", {"STATE_BACKEND": "local"}, "STATE_BACKEND: must be 'firestore' on Cloud Run"),
+        ("worker", {"QUEUE_BACKEND": "local"}, "QUEUE_BACKEND: must be 'pubsub' on Cloud Run"),
+        (
+            "worker",
+            {"PUSH_AUTH_DISABLED_FOR_EMULATOR": "true"},
+            "PUSH_AUTH_DISABLED_FOR_EMULATOR: must be",
+        ),
+        ("worker", {"AGENT_ROLE": "api"}, "AGENT_ROLE: must be 'worker' on the worker service"),
+        ("worker", {"REDIS_PORT": "tls"}, "REDIS_PORT: must be an integer"),
+        ("worker", {"REDIS_CA_CERT": ""}, "REDIS_CA_CERT: required on Cloud Run for the worker"),
+        ("worker", {"CALLBACK_ALLOWED_HOSTS": "hooks.example.com"}, "CALLBACK_SIGNING_KEY: req"),
+        # An api that would not check its own project's Identity Platform tokens.
+        ("api", {"AUTH_MODE": "local"}, "AUTH_MODE: must be 'identity_platform' on Cloud Run"),
+        ("api", {"AUTH_MODE": ""}, "AUTH_MODE: required on Cloud Run for the api role"),
+        ("api", {"AUTH_PROJECT_ID": ""}, "AUTH_PROJECT_ID: required on Cloud Run for the api"),
+        ("api", {"AUTH_PROJECT_ID": "Acme_Prod"}, "AUTH_PROJECT_ID: must be a project id"),
+        ("api", {"AUTH_CUSTOMER_CLAIM": "email"}, "AUTH_CUSTOMER_CLAIM: must be a custom claim"),
     ],
 )
 def test_a_value_the_app_cannot_run_on_in_production_is_named(
-    change: dict[str, str], problem: str, synthesized: Any
+    role: str, change: dict[str, str], problem: str, synthesized: Any
 ) -> None:
-    environ = service_environ(services(synthesized.stacks["dev"])["worker"])
-    assert production_problems("worker", environ) == []
-    problems = production_problems("worker", {**environ, **change})
+    environ = service_environ(services(synthesized.stacks["dev"])[role])
+    assert production_problems(role, environ) == []
+    problems = production_problems(role, {**environ, **change})
     assert any(p.startswith(problem) for p in problems), problems
+
+
+def test_the_pseudonym_key_is_the_api_s_alone(synthesized: Any) -> None:
+    config = synthesized.envs["prod"].config
+    assert config.auth.pseudonym_key_secret
+    api, worker = (service_secret_env(role, config, REFS) for role in ("api", "worker"))
+    assert api["LOG_PSEUDONYM_KEY"] == config.auth.pseudonym_key_secret
+    assert "LOG_PSEUDONYM_KEY" not in worker
+    without = config.model_copy(
+        update={"auth": config.auth.model_copy(update={"pseudonym_key_secret": None})}
+    )
+    assert "LOG_PSEUDONYM_KEY" not in service_secret_env("api", without, REFS)
 
 
 def test_redis_without_its_ca_certificate_is_refused(synthesized: Any) -> None:
@@ -237,9 +272,11 @@ def test_a_wrong_role_is_refused(synthesized: Any) -> None:
         service_env("scheduler", config, REFS)
     with pytest.raises(ValueError, match="role: must be one of api, worker"):
         required_in_production("scheduler", Settings())
+    with pytest.raises(ValueError, match="role: must be one of api, worker"):
+        service_secret_env("scheduler", config, REFS)
     # Without Redis no cache variable is set, so the app runs without a cache.
     environ = service_env("api", config, REFS)
-    assert "REDIS_HOST" not in environ and service_secret_env(config, REFS) == {}
+    assert "REDIS_HOST" not in environ and service_secret_env("api", config, REFS) == {}
     assert Settings.from_env(environ).redis_host is None
 
 

@@ -117,6 +117,50 @@ def test_the_shipped_environments_are_valid_and_distinct() -> None:
             {"compute.api.max_instance": 4},
             "compute.api.max_instance: is not a known setting (allowed: cpu,",
         ),
+        (
+            {"auth.mfa": "always"},
+            "auth.mfa: must be one of 'off', 'optional' or 'mandatory', got 'always'",
+        ),
+        (
+            {"auth.password_policy.min_length": 5},
+            "auth.password_policy.min_length: must be >= 6, got 5",
+        ),
+        (
+            {"auth.password_policy.min_length": 31},
+            "auth.password_policy.min_length: must be <= 30, got 31",
+        ),
+        (
+            {"auth.password_policy.enforce": False},
+            "auth.password_policy.force_upgrade_on_sign_in: needs enforce: true",
+        ),
+        (
+            {"auth.password_policy.require_digits": True},
+            "auth.password_policy.require_digits: is not a known setting (allowed: min_length,",
+        ),
+        (
+            {"auth.customer_claim": "email"},
+            "auth.customer_claim: must be a custom claim name (letters, digits and underscores,"
+            " at most 64, not starting with a digit) other than",
+        ),
+        ({"auth.customer_claim": "customer id"}, "auth.customer_claim: must be a custom claim"),
+        (
+            {"auth.authorized_domains": ["https://shop.example.com"]},
+            "auth.authorized_domains: must be host names (or localhost) without scheme, got"
+            " 'https://shop.example.com'",
+        ),
+        (
+            {"auth.authorized_domains": ["shop.example.com", "shop.example.com"]},
+            "auth.authorized_domains: each domain may appear once",
+        ),
+        (
+            {"auth.pseudonym_key_secret": "log key"},
+            "auth.pseudonym_key_secret: must be a Secret Manager secret id, got 'log key'",
+        ),
+        (
+            {"edge.enabled": False, "compute.api.public": False},
+            "auth: must list at least one host in authorized_domains when the api has no public"
+            " host",
+        ),
     ],
 )
 def test_a_wrong_value_names_the_file_the_field_and_what_is_allowed(
@@ -125,6 +169,30 @@ def test_a_wrong_value_names_the_file_the_field_and_what_is_allowed(
     lines = errors_for(tmp_path, "prod", change)
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"{tmp_path}/environments/prod.yaml: {expected}")
+
+
+def test_prod_signs_customers_in_more_strictly_than_dev() -> None:
+    envs = {e.name: e.config.auth for e in load_environments(directory=REPO / "environments")}
+    dev, staging, prod = envs["dev"], envs["staging"], envs["prod"]
+    # `mfa: off` in YAML is the boolean false; it still means off.
+    assert dev.mfa == "off" and prod.mfa != "off"
+    policy = prod.password_policy
+    assert policy.enforce and policy.force_upgrade_on_sign_in
+    assert policy.min_length >= 12
+    lengths = [e.password_policy.min_length for e in (dev, staging, prod)]
+    assert lengths == sorted(lengths) and lengths[0] < lengths[2], lengths
+    classes = ("uppercase", "lowercase", "numeric", "non_alphanumeric")
+    assert all(getattr(policy, f"require_{c}") for c in classes)
+    assert prod.pseudonym_key_secret
+
+
+def test_a_file_without_an_auth_section_gets_the_strict_defaults(tmp_path: Path) -> None:
+    folder = copy_environments(tmp_path)
+    edit(folder / "dev.yaml", {"auth": None})
+    (dev,) = load_environments(["dev"], directory=folder)
+    assert dev.config.auth.customer_claim == "customer_id"
+    assert dev.config.auth.password_policy.enforce is True
+    assert dev.config.auth.password_policy.min_length == 12
 
 
 def test_every_wrong_file_is_reported_at_once(tmp_path: Path) -> None:
@@ -223,15 +291,26 @@ def test_a_wrong_file_exits_non_zero_and_writes_nothing(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cdktf.out", "environments"]
 
 
-def test_a_value_a_module_refuses_fails_the_synth_and_writes_nothing(tmp_path: Path) -> None:
-    # The schema allows 8Gi; Cloud Run refuses it with 1 CPU. The module says so mid-synth,
-    # after other stacks were already built in memory: still nothing may reach cdktf.out.
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        # The schema allows 8Gi; Cloud Run refuses it with 1 CPU.
+        ({"compute.worker.memory": "8Gi"}, "CloudRunServiceProps.memory: "),
+        # The schema knows a mandatory second factor; the module refuses it (see its docstring).
+        ({"auth.mfa": "mandatory"}, "CustomerIdentityProps.mfa: 'mandatory' is refused"),
+    ],
+)
+def test_a_value_a_module_refuses_fails_the_synth_and_writes_nothing(
+    tmp_path: Path, change: dict, refusal: str
+) -> None:
+    # The module says so mid-synth, after other stacks were already built in memory: still
+    # nothing may reach cdktf.out.
     folder = copy_environments(tmp_path)
-    edit(folder / "prod.yaml", {"compute.worker.memory": "8Gi"})
+    edit(folder / "prod.yaml", change)
     out = previous_output(tmp_path)
     before = snapshot(out)
     done = run_synth(tmp_path)
     assert done.returncode == 1
-    assert done.stderr.startswith("environments/prod.yaml: CloudRunServiceProps.memory: ")
+    assert done.stderr.startswith(f"environments/prod.yaml: {refusal}")
     assert snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cdktf.out", "environments"]

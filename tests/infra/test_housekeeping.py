@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.conftest import ENV_NAMES, only, ref, resources
+from tests.infra.conftest import ENV_NAMES, api_gate, only, ref, resources
 
 
 def container_env(tf: dict[str, Any], role: str) -> dict[str, str]:
@@ -71,9 +71,9 @@ def test_the_scheduler_api_is_enabled_and_the_job_waits_for_it(stack: Any) -> No
     _, tf, _ = stack
     api = only(tf, "google_project_service", service="cloudscheduler.googleapis.com")
     api_ref = ref(tf, "google_project_service", api)
-    ((gate_name, gate),) = resources(tf, "terraform_data").items()
+    gate_address, gate = api_gate(tf)
     assert api_ref in gate["depends_on"]
-    assert f"terraform_data.{gate_name}" in only(tf, "google_cloud_scheduler_job")["depends_on"]
+    assert gate_address in only(tf, "google_cloud_scheduler_job")["depends_on"]
 
 
 def test_the_cloud_run_worker_leaves_housekeeping_to_the_scheduler(stack: Any) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import pytest
 
 from infra.schema_check import BUILTIN_RESOURCES
-from tests.infra.conftest import ENV_NAMES, only, ref, resources
+from tests.infra.conftest import ENV_NAMES, api_gate, only, ref, resources
 
 BASIC_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
 PUBLIC_MEMBERS = {"allUsers", "allAuthenticatedUsers"}
@@ -183,10 +184,7 @@ def test_every_resource_waits_for_the_project_apis(stack: Any) -> None:
     name, tf, _ = stack
     services = {f"google_project_service.{n}" for n in resources(tf, "google_project_service")}
     assert len(services) >= 10
-    gates = {f"terraform_data.{n}": c for n, c in resources(tf, "terraform_data").items()}
-    assert len(gates) == 1, f"{name}: one gate expected, got {sorted(gates)}"
-    ((gate, gate_config),) = gates.items()
-    assert sorted(gate_config["depends_on"]) == sorted(services), name
+    gate, _ = api_gate(tf)  # the one terraform_data that waits for exactly the APIs
     for rtype, instances in tf["resource"].items():
         for rname, config in instances.items():
             address, waits_for = f"{rtype}.{rname}", config.get("depends_on", [])
@@ -196,6 +194,90 @@ def test_every_resource_waits_for_the_project_apis(stack: Any) -> None:
                 assert gate in waits_for, f"{name}: {address} does not wait for {gate}"
                 named = sorted(services.intersection(waits_for))
                 assert not named, f"{name}: {address} names {named[:2]}; the gate orders them"
+
+
+def test_customers_sign_in_to_the_environment_s_identity_platform(stack: Any) -> None:
+    """Email and password in the environment's own project, from its public hosts; the api
+    checks those tokens, the worker checks none."""
+    name, tf, env = stack
+    cfg = env.config
+    config = only(tf, "google_identity_platform_config")
+    assert config["project"] == cfg.project_id
+    assert config["sign_in"]["email"] == {"enabled": True, "password_required": True}
+    assert config["sign_in"]["allow_duplicate_emails"] is False
+    assert config["sign_in"]["anonymous"] == {"enabled": False}
+    if cfg.edge.enabled:
+        public = cfg.edge.domains
+    else:
+        public = [f"{cfg.name_prefix}-api-{cfg.project_number}.{cfg.region}.run.app"]
+    assert config["authorized_domains"] == [*public, *cfg.auth.authorized_domains], name
+    api = {k: v.get("value") for k, v in env_names(service(tf, "api")).items()}
+    assert (api["AUTH_MODE"], api["AUTH_PROJECT_ID"]) == ("identity_platform", cfg.project_id)
+    assert api["AUTH_CUSTOMER_CLAIM"] == cfg.auth.customer_claim
+    assert not [n for n in env_names(service(tf, "worker")) if n.startswith("AUTH_")], name
+    # The policy is set once the config exists, like everything else after the APIs.
+    gate, policy = _password_policy_resource(tf)
+    assert policy["depends_on"] == [ref(tf, "google_identity_platform_config", config), gate]
+
+
+def _password_policy_resource(tf: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The API gate's address, and the other terraform_data: the one that sets the policy."""
+    gate, _ = api_gate(tf)
+    (policy,) = (
+        config
+        for name, config in resources(tf, "terraform_data").items()
+        if f"terraform_data.{name}" != gate
+    )
+    return gate, policy
+
+
+def _password_policy(tf: dict[str, Any]) -> dict[str, Any]:
+    """The passwordPolicyConfig a stack PATCHes."""
+    _, policy = _password_policy_resource(tf)
+    body = json.loads(policy["provisioner"][0]["local-exec"]["environment"]["BODY"])
+    return body["passwordPolicyConfig"]
+
+
+def test_prod_enforces_a_stricter_password_policy_and_offers_a_second_factor(
+    synthesized: Any,
+) -> None:
+    policies = {name: _password_policy(tf) for name, tf in synthesized.stacks.items()}
+    prod = policies["prod"]
+    strength = prod["passwordPolicyVersions"][0]["customStrengthOptions"]
+    assert prod["passwordPolicyEnforcementState"] == "ENFORCE"
+    assert prod["forceUpgradeOnSignin"] is True
+    assert strength["minPasswordLength"] >= 12
+    assert all(v for k, v in strength.items() if k.startswith("contains")), strength
+    lengths = {
+        name: p["passwordPolicyVersions"][0]["customStrengthOptions"]["minPasswordLength"]
+        for name, p in policies.items()
+    }
+    assert lengths["dev"] <= lengths["staging"] <= lengths["prod"]
+    config = only(synthesized.stacks["prod"], "google_identity_platform_config")
+    assert config["mfa"]["state"] == "ENABLED"
+    assert [p["state"] for p in config["mfa"]["provider_configs"]] == ["ENABLED"]
+
+
+def test_prod_api_alone_reads_the_log_pseudonym_key(synthesized: Any) -> None:
+    tf, cfg = synthesized.stacks["prod"], synthesized.envs["prod"].config
+    secret = cfg.auth.pseudonym_key_secret
+    assert secret
+    api, worker = service(tf, "api"), service(tf, "worker")
+    reference = env_names(api)["LOG_PSEUDONYM_KEY"]["value_source"]["secret_key_ref"]
+    assert reference["secret"] == secret
+    assert "LOG_PSEUDONYM_KEY" not in env_names(worker)
+    grants = {
+        name: g
+        for name, g in resources(tf, "google_secret_manager_secret_iam_member").items()
+        if g["secret_id"] == secret
+    }
+    account = only(tf, "google_service_account", account_id=f"{cfg.name_prefix}-api")
+    assert [g["member"] for g in grants.values()] == [
+        f"${{{ref(tf, 'google_service_account', account)}.member}}"
+    ]
+    assert [g["role"] for g in grants.values()] == ["roles/secretmanager.secretAccessor"]
+    (grant,) = (f"google_secret_manager_secret_iam_member.{n}" for n in grants)
+    assert grant in api["depends_on"] and grant not in worker["depends_on"]
 
 
 def test_labels_app_and_env_on_every_resource_that_takes_labels(

@@ -192,6 +192,38 @@ def test_terraform_data_is_checked_against_its_own_arguments(
     ]
 
 
+def test_provisioners_are_checked_against_terraform_s_own_arguments(
+    provider_schema: dict,
+) -> None:
+    """A resource's `provisioner` entries are Terraform's, not the provider's: the described
+    ones are held to their arguments, any other type is named."""
+    good = {"command": "echo ok", "environment": {"A": "1"}, "interpreter": ["/bin/sh", "-c"]}
+    tf = {
+        "resource": {
+            "terraform_data": {
+                "good": {"provisioner": [{"local-exec": good}]},
+                "bad": {
+                    "provisioner": [
+                        {"local-exec": {"enviroment": {"A": "1"}, "when": "later"}},
+                        {"local_exec": {"command": "echo"}},
+                        {"local-exec": {"command": "echo", "on_failure": "ignore"}},
+                        "echo",
+                    ]
+                },
+            }
+        }
+    }
+    where = "terraform_data.bad.provisioner"
+    assert sorted(check_stack(tf, provider_schema)) == [
+        f"{where}[0].local-exec.enviroment: unknown attribute (did you mean environment?)",
+        f"{where}[0].local-exec.when: 'later' is not one of create, destroy",
+        f"{where}[0].local-exec: missing required attribute 'command'",
+        f"{where}[1]: unknown provisioner 'local_exec' (described here: local-exec)",
+        f"{where}[2].local-exec.on_failure: 'ignore' is not one of continue, fail",
+        f'{where}[3]: must be an object {{type: arguments}}, got "echo"',
+    ]
+
+
 def test_the_command_fails_on_a_broken_stack_and_passes_on_good_ones(
     broken_out: Path, synthesized: Any
 ) -> None:

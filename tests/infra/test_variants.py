@@ -11,7 +11,7 @@ import yaml
 from infra.loader import load_environment
 from infra.schema_check import check_stack
 from infra.synth import synthesize
-from tests.infra.conftest import REPO, only, resources
+from tests.infra.conftest import REPO, api_gate, only, resources
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,7 @@ def test_the_stack_s_own_grants_wait_for_the_apis_and_the_services_for_them(
 ) -> None:
     """The callback key grants are made by the stack itself, not by a module; they wait for
     the APIs through the gate, as every module's resources do."""
-    (gate,) = (f"terraform_data.{n}" for n in resources(variant, "terraform_data"))
+    gate, _ = api_gate(variant)
     grants = resources(variant, "google_secret_manager_secret_iam_member")
     assert len(grants) == 2
     for name, grant in grants.items():

@@ -22,6 +22,7 @@ WAIT_FOR = ("run.googleapis.com", "pubsub.googleapis.com")
 # The construct ids each module's constructs get below, by module file.
 BUILT_AS = {
     "compute": ("images", "api", "worker"),
+    "customer_identity": ("customer-identity",),
     "edge": ("edge",),
     "identity": ("identity", "secret"),
     "messaging": ("messaging",),
@@ -40,6 +41,7 @@ OWN = {
     "test/observability/alert-unprocessable-pushes": "test/observability/unprocessable-pushes",
     "test/api/service": "test/secret-grant",
     "test/worker/service": "test/secret-grant",
+    "test/customer-identity/password-policy": "test/customer-identity/config",
 }
 # Redis waits for the PSA connection as the stack passes it: after the APIs, in the same list.
 ALSO_GIVEN = {"test/redis/": "test/psa"}
@@ -56,6 +58,7 @@ def build(stack: Any, after: list[Any]) -> None:
 
     from modules import (
         compute,
+        customer_identity,
         edge,
         identity,
         messaging,
@@ -200,6 +203,16 @@ def build(stack: Any, after: list[Any]) -> None:
             depends_on_resources=after,
         ),
     )
+    customer_identity.CustomerIdentity(
+        stack,
+        "customer-identity",
+        customer_identity.CustomerIdentityProps(
+            project_id=PROJECT,
+            authorized_domains=["api.example.com"],
+            password_policy=customer_identity.PasswordPolicy(min_length=12),
+            depends_on_resources=after,
+        ),
+    )
     observability.Observability(
         stack,
         "observability",
@@ -248,14 +261,23 @@ def created_by(tf: dict[str, Any], module: str) -> dict[str, dict[str, Any]]:
 
 
 def resource_kinds(module: str) -> set[str]:
-    """The resource types a module file can create: one per provider submodule it imports."""
+    """The resource types a module file can create: one per provider submodule it imports, and
+    each `terraform_resource_type` it names (Terraform's built-in `terraform_data`)."""
     tree = ast.parse((MODULES_DIR / f"{module}.py").read_text())
-    return {
+    imported = {
         "google_" + node.module.split(".")[1]
         for node in ast.walk(tree)
         if isinstance(node, ast.ImportFrom)
         and (node.module or "").startswith("cdktn_provider_google.")
     }
+    named = {
+        node.value.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.keyword)
+        and node.arg == "terraform_resource_type"
+        and isinstance(node.value, ast.Constant)
+    }
+    return imported | named
 
 
 def test_every_module_with_resources_is_built() -> None:

@@ -23,6 +23,7 @@ REQUIRED_APIS = {
     "iam.googleapis.com",
     "aiplatform.googleapis.com",
     "cloudscheduler.googleapis.com",
+    "identitytoolkit.googleapis.com",
 }
 
 

@@ -1,0 +1,301 @@
+"""End-user sign-in with Google Cloud Identity Platform: email and password, a password policy,
+and an optional TOTP second factor.
+
+Why: an app's customers need accounts of their own, with ID tokens the app can verify offline
+against Google's keys, without the app storing passwords. Identity Platform is that account
+store. Its minimal configuration here is already strict: email sign-in needs a password (no
+email links), one account per email, anonymous and phone sign-in off, and a password policy
+enforced unless you pass `password_policy=None`.
+
+Creates: one `google_identity_platform_config` for the project (it cannot be deleted: a destroy
+only forgets it, and the project keeps its accounts), and, when `password_policy` is given, one
+`terraform_data` that sets the password policy through the Identity Toolkit Admin API.
+
+Why the password policy goes through the REST API: google provider 8.7 has no argument for
+it, and no other resource sets it. The `terraform_data` (Terraform's built-in provider, >= 1.4)
+holds the policy in `triggers_replace`, so Terraform replaces it, and runs its `local-exec`
+provisioner again, exactly when the policy (or the project) changes. The provisioner PATCHes
+`https://identitytoolkit.googleapis.com/admin/v2/projects/<project>/config?updateMask=
+passwordPolicyConfig` and fails the apply on any HTTP error, printing the API's answer (never
+the successful one: the config it returns holds the password hash's signer key). The machine
+that applies needs `/bin/sh`, `curl` 7.76 or later (`--fail-with-body`) and `gcloud`, with
+Application Default Credentials (`gcloud auth application-default login`) allowed to update
+the project's auth config (`roles/identityplatform.admin`) and to bill the call to the project
+(`x-goog-user-project`). The token goes to curl on stdin, not on its command line. Terraform
+does not read the policy back: a change made in the console stays until the policy in code
+changes, and a destroy leaves the policy in place, like the config itself.
+
+MFA: `"optional"` turns on TOTP (authenticator apps) as a second factor users may enroll.
+`"mandatory"` is refused: the REST reference lists a MANDATORY state, but Google's own Admin
+SDKs accept only ENABLED and DISABLED, and with TOTP as the only second factor an account
+enrolls it with the ID token of a first-factor sign-in, so requiring it from the start could
+lock new accounts out. Use `"optional"` and have the app require the second factor where it
+matters (the ID token's `firebase.sign_in_second_factor` claim).
+
+The project needs billing and the `identitytoolkit.googleapis.com` API enabled.
+
+Example::
+
+    sign_in = CustomerIdentity(stack, "sign-in", CustomerIdentityProps(
+        project_id="acme-shop-prod",
+        authorized_domains=["shop.example.com"],
+        password_policy=PasswordPolicy(
+            min_length=12,
+            require_uppercase=True,
+            require_lowercase=True,
+            require_numeric=True,
+            force_upgrade_on_sign_in=True,
+        ),
+        mfa="optional",
+    ))
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from cdktn import LocalExecProvisioner, TerraformResource
+from cdktn_provider_google.identity_platform_config import (
+    IdentityPlatformConfig,
+    IdentityPlatformConfigClient,
+    IdentityPlatformConfigClientPermissions,
+    IdentityPlatformConfigMfa,
+    IdentityPlatformConfigMfaProviderConfigs,
+    IdentityPlatformConfigMfaProviderConfigsTotpProviderConfig,
+    IdentityPlatformConfigSignIn,
+    IdentityPlatformConfigSignInAnonymous,
+    IdentityPlatformConfigSignInEmail,
+    IdentityPlatformConfigSignInPhoneNumber,
+)
+from constructs import Construct
+
+# Identity Platform's limits: customStrengthOptions.minPasswordLength, and the TOTP provider's
+# adjacentIntervals as the Admin SDKs check them.
+MIN_PASSWORD_LENGTH = (6, 30)
+TOTP_ADJACENT_INTERVALS = (0, 10)
+MFA_STATES = {"off": "DISABLED", "optional": "ENABLED"}
+ADMIN_API = "https://identitytoolkit.googleapis.com/admin/v2"
+
+_PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
+_DOMAIN = re.compile(r"localhost|(?=.{4,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+# POSIX sh, run by Terraform with PROJECT and BODY in its environment. The token reaches curl
+# on stdin (`--header @-`), so it is never in a process's arguments; the answer is printed
+# only when the call fails, since a successful one returns the whole config.
+PATCH_COMMAND = f"""set -eu
+token=$(gcloud auth application-default print-access-token)
+answer=$(mktemp)
+trap 'rm -f "$answer"' EXIT
+if ! printf 'Authorization: Bearer %s\\n' "$token" | curl --silent --show-error \\
+    --fail-with-body --request PATCH --header @- \\
+    --header "x-goog-user-project: $PROJECT" --header 'content-type: application/json' \\
+    --data "$BODY" --output "$answer" \\
+    "{ADMIN_API}/projects/$PROJECT/config?updateMask=passwordPolicyConfig"; then
+  cat "$answer" >&2
+  exit 1
+fi
+echo "password policy set on $PROJECT"
+"""
+
+
+def _fail(owner: str, name: str, allowed: str, got: Any) -> NoReturn:
+    raise ValueError(f"{owner}.{name}: {allowed}, got {got!r}")
+
+
+def _check_int(owner: str, name: str, value: Any, bounds: tuple[int, int], why: str = "") -> None:
+    low, high = bounds
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        _fail(owner, name, f"must be an integer between {low} and {high}{why}", value)
+
+
+def _check_bool(owner: str, name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        _fail(owner, name, "must be true or false", value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PasswordPolicy:
+    """What a new password must hold, and whether sign-in enforces it.
+
+    `enforce=False` records the policy without applying it (Identity Platform's own floor of 6
+    characters still holds). `force_upgrade_on_sign_in` makes users whose password does not
+    comply change it before their sign-in completes; it needs `enforce`.
+    """
+
+    min_length: int = 12
+    require_uppercase: bool = False
+    require_lowercase: bool = False
+    require_numeric: bool = False
+    require_non_alphanumeric: bool = False
+    enforce: bool = True
+    force_upgrade_on_sign_in: bool = False
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        limits = " (Identity Platform's limits)"
+        _check_int(owner, "min_length", self.min_length, MIN_PASSWORD_LENGTH, limits)
+        for name in (
+            "require_uppercase",
+            "require_lowercase",
+            "require_numeric",
+            "require_non_alphanumeric",
+            "enforce",
+            "force_upgrade_on_sign_in",
+        ):
+            _check_bool(owner, name, getattr(self, name))
+        if self.force_upgrade_on_sign_in and not self.enforce:
+            _fail(
+                owner,
+                "force_upgrade_on_sign_in",
+                "needs enforce=True: a policy that is not enforced cannot force an upgrade",
+                self.force_upgrade_on_sign_in,
+            )
+
+    def api_config(self) -> dict[str, Any]:
+        """The Admin API's `passwordPolicyConfig` for this policy."""
+        return {
+            "passwordPolicyEnforcementState": "ENFORCE" if self.enforce else "OFF",
+            "forceUpgradeOnSignin": self.force_upgrade_on_sign_in,
+            "passwordPolicyVersions": [
+                {
+                    "customStrengthOptions": {
+                        "minPasswordLength": self.min_length,
+                        "containsUppercaseCharacter": self.require_uppercase,
+                        "containsLowercaseCharacter": self.require_lowercase,
+                        "containsNumericCharacter": self.require_numeric,
+                        "containsNonAlphanumericCharacter": self.require_non_alphanumeric,
+                    }
+                }
+            ],
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomerIdentityProps:
+    """Sign-in for the project's end users.
+
+    `authorized_domains` are the hosts whose pages may run Identity Platform's OAuth redirects
+    and email action links (the app's public domains; `localhost` for a laptop), replacing the
+    project's list. `allow_sign_up=False` leaves account creation to a trusted backend.
+    """
+
+    project_id: str
+    authorized_domains: Sequence[str]
+    password_policy: PasswordPolicy | None = PasswordPolicy()
+    mfa: str = "off"
+    totp_adjacent_intervals: int = 5
+    allow_sign_up: bool = True
+    depends_on_resources: Sequence[Any] = ()
+    """Resources every resource of this module waits for (e.g. `[ProjectServices.ready]`, the
+    gate that exists once every API of a fresh project is enabled)."""
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        if not isinstance(self.project_id, str) or not _PROJECT_ID.fullmatch(self.project_id):
+            _fail(owner, "project_id", "must be a project id: 6-30 of [a-z0-9-]", self.project_id)
+        domains = self.authorized_domains
+        if isinstance(domains, str) or not isinstance(domains, Sequence) or not domains:
+            _fail(owner, "authorized_domains", "must be a non-empty list of host names", domains)
+        for domain in domains:
+            if not isinstance(domain, str) or not _DOMAIN.fullmatch(domain):
+                allowed = "each entry must be a lowercase host name without scheme or port"
+                _fail(owner, "authorized_domains", allowed, domain)
+        if len(set(domains)) != len(domains):
+            _fail(owner, "authorized_domains", "each domain may appear once", list(domains))
+        if self.password_policy is not None and not isinstance(
+            self.password_policy, PasswordPolicy
+        ):
+            allowed = "must be a PasswordPolicy, or None to leave the policy unmanaged"
+            _fail(owner, "password_policy", allowed, self.password_policy)
+        if self.mfa == "mandatory":
+            _fail(
+                owner,
+                "mfa",
+                "'mandatory' is refused: with TOTP the only second factor, an account enrolls it"
+                " after a first-factor sign-in, so requiring it could lock new accounts out;"
+                " use 'optional' and have the app require the second factor where it matters",
+                self.mfa,
+            )
+        if not isinstance(self.mfa, str) or self.mfa not in MFA_STATES:
+            _fail(owner, "mfa", f"must be one of {', '.join(MFA_STATES)}", self.mfa)
+        _check_int(
+            owner, "totp_adjacent_intervals", self.totp_adjacent_intervals, TOTP_ADJACENT_INTERVALS
+        )
+        _check_bool(owner, "allow_sign_up", self.allow_sign_up)
+
+
+class CustomerIdentity(Construct):
+    """The project's Identity Platform configuration and its password policy.
+
+    Attributes:
+        config: the `IdentityPlatformConfig` resource.
+        password_policy: the `terraform_data` that sets the policy, or None without one.
+        password_policy_request: the JSON body it PATCHes (plain string), or None.
+    """
+
+    def __init__(self, scope: Construct, id: str, props: CustomerIdentityProps) -> None:
+        super().__init__(scope, id)
+        after = list(props.depends_on_resources)
+        state = MFA_STATES[props.mfa]
+        totp = IdentityPlatformConfigMfaProviderConfigsTotpProviderConfig(
+            adjacent_intervals=props.totp_adjacent_intervals
+        )
+        self.config = IdentityPlatformConfig(
+            self,
+            "config",
+            project=props.project_id,
+            authorized_domains=list(props.authorized_domains),
+            sign_in=IdentityPlatformConfigSignIn(
+                allow_duplicate_emails=False,
+                email=IdentityPlatformConfigSignInEmail(enabled=True, password_required=True),
+                anonymous=IdentityPlatformConfigSignInAnonymous(enabled=False),
+                phone_number=IdentityPlatformConfigSignInPhoneNumber(enabled=False),
+            ),
+            mfa=IdentityPlatformConfigMfa(
+                state=state,
+                provider_configs=[
+                    IdentityPlatformConfigMfaProviderConfigs(
+                        state=state,
+                        totp_provider_config=totp,
+                    )
+                ],
+            ),
+            client=IdentityPlatformConfigClient(
+                permissions=IdentityPlatformConfigClientPermissions(
+                    disabled_user_signup=not props.allow_sign_up,
+                    # Users may close their own account.
+                    disabled_user_deletion=False,
+                )
+            ),
+            depends_on=after or None,
+        )
+        self.password_policy: TerraformResource | None = None
+        self.password_policy_request: str | None = None
+        if props.password_policy is None:
+            return
+        request = {"passwordPolicyConfig": props.password_policy.api_config()}
+        self.password_policy_request = json.dumps(request, sort_keys=True, separators=(",", ":"))
+        # A plain `TerraformResource` of type `terraform_data`, not cdktn's `DataResource`,
+        # which runs `terraform version` at every synth (see ProjectServices.ready).
+        self.password_policy = TerraformResource(
+            self,
+            "password-policy",
+            terraform_resource_type="terraform_data",
+            depends_on=[self.config, *after],
+            provisioners=[
+                LocalExecProvisioner(
+                    type="local-exec",
+                    command=PATCH_COMMAND,
+                    interpreter=["/bin/sh", "-c"],
+                    environment={"PROJECT": props.project_id, "BODY": self.password_policy_request},
+                )
+            ],
+        )
+        self.password_policy.add_override(
+            "triggers_replace",
+            {"project": props.project_id, "request": self.password_policy_request},
+        )
