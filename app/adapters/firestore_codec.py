@@ -103,6 +103,7 @@ def inquiry_doc(inquiry: Inquiry) -> dict[str, Any]:
         "callback_url": inquiry.callback_url,
         "result": None if inquiry.result is None else to_json(inquiry.result),
         "error": inquiry.error,
+        "customer_id": inquiry.customer_id,
         "published": False,
         "lease_holder": None,
         "lease_until": None,
@@ -125,6 +126,7 @@ def inquiry_from(doc: dict[str, Any]) -> Inquiry:
         callback_url=doc.get("callback_url"),
         result=from_json(doc.get("result")),
         error=doc.get("error"),
+        customer_id=doc.get("customer_id"),  # None: stored before owners were recorded
     )
 
 

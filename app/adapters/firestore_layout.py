@@ -37,6 +37,11 @@ def valid_doc_id(value: object) -> bool:
     return isinstance(value, str) and bool(_DOC_ID.match(value))
 
 
+def append_once_scope(session_id: str) -> str:
+    """The scope of `append_once`'s dedupe markers, kept beside the idempotency records."""
+    return f"append-once:{session_id}"
+
+
 def keyed_doc_id(scope: str, key: str) -> str:
     """A document id for a (scope, key) pair whose parts may hold any character."""
     return hashlib.sha256(f"{scope}\x00{key}".encode()).hexdigest()
@@ -66,10 +71,18 @@ UNPUBLISHED_INQUIRIES = CompositeQuery(
 
 COMPOSITE_QUERIES: tuple[CompositeQuery, ...] = (UNPUBLISHED_INQUIRIES,)
 
+# Equality queries of a customer's erasure, each on one field.
+SESSIONS_BY_CUSTOMER = (SESSIONS, "customer_id")
+INQUIRIES_BY_CUSTOMER = (INQUIRIES, "customer_id")
+RECORDS_BY_SCOPE = (IDEMPOTENCY, "scope")  # a session's turn records and dedupe markers
+
 # (collection, field) of every query that filters or orders on one field only: Firestore's
 # automatic single-field indexes serve these, so none may use the TTL field, whose
 # single-field indexes the storage module turns off.
 SINGLE_FIELD_QUERIES: tuple[tuple[str, str], ...] = (
     (MESSAGES, "committed_at"),  # a message's position: a count below it and a window above
     (MESSAGES, "session_expires_at"),  # the latest expiry a turn gave the session
+    SESSIONS_BY_CUSTOMER,
+    INQUIRIES_BY_CUSTOMER,
+    RECORDS_BY_SCOPE,
 )

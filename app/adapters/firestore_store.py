@@ -24,12 +24,16 @@ Data layout (collection names in `firestore_layout`):
   it.) Their `expires_at` is the session's expiry as of the turn plus `MESSAGE_RETENTION`, so
   the TTL policy removes them after their session, and from a live session only those older
   than that (positions then count from the oldest message kept).
-- `inquiries/{id}`: the inquiry, its publish flag, its processing lease (`lease_holder`,
-  `lease_until`), `settled`, and the side effects done (`effects`, a map of effect to
-  outcome), so that the TTL policy removes an inquiry with its effect markers. Recording an
-  effect of an inquiry that does not exist stores nothing.
+- `inquiries/{id}`: the inquiry with its owner (`customer_id`), its publish flag, its
+  processing lease (`lease_holder`, `lease_until`), `settled`, and the side effects done
+  (`effects`, a map of effect to outcome), so that the TTL policy (and an erasure) removes an
+  inquiry with its effect markers. Recording an effect of an inquiry that does not exist
+  stores nothing.
 - `idempotency/{sha256(scope, key)}`: idempotency records, and the dedupe keys of
   `append_once` (scope `append-once:<session>`, response `{"message_id": ...}`).
+
+A customer's erasure finds their sessions and inquiries by `customer_id` and the idempotency
+records and markers by `scope`, and deletes them in batches (see `erase_customer`).
 
 Every write that can meet another writer is one transaction over the documents it names: the
 turn (idempotency record, session, messages, inquiry), `append_once`, inquiry creation, claim,
@@ -45,6 +49,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from itertools import chain
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -68,12 +73,16 @@ from app.adapters.firestore_codec import (
 from app.adapters.firestore_layout import (
     IDEMPOTENCY,
     INQUIRIES,
+    INQUIRIES_BY_CUSTOMER,
     MESSAGE_RETENTION,
     MESSAGES,
+    RECORDS_BY_SCOPE,
     SESSIONS,
+    SESSIONS_BY_CUSTOMER,
     SWEEP_SCAN_LIMIT,
     UNPUBLISHED_INQUIRIES,
     CompositeQuery,
+    append_once_scope,
     keyed_doc_id,
     valid_doc_id,
 )
@@ -90,15 +99,19 @@ from app.ports import (
     Claim,
     ClaimState,
     DuplicateKey,
+    Erasure,
     IdempotencyRecord,
     LeaseLost,
     NewMessage,
     StaleFlow,
     Turn,
+    inquiry_scope,
+    session_scope,
 )
 from app.settings import Settings, SettingsError
 
 PING_TIMEOUT = 3.0
+BATCH_WRITE_LIMIT = 500  # writes per batched write, Firestore's limit
 # `committed_at` (the server time of the commit request) precedes the commit time by less
 # than a transaction lives (270 s at most), so a message whose `committed_at` is this much
 # older than another's commit time was committed before it.
@@ -328,7 +341,7 @@ class FirestoreStore:
             return None
         _require_ids([message.id])
         session_ref = self._session(session_id)
-        scope = f"append-once:{session_id}"
+        scope = append_once_scope(session_id)
         marker_ref = self._record(scope, dedupe_key)
 
         def body(transaction: Any) -> str | None:
@@ -524,6 +537,67 @@ class FirestoreStore:
     def effect_outcomes(self, inquiry_id: str) -> dict[str, str]:
         """Every recorded side effect of an inquiry (for operators and tests)."""
         return {name: value["outcome"] for name, value in self._effects(inquiry_id).items()}
+
+    # --- erasure ---
+
+    def erase_customer(self, customer_id: str, keep_inquiry_id: str | None = None) -> Erasure:
+        """Batched deletes, not one transaction (a customer can own more documents than one
+        commit takes). Each session's document goes after everything found through it, so an
+        erasure cut off half-way leaves the rest findable and running it again finishes it.
+        Dedupe markers are deleted but not counted: SQLite keeps them on the messages."""
+        session_ids: list[str] = []
+        messages = records = 0
+        for ref in self._matching(SESSIONS_BY_CUSTOMER, customer_id):
+            erased_messages, erased_records = self._erase_session(ref.id)
+            session_ids.append(ref.id)
+            messages += erased_messages
+            records += erased_records
+        inquiries = [
+            ref
+            for ref in self._matching(INQUIRIES_BY_CUSTOMER, customer_id)
+            if ref.id != keep_inquiry_id
+        ]
+        owned_records = self._matching(RECORDS_BY_SCOPE, inquiry_scope(customer_id))
+        self._delete_all([*inquiries, *owned_records])  # effect markers live in the inquiry
+        return Erasure(tuple(session_ids), messages, len(inquiries), records + len(owned_records))
+
+    def _erase_session(self, session_id: str) -> tuple[int, int]:
+        """(messages, turn records) deleted with the session. Once its document is gone no turn
+        or `append_once` can add to it, so a second look finds what one added meanwhile."""
+        first = self._session_parts(session_id)
+        self._delete_all([*chain(*first), self._session(session_id)])
+        late = self._session_parts(session_id)
+        self._delete_all(list(chain(*late)))
+        return len(first[0]) + len(late[0]), len(first[1]) + len(late[1])
+
+    def _session_parts(self, session_id: str) -> tuple[list[Any], list[Any], list[Any]]:
+        """References to the session's messages, turn records and dedupe markers."""
+        return (
+            self._references(self._messages(session_id)),
+            self._matching(RECORDS_BY_SCOPE, session_scope(session_id)),
+            self._matching(RECORDS_BY_SCOPE, append_once_scope(session_id)),
+        )
+
+    def _matching(self, query: tuple[str, str], value: Any) -> list[Any]:
+        """References to the documents whose field equals `value` (a `SINGLE_FIELD_QUERIES`
+        shape: the automatic single-field index serves it)."""
+        collection, name = query
+        where = self.client.collection(collection).where(filter=FieldFilter(name, "==", value))
+        return self._references(where)
+
+    def _references(self, query: Any) -> list[Any]:
+        """The documents' references only: their contents are not read."""
+        with translated_errors("erasure read"):
+            return [snap.reference for snap in query.select(["__name__"]).stream(**self._call)]
+
+    def _delete_all(self, refs: list[Any]) -> None:
+        """In order, in batched writes of at most BATCH_WRITE_LIMIT deletes each."""
+        for start in range(0, len(refs), BATCH_WRITE_LIMIT):
+            batch = self.client.batch()
+            for ref in refs[start : start + BATCH_WRITE_LIMIT]:
+                batch.delete(ref)
+            with translated_errors("erasure"):
+                batch.commit(**self._call)
 
     # --- housekeeping ---
 

@@ -14,10 +14,11 @@ Correct under concurrent writers (never a session view missing an acknowledged m
     is still the same (Lua again): a fill that raced a write is dropped, not stored;
   - a writer appends its new messages to the cached list only when that list is current and
     ends right before them (seq contiguity); otherwise it drops the list.
+A customer's erasure replaces the tokens of the erased sessions and deletes their entries.
 If the token cannot be replaced (Redis unreachable after the store write), the session is
-remembered and its token is replaced before this process trusts Redis again; another instance
-that can still reach Redis may serve the older view until the entry's TTL ends, which is why
-the TTL is short (REDIS_CACHE_TTL_SECONDS).
+remembered and its token is replaced (its entries deleted) before this process trusts Redis
+again; another instance that can still reach Redis may serve the older view until the entry's
+TTL ends, which is why the TTL is short (REDIS_CACHE_TTL_SECONDS).
 
 Never fails a request: every Redis error is logged and the store answers. Socket timeouts are
 short, redis-py's own retries are off, and a circuit breaker keeps a dead Redis out of the
@@ -31,14 +32,14 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 from uuid import uuid4
 
 from app.domain import Message, Session
 from app.errors import NotFound
-from app.ports import NewMessage, StaleFlow, Store, Turn
+from app.ports import Erasure, NewMessage, StaleFlow, Store, Turn
 
 log = logging.getLogger(__name__)
 
@@ -286,13 +287,20 @@ class CachedStore:
             pending = list(self._pending)
         if not pending:
             return
-        pipe = self.redis.pipeline(transaction=False)
-        for session_id in pending:
-            pipe.set(self._keys(session_id)[0], uuid4().hex, ex=self.gen_ttl)
-        pipe.execute()
+        self._invalidate(pending)
         with self._pending_lock:
             self._pending.difference_update(pending)
         log.info("redis cache: invalidated %d session(s) written during the outage", len(pending))
+
+    def _invalidate(self, session_ids: Iterable[str]) -> None:
+        """New tokens, so that a fill that read the store before is dropped, and no entries:
+        they are stale, and an erased session's must not linger until their TTL."""
+        pipe = self.redis.pipeline(transaction=False)
+        for session_id in session_ids:
+            gen_key, session_key, messages_key = self._keys(session_id)
+            pipe.set(gen_key, uuid4().hex, ex=self.gen_ttl)
+            pipe.delete(session_key, messages_key)
+        pipe.execute()
 
     def _remember(self, session_id: str) -> None:
         with self._pending_lock:
@@ -403,6 +411,15 @@ class CachedStore:
             # A replayed message (already there) yields no contiguous append: the list is dropped.
             self._written(session_id, [stored] if stored.id == message.id else [])
         return stored
+
+    def erase_customer(self, customer_id: str, keep_inquiry_id: str | None = None) -> Erasure:
+        """Erase in the store, then make sure no cached view of an erased session is served."""
+        erasure = self.store.erase_customer(customer_id, keep_inquiry_id)
+        erased = erasure.session_ids
+        if erased and self._call(lambda: self._invalidate(erased)) is _MISS:
+            for session_id in erased:
+                self._remember(session_id)
+        return erasure
 
     def ping(self) -> bool:
         """The store's answer only: the app works without its cache."""

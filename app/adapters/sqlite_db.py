@@ -46,6 +46,11 @@ def enable_wal(conn: sqlite3.Connection, timeout_s: float = BUSY_TIMEOUT_MS / 10
             time.sleep(0.02)
 
 
+def table_columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    """The names of `table`'s columns (none when the table does not exist)."""
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
 def _rollback(conn: sqlite3.Connection) -> None:
     try:
         if conn.in_transaction:
@@ -81,6 +86,27 @@ class Database:
     def add_schema(self, schema: str) -> None:
         """Create tables another component owns (idempotent: CREATE ... IF NOT EXISTS)."""
         self._apply_schema(schema)
+
+    def add_column(self, table: str, column: str, declaration: str) -> None:
+        """Add a column that a file made by an earlier version lacks: `CREATE TABLE IF NOT
+        EXISTS` leaves an existing table as it was.
+
+        Checked again under the write lock, so the processes opening one file take turns; one
+        that still meets "duplicate column name" lost the race to another opener: nothing to do.
+        """
+        try:
+            if column in table_columns(self.connection(), table):
+                return  # the usual case: no write lock at start-up
+        except sqlite3.Error as exc:
+            raise Unavailable(f"SQLite schema could not be read: {exc}") from exc
+        with self.write() as conn:
+            if column in table_columns(conn, table):
+                return
+            try:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+            except sqlite3.OperationalError as exc:
+                if "duplicate column name" not in str(exc):
+                    raise
 
     def connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)

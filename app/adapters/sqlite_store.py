@@ -3,7 +3,8 @@
 Every method that changes more than one row is one BEGIN IMMEDIATE transaction, so a turn's
 two messages, its flow state and its idempotency record land together or not at all, and the
 seq of a message is assigned under the write lock (gap-free, one order for every reader).
-The file outlives the process: a new store on the same `DATA_DIR` sees everything.
+The file outlives the process: a new store on the same `DATA_DIR` sees everything, including
+a file an earlier version wrote (the store adds the columns it lacks, `ADDED_COLUMNS`).
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ from app.ports import (
     Claim,
     ClaimState,
     DuplicateKey,
+    Erasure,
     IdempotencyRecord,
     LeaseLost,
     NewMessage,
     StaleFlow,
     Turn,
+    inquiry_scope,
+    session_scope,
 )
 
 SCHEMA = """
@@ -66,6 +70,7 @@ CREATE TABLE IF NOT EXISTS inquiries (
     callback_url TEXT,
     result TEXT,
     error TEXT,
+    customer_id TEXT,
     published INTEGER NOT NULL DEFAULT 0,
     lease_holder TEXT,
     lease_until REAL,
@@ -90,6 +95,19 @@ CREATE TABLE IF NOT EXISTS side_effects (
     PRIMARY KEY (inquiry_id, effect)
 );
 """
+
+# Columns added after the first release: (table, column, declaration). A file written before
+# then gets them when a store opens it; rows stored before read as NULL (None).
+ADDED_COLUMNS = (("inquiries", "customer_id", "TEXT"),)
+
+# The lookups of a customer's erasure; created after `ADDED_COLUMNS`, which they index.
+OWNER_INDEXES = """
+CREATE INDEX IF NOT EXISTS sessions_by_customer ON sessions (customer_id);
+CREATE INDEX IF NOT EXISTS inquiries_by_customer ON inquiries (customer_id);
+"""
+
+# The inquiries a customer owns, but the one to keep (`id IS NOT NULL` when none is kept).
+_OWNED_INQUIRIES = "FROM inquiries WHERE customer_id = ? AND id IS NOT ?"
 
 
 def _session(row: sqlite3.Row) -> Session:
@@ -131,6 +149,7 @@ def _inquiry(row: sqlite3.Row) -> Inquiry:
         callback_url=row["callback_url"],
         result=json.loads(row["result"]) if row["result"] is not None else None,
         error=row["error"],
+        customer_id=row["customer_id"],
     )
 
 
@@ -151,6 +170,9 @@ class SqliteStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         db.add_schema(SCHEMA)
+        for table, column, declaration in ADDED_COLUMNS:
+            db.add_column(table, column, declaration)
+        db.add_schema(OWNER_INDEXES)
 
     # --- sessions and messages ---
 
@@ -326,8 +348,8 @@ class SqliteStore:
     def _insert_inquiry(self, conn: sqlite3.Connection, inquiry: Inquiry) -> None:
         conn.execute(
             "INSERT INTO inquiries (id, kind, details, status, attempts, created_at, updated_at,"
-            " expires_at, session_id, callback_url, result, error)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " expires_at, session_id, callback_url, result, error, customer_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 inquiry.id,
                 inquiry.kind,
@@ -341,6 +363,7 @@ class SqliteStore:
                 inquiry.callback_url,
                 json.dumps(inquiry.result) if inquiry.result is not None else None,
                 inquiry.error,
+                inquiry.customer_id,
             ),
         )
 
@@ -448,6 +471,51 @@ class SqliteStore:
                 "SELECT effect, outcome FROM side_effects WHERE inquiry_id = ?", (inquiry_id,)
             ).fetchall()
         return {r["effect"]: r["outcome"] for r in rows}
+
+    # --- erasure ---
+
+    def erase_customer(self, customer_id: str, keep_inquiry_id: str | None = None) -> Erasure:
+        """One transaction: a customer is erased whole or not at all, expired rows included."""
+        with self.db.write() as conn:
+            session_ids, messages, records = self._erase_sessions(conn, customer_id)
+            records += conn.execute(
+                "DELETE FROM idempotency WHERE scope = ?", (inquiry_scope(customer_id),)
+            ).rowcount
+            inquiries = self._erase_inquiries(conn, customer_id, keep_inquiry_id)
+        return Erasure(session_ids, messages, inquiries, records)
+
+    @staticmethod
+    def _erase_sessions(
+        conn: sqlite3.Connection, customer_id: str
+    ) -> tuple[tuple[str, ...], int, int]:
+        """(session ids, messages, turn records) deleted; messages (with their dedupe keys) go
+        with their session through the foreign key's cascade, so they are counted first."""
+        rows = conn.execute(
+            "SELECT id FROM sessions WHERE customer_id = ? ORDER BY id", (customer_id,)
+        ).fetchall()
+        session_ids = tuple(r["id"] for r in rows)
+        messages = conn.execute(
+            "SELECT COUNT(*) FROM messages WHERE session_id IN"
+            " (SELECT id FROM sessions WHERE customer_id = ?)",
+            (customer_id,),
+        ).fetchone()[0]
+        records = sum(
+            conn.execute("DELETE FROM idempotency WHERE scope = ?", (session_scope(s),)).rowcount
+            for s in session_ids
+        )
+        conn.execute("DELETE FROM sessions WHERE customer_id = ?", (customer_id,))
+        return session_ids, messages, records
+
+    @staticmethod
+    def _erase_inquiries(
+        conn: sqlite3.Connection, customer_id: str, keep_inquiry_id: str | None
+    ) -> int:
+        """Deletes the customer's inquiries but the kept one, with their side-effect markers."""
+        owned = (customer_id, keep_inquiry_id)
+        conn.execute(
+            f"DELETE FROM side_effects WHERE inquiry_id IN (SELECT id {_OWNED_INQUIRIES})", owned
+        )
+        return conn.execute(f"DELETE {_OWNED_INQUIRIES}", owned).rowcount
 
     # --- housekeeping ---
 

@@ -286,19 +286,24 @@ class SwitchableClient:
         return getattr(self.target, name)
 
 
-def test_a_write_while_redis_was_unreachable_is_invalidated_before_trusting_it_again(
-    sqlite, redis_port
-):
+def cut_off_instance(sqlite, redis_port):
+    """(an instance whose Redis can be cut off, its client, the clock of its breaker)."""
     ticks = Ticks()
     dead = connect_redis("127.0.0.1", free_port(), PASSWORD)
     client = SwitchableClient(connect_redis("127.0.0.1", redis_port, PASSWORD), dead)
-    api = CachedStore(sqlite, client, 120, breaker=CircuitBreaker(clock=ticks))
+    return CachedStore(sqlite, client, 120, breaker=CircuitBreaker(clock=ticks)), client, ticks
+
+
+def test_a_write_while_redis_was_unreachable_is_invalidated_before_trusting_it_again(
+    sqlite, redis_port
+):
+    api, client, ticks = cut_off_instance(sqlite, redis_port)
     other = cached(sqlite, redis_port, flush=True)  # an instance Redis keeps answering
     session = new_session(api)
     api.append_turn(turn(session.id, "hello", "hi"))
     assert texts(other.list_messages(session.id)) == ["hello", "hi"]  # cached
 
-    client.target = dead
+    client.target = client.dead
     api.append_turn(turn(session.id, "where is A1003?", "on its way"))  # acknowledged
     assert api.breaker.is_open
     assert len(api.list_messages(session.id)) == 4  # from the store
@@ -307,6 +312,46 @@ def test_a_write_while_redis_was_unreachable_is_invalidated_before_trusting_it_a
     ticks.now += 60  # the breaker lets one probe through, which first invalidates
     assert len(api.list_messages(session.id)) == 4
     assert len(other.list_messages(session.id)) == 4  # the older entry is never served
+
+
+def test_an_erased_session_is_never_served_from_the_cache(sqlite, redis_port):
+    api = cached(sqlite, redis_port, flush=True)
+    worker = cached(sqlite, redis_port)  # runs the erasure
+    mine = new_session(api)
+    theirs = Session("s-2", "C002", {}, NOW, NOW + timedelta(hours=1))
+    api.create_session(theirs)
+    api.append_turn(turn(mine.id, "hello", "hi"))
+    for instance in (api, worker):
+        assert instance.get_session(mine.id, NOW) is not None
+        assert texts(instance.list_messages(mine.id)) == ["hello", "hi"]
+    assert worker.erase_customer("C001").session_ids == (mine.id,)
+    assert api.redis.exists(*api._keys(mine.id)[1:]) == 0  # its content has left Redis
+    for instance in (api, worker):
+        assert instance.get_session(mine.id, NOW) is None
+        assert instance.list_messages(mine.id) == []
+    reads = api.store.calls["get_session"]
+    assert api.get_session(theirs.id, NOW) == theirs
+    assert api.store.calls["get_session"] == reads  # another customer's entry is still served
+
+
+def test_an_erasure_while_redis_was_unreachable_is_invalidated_before_trusting_it_again(
+    sqlite, redis_port
+):
+    worker, client, ticks = cut_off_instance(sqlite, redis_port)
+    api = cached(sqlite, redis_port, flush=True)
+    session = new_session(api)
+    api.append_turn(turn(session.id, "hello", "hi"))
+    assert texts(api.list_messages(session.id)) == ["hello", "hi"]  # cached
+
+    client.target = client.dead
+    assert worker.erase_customer("C001").session_ids == (session.id,)  # no request fails
+    assert worker.breaker.is_open
+    client.target = client.live
+
+    ticks.now += 60  # the breaker lets one probe through, which first invalidates
+    assert worker.get_session(session.id, NOW) is None
+    assert api.list_messages(session.id) == []  # the older entry is never served
+    assert api.get_session(session.id, NOW) is None
 
 
 def test_a_hung_redis_fails_no_request(sqlite, tmp_path):

@@ -1,12 +1,17 @@
-"""The SQLite store's atomic operations, the ones a Firestore adapter must match."""
+"""The SQLite store's atomic operations, the ones a Firestore adapter must match, and its
+opening of a file that an earlier version wrote."""
 
 from __future__ import annotations
 
+import multiprocessing
+import sqlite3
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
+from app.adapters import sqlite_db
 from app.adapters.sqlite_db import Database
 from app.adapters.sqlite_store import SqliteStore
 from app.domain import Inquiry, InquiryStatus, Session
@@ -153,3 +158,105 @@ def test_expired_idempotency_records_are_not_answered(store):
     renewed = replace(record(), created_at=day_later, expires_at=day_later + timedelta(hours=24))
     store.create_inquiry(inquiry("i2"), replace(renewed, response={"x": 2}))
     assert store.get_idempotency("scope", "k", day_later).response == {"x": 2}
+
+
+# The inquiries table as versions before owners were recorded created it.
+OLD_INQUIRIES = """
+CREATE TABLE inquiries (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    details TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    session_id TEXT,
+    callback_url TEXT,
+    result TEXT,
+    error TEXT,
+    published INTEGER NOT NULL DEFAULT 0,
+    lease_holder TEXT,
+    lease_until REAL,
+    settled INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO inquiries (id, kind, details, status, created_at, updated_at, expires_at)
+    VALUES ('old', 'refund_review', '{}', 'queued', 1741770000, 1741770000, 1744362000);
+"""
+
+
+def old_file(data_dir: Path) -> Path:
+    """An app.db with the old inquiries table and one inquiry stored in it."""
+    data_dir.mkdir()
+    conn = sqlite3.connect(data_dir / "app.db")
+    conn.executescript(OLD_INQUIRIES)
+    conn.close()
+    return data_dir
+
+
+def inquiry_columns(data_dir: Path) -> list[str]:
+    conn = sqlite3.connect(data_dir / "app.db")
+    try:
+        return [row[1] for row in conn.execute("PRAGMA table_info(inquiries)")]
+    finally:
+        conn.close()
+
+
+def test_a_file_from_before_owners_were_recorded_gains_the_owner_column(tmp_path):
+    data_dir = old_file(tmp_path / "data")
+    store = SqliteStore(Database(data_dir))
+    try:
+        legacy = store.get_inquiry("old")
+        assert (legacy.kind, legacy.customer_id) == ("refund_review", None)
+        store.create_inquiry(replace(inquiry("new"), customer_id="C001"), None)
+        assert store.get_inquiry("new").customer_id == "C001"
+        assert store.erase_customer("C001").inquiries == 1
+        assert store.get_inquiry("old") is not None
+        plan = store.db.connection().execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM inquiries WHERE customer_id = ?", ("C001",)
+        )
+        assert "inquiries_by_customer" in " ".join(row["detail"] for row in plan)
+    finally:
+        store.close()
+    SqliteStore(Database(data_dir)).close()  # opening a migrated file again changes nothing
+    assert inquiry_columns(data_dir).count("customer_id") == 1
+
+
+def _open_store(data_dir: str, barrier) -> None:
+    barrier.wait(timeout=60)
+    SqliteStore(Database(data_dir)).close()
+
+
+def test_processes_opening_an_old_file_together_all_start(tmp_path):
+    """The api and the worker open the same file at once after an upgrade."""
+    context = multiprocessing.get_context("spawn")
+    for run in range(2):
+        data_dir = old_file(tmp_path / f"run{run}")
+        barrier = context.Barrier(3)
+        openers = [
+            context.Process(target=_open_store, args=(str(data_dir), barrier)) for _ in range(3)
+        ]
+        for opener in openers:
+            opener.start()
+        for opener in openers:
+            opener.join(timeout=60)
+        assert [opener.exitcode for opener in openers] == [0, 0, 0]
+        assert inquiry_columns(data_dir).count("customer_id") == 1
+
+
+def test_a_column_another_opener_added_after_the_check_does_not_fail_start_up(
+    tmp_path, monkeypatch
+):
+    data_dir = old_file(tmp_path / "data")
+    SqliteStore(Database(data_dir)).close()  # the other opener, first to add the column
+    monkeypatch.setattr(sqlite_db, "table_columns", lambda conn, table: set())  # checked before
+    store = SqliteStore(Database(data_dir))  # its ALTER meets "duplicate column name"
+    assert store.get_inquiry("old").customer_id is None
+    store.close()
+
+
+def test_a_column_that_cannot_be_added_fails_start_up(tmp_path):
+    db = Database(tmp_path)
+    with pytest.raises(Unavailable, match="no such table"):
+        db.add_column("missing", "customer_id", "TEXT")
+    db.close()

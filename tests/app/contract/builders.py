@@ -1,4 +1,5 @@
-"""Records the contract tests store: one session, turns, inquiries and idempotency records."""
+"""Records the contract tests store: one session, turns, inquiries and idempotency records,
+and a customer's whole footprint (`conversation`, `api_inquiry`) for the erasure tests."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.domain import Inquiry, InquiryStatus, Session
-from app.ports import IdempotencyRecord, NewMessage, Turn
+from app.ports import IdempotencyRecord, NewMessage, Store, Turn, inquiry_scope, session_scope
 
 START = datetime(2025, 3, 12, 9, 0, tzinfo=UTC)
 TTL = timedelta(hours=2)
@@ -48,6 +49,7 @@ def inquiry(inquiry_id: str = "i1", **overrides: Any) -> Inquiry:
         updated_at=START,
         expires_at=START + timedelta(days=30),
         session_id="s1",
+        customer_id="C001",  # the customer of `session()`
     )
     values.update(overrides)
     return Inquiry(**values)
@@ -64,3 +66,26 @@ def record(key: str = "k", scope: str = "inquiries", **overrides: Any) -> Idempo
     )
     values.update(overrides)
     return IdempotencyRecord(**values)
+
+
+def conversation(
+    store: Store, session_id: str, customer_id: str, expires_at: datetime = START + TTL
+) -> None:
+    """A session whose turn opened an inquiry under an Idempotency-Key, and the inquiry's result
+    appended once: 3 messages, 1 turn record, 1 dedupe marker, 1 inquiry with a side effect."""
+    store.create_session(session(session_id, customer_id=customer_id, expires_at=expires_at))
+    opened = inquiry(f"{session_id}-i", session_id=session_id, customer_id=customer_id)
+    key = record(f"turn-{session_id}", scope=session_scope(session_id))
+    store.append_turn(
+        turn(session_id=session_id, inquiry=opened, idempotency=key, expires_at=expires_at)
+    )
+    store.append_once(session_id, NewMessage("system", "approved"), f"inquiry:{opened.id}", START)
+    store.record_effect(opened.id, "callback", "delivered", START)
+
+
+def api_inquiry(store: Store, inquiry_id: str, customer_id: str, key: str) -> None:
+    """An inquiry opened through the API under an Idempotency-Key, with a side effect done."""
+    stored = inquiry(inquiry_id, customer_id=customer_id, session_id=None)
+    answer = {"inquiry_id": inquiry_id}
+    store.create_inquiry(stored, record(key, scope=inquiry_scope(customer_id), response=answer))
+    store.record_effect(inquiry_id, "event", "published", START)

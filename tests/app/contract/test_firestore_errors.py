@@ -33,8 +33,9 @@ def unreachable(monkeypatch):
         lambda s: s.create_inquiry(inquiry(), None),
         lambda s: s.claim_inquiry("i1", "h", START, START),
         lambda s: s.unpublished_inquiries(START, 10),
+        lambda s: s.erase_customer("C001"),
     ],
-    ids=["create", "get", "list", "turn", "inquiry", "claim", "sweep"],
+    ids=["create", "get", "list", "turn", "inquiry", "claim", "sweep", "erase"],
 )
 def test_a_store_that_does_not_answer_is_unavailable(unreachable, call):
     with pytest.raises(Unavailable) as caught:

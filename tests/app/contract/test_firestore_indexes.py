@@ -10,6 +10,10 @@ from google.cloud import firestore
 
 from app.adapters.firestore_layout import (
     COMPOSITE_QUERIES,
+    INQUIRIES_BY_CUSTOMER,
+    MESSAGES,
+    RECORDS_BY_SCOPE,
+    SESSIONS_BY_CUSTOMER,
     SINGLE_FIELD_QUERIES,
     TTL_COLLECTIONS,
     TTL_FIELD,
@@ -63,4 +67,27 @@ def test_the_sweep_runs_the_query_its_shape_declares():
     assert [f.field_filter.field.field_path for f in filters] == ["status", "updated_at"]
     assert [o.field.field_path for o in built.order_by] == ["updated_at"]
     assert built.from_[0].collection_id == UNPUBLISHED_INQUIRIES.collection
+    store.close()
+
+
+def test_an_erasure_runs_only_equality_queries_on_registered_single_fields(monkeypatch):
+    """Each is served by an automatic single-field index: no index to declare, none missing."""
+    client = firestore.Client(project="demo-offline", credentials=AnonymousCredentials())
+    store = FirestoreStore(client)
+    ran = []
+
+    def references(query):
+        built = query.select(["__name__"])._to_protobuf()
+        ran.append(built)
+        return [store._session("s1")] if built.from_[0].collection_id == "sessions" else []
+
+    monkeypatch.setattr(store, "_references", references)
+    monkeypatch.setattr(store, "_delete_all", lambda refs: None)
+    store.erase_customer("C001")
+    filtered = [q for q in ran if "where" in q]
+    assert {q.from_[0].collection_id for q in ran if "where" not in q} == {MESSAGES}  # listings
+    shapes = {(q.from_[0].collection_id, q.where.field_filter.field.field_path) for q in filtered}
+    assert shapes == {SESSIONS_BY_CUSTOMER, INQUIRIES_BY_CUSTOMER, RECORDS_BY_SCOPE}
+    assert shapes <= set(SINGLE_FIELD_QUERIES)
+    assert all(q.where.field_filter.op.name == "EQUAL" and not q.order_by for q in filtered)
     store.close()
