@@ -26,6 +26,13 @@ class InvalidInput(AppError):
     title = "Invalid input"
 
 
+class Forbidden(AppError):
+    """The caller is known but may not do this (for example act for another customer)."""
+
+    status = 403
+    title = "Forbidden"
+
+
 class NotFound(AppError):
     status = 404
     title = "Not found"

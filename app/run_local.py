@@ -7,6 +7,10 @@ gracefully; if either dies, the other is stopped too and the exit code is non-ze
 In a terminal each JSON log line is shown as a short readable one (app/log_view.py);
 `RUN_LOGS=json` shows them as the app writes them, as it does when the output is not a terminal.
 
+Callers sign in with the api's local token issuer (AUTH_MODE=local unless the environment says
+otherwise): `POST /dev/token` or `make token CUSTOMER=C001` gives a token, which the runner
+says once both processes are up.
+
 The children run in their own process group, so a Ctrl-C reaches only this runner, which then
 asks each gunicorn for a graceful stop (SIGTERM) and waits for both. Should the runner itself be
 killed, Linux sends each gunicorn SIGTERM (PR_SET_PDEATHSIG), so none is left running.
@@ -46,6 +50,7 @@ def _gunicorn(
 ) -> subprocess.Popen:
     """One role's gunicorn; with `readable`, its stdout is a pipe for the log view."""
     env = {**environ, "AGENT_ROLE": role, "PORT": str(port), "DATA_DIR": data_dir}
+    env.setdefault("AUTH_MODE", "local")  # no cloud account here: the api's own issuer
     command = [
         sys.executable,
         "-m",
@@ -105,6 +110,18 @@ def _stop(processes: Mapping[str, subprocess.Popen]) -> dict[str, int]:
     return codes
 
 
+def _sign_in_hint(environ: Mapping[str, str], api_port: int) -> str:
+    """How to get a token, when the api runs its local issuer."""
+    if environ.get("AUTH_MODE", "local").strip().lower() != "local":
+        return ""
+    return (
+        "token   TOKEN=$(make -s token CUSTOMER=C001)   (customers C001-C008, STAFF=S001),\n"
+        f"        or: curl -s -X POST http://{HOST}:{api_port}/dev/token"
+        """ -H 'content-type: application/json' -d '{"customer_id": "C001"}'\n"""
+        '        then: -H "authorization: Bearer $TOKEN"\n'
+    )
+
+
 class _StopRequested(Exception):
     pass
 
@@ -141,6 +158,7 @@ def main(environ: Mapping[str, str] | None = None) -> int:
             f"api     http://{HOST}:{ports['api']}  (OpenAPI: /openapi.json)\n"
             f"worker  http://{HOST}:{ports['worker']}\n"
             f"data    {Path(data_dir).resolve()}\n"
+            f"{_sign_in_hint(environ, ports['api'])}"
             "Ctrl-C stops both.",
             flush=True,
         )

@@ -12,3 +12,14 @@ else ifeq ($(BACKEND),emulators)
 else
 	@echo "BACKEND: must be local or emulators, got '$(BACKEND)'" >&2; exit 2
 endif
+
+# A token of the local issuer, for the app running on the same DATA_DIR (make run).
+.PHONY: token
+token: $(STAMP) ## Print a local token: make token CUSTOMER=C001 (or STAFF=S001); for curl's Authorization: Bearer
+ifneq ($(CUSTOMER),)
+	@$(PY) -m app.dev_token --customer '$(CUSTOMER)'
+else ifneq ($(STAFF),)
+	@$(PY) -m app.dev_token --staff '$(STAFF)'
+else
+	@echo "token: give CUSTOMER=C001 (C001-C008) or STAFF=S001 (S001-S003)" >&2; exit 2
+endif

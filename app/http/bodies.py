@@ -12,10 +12,27 @@ FAQ_SEARCH = BodySpec(
     ],
 )
 
+
+def _optional_id(name: str, description: str) -> Field:
+    """An optional customer or staff id (null or absent means not given)."""
+    return Field(
+        name,
+        str,
+        required=False,
+        nullable=True,
+        min_length=1,
+        max_length=128,
+        description=description,
+    )
+
+
 NEW_SESSION = BodySpec(
     "NewSession",
     [
-        Field("customer_id", str, min_length=1, max_length=128),
+        _optional_id(
+            "customer_id",
+            "Optional: the token names the customer; when sent it must be the same",
+        ),
         Field(
             "preferences",
             dict,
@@ -63,4 +80,12 @@ NEW_INQUIRY = BodySpec(
     ],
 )
 
-ALL_BODIES = (FAQ_SEARCH, NEW_SESSION, NEW_MESSAGE, NEW_INQUIRY)
+DEV_TOKEN = BodySpec(
+    "DevToken",
+    [
+        _optional_id("customer_id", "A demo customer (C001 to C008); give this or staff_id"),
+        _optional_id("staff_id", "A demo staff member (S001 to S003); give this or customer_id"),
+    ],
+)
+
+ALL_BODIES = (FAQ_SEARCH, NEW_SESSION, NEW_MESSAGE, NEW_INQUIRY, DEV_TOKEN)

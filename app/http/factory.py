@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.http import faq, health, inquiries, openapi, pubsub, sessions, tasks
+from app.http import customers, dev_token, faq, health, inquiries, openapi, pubsub, sessions, tasks
+from app.http.access import install_access_gate
 from app.http.problems import register_problem_handlers
 from app.http.push_auth import PushVerifier, choose_push_verifier
 from app.http.request_log import install_request_logging
+from app.identity.setup import Identity, build_identity
 from app.services import Services
 from app.settings import Settings
 
@@ -22,6 +24,7 @@ ROLE_BLUEPRINTS = {
         faq.blueprint,
         sessions.blueprint,
         inquiries.blueprint,
+        customers.blueprint,
     ),
     "worker": (health.blueprint, openapi.blueprint, pubsub.blueprint, tasks.blueprint),
 }
@@ -32,17 +35,21 @@ def create_app(
     services: Services | None = None,
     *,
     push_verifier: PushVerifier | None = None,
+    identity: Identity | None = None,
 ) -> Flask:
     """A Flask app serving `settings.agent_role`'s routes.
 
     Services are built from the settings (app.wiring) unless given. On the worker, the push
-    verifier comes from the settings unless given; settings that would leave a Cloud Run
-    worker open are refused here, at start-up.
+    verifier comes from the settings unless given; on the api, so does the identity (who the
+    callers are: app.identity.setup). Settings that would leave a Cloud Run service open are
+    refused here, at start-up.
     """
     settings = settings or Settings.from_env()
     role = settings.agent_role
     if role == "worker" and push_verifier is None:
         push_verifier = choose_push_verifier(settings)
+    if role == "api" and identity is None:
+        identity = build_identity(settings)
     if services is None:
         from app.wiring import build_services
 
@@ -54,9 +61,14 @@ def create_app(
     app.extensions["settings"] = settings
     app.extensions["services"] = services
     app.extensions["push_verifier"] = push_verifier
-    app.extensions["openapi"] = openapi.openapi_document(role)
+    local_tokens = identity is not None and identity.local_issuer is not None
+    app.extensions["openapi"] = openapi.openapi_document(role, local_tokens=local_tokens)
     for blueprint in ROLE_BLUEPRINTS[role]:
         app.register_blueprint(blueprint)
+    if identity is not None:
+        install_access_gate(app, identity.authenticator)
+        if identity.local_issuer is not None:
+            dev_token.register(app, identity.local_issuer)
     register_problem_handlers(app)
     install_request_logging(app, role)
     return app

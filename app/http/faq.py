@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from flask import Blueprint, Response
 
 from app.domain import FaqHit
+from app.http.access import public
 from app.http.bodies import FAQ_SEARCH
 from app.http.context import services
 from app.http.validation import json_body
@@ -17,6 +18,7 @@ blueprint = Blueprint("faq", __name__, url_prefix="/v1/faq")
 
 
 @blueprint.post("/search")
+@public  # stateless, holds no personal data
 def search():
     body = json_body(FAQ_SEARCH)
     hits = services().faq.search(body["query"], body["top_k"])

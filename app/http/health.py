@@ -6,6 +6,7 @@ import logging
 
 from flask import Blueprint, jsonify
 
+from app.http.access import public
 from app.http.context import services, settings
 from app.http.problems import problem
 
@@ -15,12 +16,14 @@ READINESS_RETRY_AFTER = 5
 
 
 @blueprint.get("/healthz")
+@public
 def healthz():
     """Alive: the process serves requests. Touches no backend, so a slow store never kills it."""
     return jsonify(status="ok", role=settings().agent_role)
 
 
 @blueprint.get("/readyz")
+@public
 def readyz():
     """Ready when every backend answers; 503 with the failing ones otherwise."""
     try:

@@ -12,7 +12,8 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify
 
-from app.http.bodies import FAQ_SEARCH, NEW_INQUIRY, NEW_MESSAGE, NEW_SESSION
+from app.http.access import CUSTOMERS, PUBLIC, PUSH, STAFF, public
+from app.http.bodies import DEV_TOKEN, FAQ_SEARCH, NEW_INQUIRY, NEW_MESSAGE, NEW_SESSION
 from app.http.problems import PROBLEM_MIMETYPE
 from app.http.pubsub import PUSH_ENVELOPE
 from app.http.validation import IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_KEY_PATTERN, BodySpec
@@ -24,6 +25,7 @@ blueprint = Blueprint("openapi", __name__)
 
 
 @blueprint.get("/openapi.json")
+@public
 def openapi_json():
     return jsonify(current_app.extensions["openapi"])
 
@@ -121,12 +123,19 @@ SCHEMAS: dict[str, Any] = {
         },
     ),
 }
-for spec in (FAQ_SEARCH, NEW_SESSION, NEW_MESSAGE, NEW_INQUIRY, PUSH_ENVELOPE):
+SCHEMAS["DevTokenIssued"] = _obj(
+    ["token", "expires_in"],
+    token={"type": "string", "description": "An RS256 ID token: send it as Bearer"},
+    expires_in={"type": "integer", "description": "Seconds until it expires"},
+)
+for spec in (FAQ_SEARCH, NEW_SESSION, NEW_MESSAGE, NEW_INQUIRY, DEV_TOKEN, PUSH_ENVELOPE):
     SCHEMAS[spec.name] = spec.schema()
 
 _PROBLEM_REASONS = {
     400: "Malformed request body",
-    401: "Missing or invalid push token",
+    401: "Missing or invalid bearer token; `detail` names the check that failed",
+    403: "The token is valid but its account may not do this (for example an account not"
+    " linked to a customer, or a staff account on a customer route)",
     404: "Unknown resource",
     405: "Method not allowed on this path",
     409: "Idempotency-Key reused with a different request",
@@ -152,6 +161,16 @@ def _id_parameter(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
 
 
+# Who may call an operation (app.http.access) -> its OpenAPI security requirement.
+_SECURITY: dict[str, list[dict[str, list[str]]]] = {
+    PUBLIC: [],
+    CUSTOMERS: [{"bearerAuth": []}],
+    STAFF: [{"bearerAuth": []}],
+    PUSH: [{"pubsubOidc": []}],
+}
+_AUTH_ERRORS = {PUBLIC: (), CUSTOMERS: (401, 403), STAFF: (401, 403), PUSH: (401,)}
+
+
 @dataclass(frozen=True)
 class Operation:
     path: str  # OpenAPI style: /v1/sessions/{session_id}
@@ -161,15 +180,18 @@ class Operation:
     summary: str
     ok_status: int
     ok_schema: str | None
+    access: str  # who may call it, as the view declares (app.http.access)
     body: BodySpec | None = None
     errors: tuple[int, ...] = ()
     parameters: tuple[dict[str, Any], ...] = ()
     ok_headers: tuple[str, ...] = ()
+    local_tokens_only: bool = False  # served only with AUTH_MODE=local
     extra: dict[str, Any] = field(default_factory=dict)
 
     def document(self) -> dict[str, Any]:
         responses: dict[str, Any] = {str(self.ok_status): self._ok_response()}
         statuses = set(self.errors) | set(_ALWAYS) | (set(_BODY_ERRORS) if self.body else set())
+        statuses |= set(_AUTH_ERRORS[self.access])
         for status in sorted(statuses):
             responses[str(status)] = {
                 "description": _PROBLEM_REASONS[status],
@@ -179,6 +201,7 @@ class Operation:
             "operationId": self.operation_id,
             "summary": self.summary,
             "responses": responses,
+            "security": _SECURITY[self.access],
             **self.extra,
         }
         if self.parameters:
@@ -201,17 +224,20 @@ class Operation:
 
 
 OPERATIONS: tuple[Operation, ...] = (
-    Operation("/healthz", "get", BOTH, "healthz", "Liveness", 200, "Health"),
-    Operation("/readyz", "get", BOTH, "readyz", "Readiness of every backend", 200, "Readiness"),
-    Operation("/openapi.json", "get", BOTH, "openapi", "This document", 200, None),
+    Operation("/healthz", "get", BOTH, "healthz", "Liveness", 200, "Health", PUBLIC),
+    Operation(
+        "/readyz", "get", BOTH, "readyz", "Readiness of every backend", 200, "Readiness", PUBLIC
+    ),
+    Operation("/openapi.json", "get", BOTH, "openapi", "This document", 200, None, PUBLIC),
     Operation(
         "/v1/faq/search",
         "post",
         (API,),
         "searchFaq",
-        "Stateless FAQ search (BM25), best matches first",
+        "Stateless FAQ search (BM25), best matches first; public, holds no personal data",
         200,
         "FaqResults",
+        PUBLIC,
         body=FAQ_SEARCH,
     ),
     Operation(
@@ -219,9 +245,10 @@ OPERATIONS: tuple[Operation, ...] = (
         "post",
         (API,),
         "createSession",
-        "Open a support session",
+        "Open a support session for the signed-in customer",
         201,
         "Session",
+        CUSTOMERS,
         body=NEW_SESSION,
         ok_headers=("Location",),
     ),
@@ -230,9 +257,10 @@ OPERATIONS: tuple[Operation, ...] = (
         "get",
         (API,),
         "getSession",
-        "A session with its messages, oldest first",
+        "One of the caller's sessions with its messages, oldest first",
         200,
         "Session",
+        CUSTOMERS,
         errors=(404,),
         parameters=(_id_parameter("session_id"),),
     ),
@@ -244,6 +272,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "One customer turn, routed to the FAQ agent, the support flow or a new inquiry",
         200,
         "TurnOutcome",
+        CUSTOMERS,
         body=NEW_MESSAGE,
         errors=(404, 409),
         parameters=(_id_parameter("session_id"), IDEMPOTENCY_PARAMETER),
@@ -253,9 +282,11 @@ OPERATIONS: tuple[Operation, ...] = (
         "post",
         (API,),
         "createInquiry",
-        "Accept an inquiry for background work; answers at once",
+        "Accept an inquiry for background work on the caller's own orders, sessions or account"
+        " (refund_review, account_export: the data export); answers at once",
         202,
         "Inquiry",
+        CUSTOMERS,
         body=NEW_INQUIRY,
         errors=(404, 409),
         parameters=(IDEMPOTENCY_PARAMETER,),
@@ -266,9 +297,10 @@ OPERATIONS: tuple[Operation, ...] = (
         "get",
         (API,),
         "getInquiry",
-        "An inquiry's status and, when done, its result or error",
+        "One of the caller's inquiries: its status and, when done, its result or error",
         200,
         "Inquiry",
+        CUSTOMERS,
         errors=(404,),
         parameters=(_id_parameter("inquiry_id"),),
     ),
@@ -280,9 +312,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "Pub/Sub push delivery of one inquiry (204 acknowledges, 503 asks for redelivery)",
         204,
         None,
+        PUSH,
         body=PUSH_ENVELOPE,
-        errors=(401,),
-        extra={"security": [{"pubsubOidc": []}]},
     ),
     Operation(
         "/tasks/housekeeping",
@@ -293,19 +324,53 @@ OPERATIONS: tuple[Operation, ...] = (
         " (Cloud Scheduler calls it as the push service account)",
         200,
         "HousekeepingSummary",
-        errors=(401,),
-        extra={"security": [{"pubsubOidc": []}]},
+        PUSH,
+    ),
+    Operation(
+        "/v1/customers/me/data",
+        "delete",
+        (API,),
+        "eraseMyData",
+        "Erase the caller's sessions, messages, inquiries and cached copies in the background"
+        " (the right to erasure); the erasure inquiry's result counts what was deleted. Orders"
+        " are kept, as the law requires",
+        202,
+        "Inquiry",
+        CUSTOMERS,
+        ok_headers=("Location",),
+    ),
+    Operation(
+        "/dev/token",
+        "post",
+        (API,),
+        "mintDevToken",
+        "AUTH_MODE=local only: a token for a demo customer or staff member",
+        200,
+        "DevTokenIssued",
+        PUBLIC,
+        body=DEV_TOKEN,
+        local_tokens_only=True,
     ),
 )
 
 
-def openapi_document(role: str) -> dict[str, Any]:
-    """The document of the routes that `role` serves."""
+def openapi_document(role: str, *, local_tokens: bool = False) -> dict[str, Any]:
+    """The document of the routes that `role` serves (`/dev/token` with `local_tokens`)."""
     paths: dict[str, dict[str, Any]] = {}
     for operation in OPERATIONS:
-        if role in operation.roles:
+        if role in operation.roles and (local_tokens or not operation.local_tokens_only):
             paths.setdefault(operation.path, {})[operation.method] = operation.document()
     components: dict[str, Any] = {"schemas": SCHEMAS}
+    if role == API:
+        components["securitySchemes"] = {
+            "bearerAuth": {
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "JWT",
+                "description": "An Identity Platform ID token of the environment's project (a"
+                " local issuer's token with AUTH_MODE=local: POST /dev/token)",
+            }
+        }
     if role == WORKER:
         components["securitySchemes"] = {
             "pubsubOidc": {

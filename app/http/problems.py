@@ -27,6 +27,7 @@ def problem_type(status: int) -> str:
     names = {
         400: "malformed-request",
         401: "unauthenticated",
+        403: "forbidden",
         404: "not-found",
         405: "method-not-allowed",
         409: "conflict",

@@ -23,6 +23,7 @@ from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from app.domain import Delivery, DeliveryResult
 from app.errors import InvalidInput
+from app.http.access import push_identity
 from app.http.context import services
 from app.http.problems import problem
 from app.http.push_auth import refuse_unless_push_identity
@@ -55,6 +56,7 @@ class BadEnvelope(InvalidInput):
 
 
 @blueprint.post("/inquiries")
+@push_identity
 def push_inquiry():
     refused = refuse_unless_push_identity("pubsub-push")
     if refused is not None:

@@ -1,7 +1,9 @@
 """One structured log line per request, under the request's trace.
 
-jsonPayload: event="http.request", method, path, status, latency_ms, role; plus Cloud Logging's
-httpRequest so the line shows like a request log in the Logs Explorer.
+jsonPayload: event="http.request", method, path, status, latency_ms, role, and `caller` (the
+verified caller's pseudonym, app.identity.pseudonym; never an e-mail or a token) when the
+request was authenticated; plus Cloud Logging's httpRequest so the line shows like a request
+log in the Logs Explorer.
 
 A WSGI middleware rather than Flask hooks: it binds the trace once around the whole request
 (error handlers included) and writes its line after Flask's request context is gone, where
@@ -20,6 +22,7 @@ from typing import Any
 
 from flask import Flask
 
+from app.http.access import CALLER_ENVIRON_KEY
 from app.logging_setup import (
     REQUEST_LOGGER,
     LogSite,
@@ -78,6 +81,9 @@ class RequestLog:
             "role": self.role,
             "message": f"{method} {path} {status}",
         }
+        caller = environ.get(CALLER_ENVIRON_KEY)
+        if caller is not None:
+            payload["caller"] = caller
         http_request = {
             "requestMethod": method,
             "requestUrl": _url(environ),

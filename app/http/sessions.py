@@ -1,9 +1,15 @@
-"""The stateful support agent's sessions and the hybrid router's conversation endpoint."""
+"""The stateful support agent's sessions and the hybrid router's conversation endpoint.
+
+Customers only: a session belongs to the customer of the token that opened it, and any other
+caller gets exactly the 404 of a session that does not exist.
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request, url_for
 
+from app.errors import Forbidden
+from app.http.access import current_customer, customers_only
 from app.http.bodies import NEW_MESSAGE, NEW_SESSION
 from app.http.context import resource_id, services
 from app.http.validation import idempotency_key, json_body
@@ -12,9 +18,16 @@ blueprint = Blueprint("sessions", __name__, url_prefix="/v1/sessions")
 
 
 @blueprint.post("")
+@customers_only
 def create_session():
     body = json_body(NEW_SESSION)
-    session = services().sessions.create(body["customer_id"], body["preferences"])
+    customer_id = current_customer()
+    if body["customer_id"] is not None and body["customer_id"] != customer_id:
+        raise Forbidden(
+            "customer_id: must be the signed-in customer (or left out: the token names it)",
+            field="customer_id",
+        )
+    session = services().sessions.create(customer_id, body["preferences"])
     response = jsonify(session.as_dict(messages=[]))
     response.status_code = 201
     response.headers["Location"] = url_for(".get_session", session_id=session.id)
@@ -22,15 +35,21 @@ def create_session():
 
 
 @blueprint.get("/<session_id>")
+@customers_only
 def get_session(session_id: str):
-    session, messages = services().sessions.get(resource_id(session_id, "session"))
+    session, messages = services().sessions.get(
+        resource_id(session_id, "session"), customer_id=current_customer()
+    )
     return jsonify(session.as_dict(messages=messages))
 
 
 @blueprint.post("/<session_id>/messages")
+@customers_only
 def post_message(session_id: str):
     session_id = resource_id(session_id, "session")
     key = idempotency_key(request.headers)
     body = json_body(NEW_MESSAGE)
-    outcome = services().conversation.post_message(session_id, body["text"], key)
+    outcome = services().conversation.post_message(
+        session_id, body["text"], key, customer_id=current_customer()
+    )
     return jsonify(outcome.as_dict())

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from app.http.access import push_identity
 from app.http.context import services
 from app.http.push_auth import refuse_unless_push_identity
 
@@ -21,6 +22,7 @@ blueprint = Blueprint("tasks", __name__, url_prefix="/tasks")
 
 
 @blueprint.post("/housekeeping")
+@push_identity
 def run_housekeeping():
     refused = refuse_unless_push_identity("tasks")
     if refused is not None:

@@ -29,6 +29,10 @@ from app.domain import (
 )
 from app.errors import Conflict, InvalidInput, NotFound
 from app.http import create_app
+from app.identity.callers import Authenticator
+from app.identity.local_issuer import LocalIssuer
+from app.identity.pseudonym import Pseudonyms
+from app.identity.setup import Identity
 from app.settings import Settings
 
 
@@ -72,6 +76,12 @@ class FakeServices:
         if self.fail_with is not None:
             raise self.fail_with
 
+    def owned_session(self, session_id: str, customer_id: str) -> tuple[Session, list[Message]]:
+        found = self.sessions_by_id.get(session_id)
+        if found is None or found[0].customer_id != customer_id:
+            raise NotFound(f"session {session_id} not found")
+        return found
+
     def new_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids):04d}"
 
@@ -109,11 +119,9 @@ class _Sessions:
         self.fake.sessions_by_id[session.id] = (session, [])
         return session
 
-    def get(self, session_id: str) -> tuple[Session, list[Message]]:
-        self.fake.call("sessions.get", session_id)
-        if session_id not in self.fake.sessions_by_id:
-            raise NotFound(f"session {session_id} not found")
-        return self.fake.sessions_by_id[session_id]
+    def get(self, session_id: str, *, customer_id: str) -> tuple[Session, list[Message]]:
+        self.fake.call("sessions.get", session_id, customer_id)
+        return self.fake.owned_session(session_id, customer_id)
 
 
 @dataclass
@@ -121,11 +129,15 @@ class _Conversation:
     fake: FakeServices
 
     def post_message(
-        self, session_id: str, text: str, idempotency_key: str | None = None
+        self,
+        session_id: str,
+        text: str,
+        idempotency_key: str | None = None,
+        *,
+        customer_id: str,
     ) -> TurnOutcome:
         self.fake.call("conversation.post_message", session_id, text, idempotency_key)
-        if session_id not in self.fake.sessions_by_id:
-            raise NotFound(f"session {session_id} not found")
+        self.fake.owned_session(session_id, customer_id)
         remembered = self.fake.idempotency.get(f"{session_id}/{idempotency_key}")
         if idempotency_key and remembered:
             if remembered[0] != text:
@@ -156,6 +168,8 @@ class _Inquiries:
         session_id: str | None = None,
         callback_url: str | None = None,
         idempotency_key: str | None = None,
+        *,
+        customer_id: str,
     ) -> tuple[Inquiry, bool]:
         self.fake.call("inquiries.create", kind, details, session_id, callback_url, idempotency_key)
         if kind not in {"refund_review", "account_export"}:
@@ -174,17 +188,36 @@ class _Inquiries:
             now + timedelta(days=1),
             session_id,
             callback_url,
+            customer_id=customer_id,
         )
         self.fake.inquiries_by_id[inquiry.id] = inquiry
         if idempotency_key:
             self.fake.idempotency[idempotency_key] = inquiry.id
         return inquiry, True
 
-    def get(self, inquiry_id: str) -> Inquiry:
-        self.fake.call("inquiries.get", inquiry_id)
-        if inquiry_id not in self.fake.inquiries_by_id:
+    def get(self, inquiry_id: str, *, customer_id: str) -> Inquiry:
+        self.fake.call("inquiries.get", inquiry_id, customer_id)
+        inquiry = self.fake.inquiries_by_id.get(inquiry_id)
+        if inquiry is None or inquiry.customer_id != customer_id:
             raise NotFound(f"inquiry {inquiry_id} not found")
-        return self.fake.inquiries_by_id[inquiry_id]
+        return inquiry
+
+    def request_erasure(self, customer_id: str) -> Inquiry:
+        self.fake.call("inquiries.request_erasure", customer_id)
+        now = utcnow()
+        inquiry = Inquiry(
+            self.fake.new_id("i"),
+            "data_erasure",
+            {},
+            InquiryStatus.QUEUED,
+            0,
+            now,
+            now,
+            now + timedelta(days=1),
+            customer_id=customer_id,
+        )
+        self.fake.inquiries_by_id[inquiry.id] = inquiry
+        return inquiry
 
 
 @dataclass
@@ -203,7 +236,31 @@ class _Worker:
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    return Settings.from_env({}, data_dir=str(tmp_path / "data"))
+    return Settings.from_env({}, data_dir=str(tmp_path / "data"), auth_mode="local")
+
+
+@pytest.fixture(scope="session")
+def local_issuer(tmp_path_factory) -> LocalIssuer:
+    """One local issuer for the whole session: an RSA key is made once, not per test."""
+    return LocalIssuer.load_or_create(tmp_path_factory.mktemp("issuer"), "customer_id")
+
+
+@pytest.fixture
+def identity(local_issuer) -> Identity:
+    authenticator = Authenticator(
+        local_issuer.verifier(), "customer_id", Pseudonyms(b"test-pseudonym-key")
+    )
+    return Identity(authenticator, local_issuer)
+
+
+@pytest.fixture
+def bearer(local_issuer):
+    """`bearer(customer_id=...)` or `bearer(staff_id=...)`: an Authorization header."""
+
+    def header(**who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {local_issuer.mint(**who)}"}
+
+    return header
 
 
 @pytest.fixture
@@ -216,8 +273,8 @@ def allow_all(authorization: str | None) -> None:
 
 
 @pytest.fixture
-def api_app(settings, fake_services):
-    return create_app(replace(settings, agent_role="api"), fake_services)
+def api_app(settings, fake_services, identity):
+    return create_app(replace(settings, agent_role="api"), fake_services, identity=identity)
 
 
 @pytest.fixture
@@ -227,8 +284,20 @@ def worker_app(settings, fake_services):
     )
 
 
+CUSTOMER = "C001"  # who the `api` client is signed in as
+
+
 @pytest.fixture
-def api(api_app):
+def api(api_app, bearer):
+    """A test client signed in as customer C001 (each request carries its token)."""
+    client = api_app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = bearer(customer_id=CUSTOMER)["Authorization"]
+    return client
+
+
+@pytest.fixture
+def anonymous(api_app):
+    """A test client with no token."""
     return api_app.test_client()
 
 
