@@ -3,6 +3,8 @@
 `app.wiring.build_services(settings)` returns an object of this shape with the adapters that
 the settings select. Handlers validate the shape of a request body (types, required fields)
 and call these; the services enforce the domain rules and raise `app.errors` exceptions.
+Every call on a customer's data names the customer (from the verified token, never the body);
+another customer's session or inquiry is NotFound, exactly like one that does not exist.
 """
 
 from __future__ import annotations
@@ -20,13 +22,19 @@ class FaqService(Protocol):
 class SessionService(Protocol):
     def create(self, customer_id: str, preferences: dict[str, Any]) -> Session: ...
 
-    def get(self, session_id: str) -> tuple[Session, list[Message]]:
-        """The session and its messages, oldest first; NotFound when unknown or expired."""
+    def get(self, session_id: str, *, customer_id: str) -> tuple[Session, list[Message]]:
+        """The customer's session and its messages, oldest first; NotFound when unknown,
+        expired or another customer's."""
 
 
 class ConversationService(Protocol):
     def post_message(
-        self, session_id: str, text: str, idempotency_key: str | None = None
+        self,
+        session_id: str,
+        text: str,
+        idempotency_key: str | None = None,
+        *,
+        customer_id: str,
     ) -> TurnOutcome:
         """Route one customer turn (FAQ, support flow or a new inquiry) and store both sides.
 
@@ -43,10 +51,16 @@ class InquiryService(Protocol):
         session_id: str | None = None,
         callback_url: str | None = None,
         idempotency_key: str | None = None,
+        *,
+        customer_id: str,
     ) -> tuple[Inquiry, bool]:
-        """Store the inquiry as queued and publish it; returns (inquiry, created_now)."""
+        """Store the customer's inquiry as queued and publish it; (inquiry, created_now)."""
 
-    def get(self, inquiry_id: str) -> Inquiry: ...
+    def get(self, inquiry_id: str, *, customer_id: str) -> Inquiry:
+        """The customer's inquiry; NotFound when unknown or another customer's."""
+
+    def request_erasure(self, customer_id: str) -> Inquiry:
+        """Queue the erasure of the customer's sessions, messages and inquiries."""
 
 
 class InquiryWorker(Protocol):

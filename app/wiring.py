@@ -312,6 +312,7 @@ def build_services(
         store,
         queue,
         sessions,
+        orders,
         clock,
         settings.callback_allowed_hosts,
         settings.callback_signing_key,

@@ -3,7 +3,8 @@
 The turn is computed on a snapshot of the session and written with the flow version it was
 computed from; if another turn changed the flow in between (StaleFlow) it is recomputed on
 fresh state. An inquiry the turn opens is stored in the same transaction and published after
-it, so a retried or conflicting turn never opens a second one.
+it, so a retried or conflicting turn never opens a second one. Only the session's customer may
+post to it; for anyone else, a retried key included, the session does not exist.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from app.ports import (
     StaleFlow,
     Store,
     Turn,
+    session_scope,
 )
 
 log = logging.getLogger(__name__)
@@ -65,25 +67,34 @@ class ConversationService:
         self.clock = clock
 
     def post_message(
-        self, session_id: str, text: str, idempotency_key: str | None = None
+        self,
+        session_id: str,
+        text: str,
+        idempotency_key: str | None = None,
+        *,
+        customer_id: str,
     ) -> TurnOutcome:
         text = check_text(text)
-        scope = f"session:{session_id}"
+        scope = session_scope(session_id)
         body_fingerprint = idempotency.fingerprint({"text": text})
         if idempotency_key is not None:
             idempotency.check_key(idempotency_key)
+        session = self.sessions.require(session_id, customer_id)
+        if idempotency_key is not None:
             earlier = self.store.get_idempotency(scope, idempotency_key, self.clock.now())
             if earlier is not None:
                 return self._replay(session_id, earlier, body_fingerprint)
 
-        session = self.sessions.require(session_id)
         understanding = self.model.understand(text)
         for attempt in range(MAX_RECOMPUTES):
             reply = self.router.decide(session, text, understanding)
             inquiry = None
             if reply.inquiry is not None:
                 inquiry = self.inquiries.prepare(
-                    reply.inquiry.kind, reply.inquiry.details, session_id=session.id
+                    reply.inquiry.kind,
+                    reply.inquiry.details,
+                    customer_id=session.customer_id,
+                    session_id=session.id,
                 )
             data = dict(reply.data)
             if inquiry is not None:
@@ -116,7 +127,7 @@ class ConversationService:
                 stored = self.store.append_turn(turn)
             except StaleFlow:
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
-                session = self.sessions.require(session_id)
+                session = self.sessions.require(session_id, customer_id)
                 continue
             except DuplicateKey as duplicate:  # a concurrent retry with the same key won
                 return self._replay(session_id, duplicate.record, body_fingerprint)

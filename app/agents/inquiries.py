@@ -3,6 +3,11 @@
 Everything a client can get wrong is checked here, before anything is stored: the kind, the
 details of that kind, the originating session, and the callback URL (https on an allowed host,
 and only when a signing key is configured, since every callback is signed).
+
+An inquiry belongs to the customer who opens it, and acts on that customer's data alone: the
+order of a refund review and the session must be theirs (another customer's read as unknown,
+404), an account export exports the caller's own account (naming another is 403), and only
+the owner can read the inquiry. Idempotency keys are scoped to the customer.
 """
 
 from __future__ import annotations
@@ -15,12 +20,14 @@ from urllib.parse import urlsplit
 from uuid import uuid4
 
 from app.agents import idempotency
+from app.agents.erasure import ERASURE
+from app.agents.orders import OrderBook
 from app.agents.reviews import REASON_LABELS
 from app.agents.sessions import SessionService, check_customer_id
 from app.domain import Inquiry, InquiryStatus
-from app.errors import AppError, InvalidInput, NotFound
+from app.errors import AppError, Forbidden, InvalidInput, NotFound
 from app.logging_setup import log_inquiry_state
-from app.ports import Clock, DuplicateKey, IdempotencyRecord, InquiryQueue, Store
+from app.ports import Clock, DuplicateKey, IdempotencyRecord, InquiryQueue, Store, inquiry_scope
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +91,17 @@ def _unknown_keys(details: dict[str, Any], allowed: tuple[str, ...]) -> None:
         )
 
 
-def check_refund_review(details: dict[str, Any]) -> dict[str, Any]:
+def check_refund_review(
+    details: dict[str, Any], orders: OrderBook, customer_id: str
+) -> dict[str, Any]:
     _unknown_keys(details, ("order_id", "reason", "note"))
     order_id = details.get("order_id")
     if not isinstance(order_id, str) or not _ORDER_ID.match(order_id):
         raise InvalidInput(
             "details.order_id is required: an order number like A1007", field="details.order_id"
         )
+    if orders.owned(customer_id, order_id) is None:
+        raise NotFound(f"order {order_id.upper()} does not exist", field="details.order_id")
     reason = details.get("reason", "other")
     if reason not in REASON_LABELS:
         raise InvalidInput(
@@ -108,19 +119,22 @@ def check_refund_review(details: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
-def check_account_export(details: dict[str, Any], session_customer: str | None) -> dict[str, Any]:
+def check_account_export(details: dict[str, Any], customer_id: str) -> dict[str, Any]:
+    """The export of the caller's own account; `details.customer_id`, when sent, must be it."""
     _unknown_keys(details, ("customer_id",))
-    customer_id = details.get("customer_id", session_customer)
+    named = details.get("customer_id", customer_id)
     try:
-        customer_id = check_customer_id(customer_id)
+        named = check_customer_id(named)
     except InvalidInput:
         raise InvalidInput(
-            "details.customer_id is required (or a session_id): letters, digits and . _ @ + : -",
+            "details.customer_id must be letters, digits and . _ @ + : - (or left out: the"
+            " export is of the signed-in customer)",
             field="details.customer_id",
         ) from None
-    if session_customer is not None and customer_id != session_customer:
-        raise InvalidInput(
-            "details.customer_id must be the customer of the session", field="details.customer_id"
+    if named != customer_id:
+        raise Forbidden(
+            "details.customer_id: you can export only your own account",
+            field="details.customer_id",
         )
     return {"customer_id": customer_id}
 
@@ -128,13 +142,12 @@ def check_account_export(details: dict[str, Any], session_customer: str | None) 
 class InquiryService:
     """Implements `app.services.InquiryService`."""
 
-    SCOPE = "inquiries"
-
     def __init__(
         self,
         store: Store,
         queue: InquiryQueue,
         sessions: SessionService,
+        orders: OrderBook,
         clock: Clock,
         callback_allowed_hosts: tuple[str, ...],
         callback_signing_key: str | None,
@@ -142,6 +155,7 @@ class InquiryService:
         self.store = store
         self.queue = queue
         self.sessions = sessions
+        self.orders = orders
         self.clock = clock
         self.allowed_hosts = callback_allowed_hosts
         self.signing_key = callback_signing_key
@@ -150,33 +164,45 @@ class InquiryService:
         self,
         kind: Any,
         details: Any,
+        *,
+        customer_id: str,
         session_id: Any = None,
         callback_url: Any = None,
     ) -> Inquiry:
-        """A validated, queued inquiry, not stored yet (the caller stores it, maybe in a turn)."""
+        """A validated, queued inquiry of `customer_id`, not stored yet (the caller stores it,
+        maybe in a turn)."""
         if kind not in KINDS:
             raise InvalidInput(f"kind must be one of {', '.join(KINDS)}", field="kind")
         if not isinstance(details, dict):
             raise InvalidInput("details must be a JSON object", field="details")
-        session_customer = None
         if session_id is not None:
             try:
-                session_customer = self.sessions.require(session_id).customer_id
+                self.sessions.require(session_id, customer_id)
             except NotFound:
-                raise InvalidInput(
+                raise NotFound(
                     f"session_id {session_id!r} does not exist or has expired", field="session_id"
                 ) from None
         if kind == "refund_review":
-            clean = check_refund_review(details)
+            clean = check_refund_review(details, self.orders, customer_id)
         else:
-            clean = check_account_export(details, session_customer)
+            clean = check_account_export(details, customer_id)
         if callback_url is not None:
             callback_url = check_callback_url(callback_url, self.allowed_hosts, self.signing_key)
+        return self._new(kind, clean, customer_id, session_id, callback_url)
+
+    def _new(
+        self,
+        kind: str,
+        details: dict[str, Any],
+        customer_id: str,
+        session_id: str | None = None,
+        callback_url: str | None = None,
+    ) -> Inquiry:
         now = self.clock.now()
         return Inquiry(
             id=uuid4().hex,
             kind=kind,
-            details=clean,
+            details=details,
             status=InquiryStatus.QUEUED,
             attempts=0,
             created_at=now,
@@ -184,6 +210,7 @@ class InquiryService:
             expires_at=now + RETENTION,
             session_id=session_id,
             callback_url=callback_url,
+            customer_id=customer_id,
         )
 
     def create(
@@ -193,7 +220,10 @@ class InquiryService:
         session_id: Any = None,
         callback_url: Any = None,
         idempotency_key: str | None = None,
+        *,
+        customer_id: str,
     ) -> tuple[Inquiry, bool]:
+        scope = inquiry_scope(customer_id)
         body = {
             "kind": kind,
             "details": details,
@@ -204,13 +234,15 @@ class InquiryService:
         record: IdempotencyRecord | None = None
         if idempotency_key is not None:
             key = idempotency.check_key(idempotency_key)
-            earlier = self.store.get_idempotency(self.SCOPE, key, self.clock.now())
+            earlier = self.store.get_idempotency(scope, key, self.clock.now())
             if earlier is not None:
-                return self._replay(earlier, body_fingerprint), False
-        inquiry = self.prepare(kind, details, session_id, callback_url)
+                return self._replay(earlier, body_fingerprint, customer_id), False
+        inquiry = self.prepare(
+            kind, details, customer_id=customer_id, session_id=session_id, callback_url=callback_url
+        )
         if idempotency_key is not None:
             record = idempotency.new_record(
-                self.SCOPE,
+                scope,
                 idempotency_key,
                 body_fingerprint,
                 {"inquiry_id": inquiry.id},
@@ -219,14 +251,26 @@ class InquiryService:
         try:
             self.store.create_inquiry(inquiry, record)
         except DuplicateKey as duplicate:  # a concurrent request with the same key won
-            return self._replay(duplicate.record, body_fingerprint), False
-        log_inquiry_state(inquiry, 0)
-        self.publish(inquiry.id)
+            return self._replay(duplicate.record, body_fingerprint, customer_id), False
+        self._accepted(inquiry)
         return inquiry, True
 
-    def _replay(self, record: IdempotencyRecord, body_fingerprint: str) -> Inquiry:
+    def request_erasure(self, customer_id: str) -> Inquiry:
+        """Queue the erasure of everything the customer has here but their orders."""
+        inquiry = self._new(ERASURE, {}, customer_id)
+        self.store.create_inquiry(inquiry, None)
+        self._accepted(inquiry)
+        return inquiry
+
+    def _accepted(self, inquiry: Inquiry) -> None:
+        log_inquiry_state(inquiry, 0)
+        self.publish(inquiry.id)
+
+    def _replay(
+        self, record: IdempotencyRecord, body_fingerprint: str, customer_id: str
+    ) -> Inquiry:
         idempotency.ensure_same_request(record, body_fingerprint)
-        return self.get(record.response["inquiry_id"])
+        return self.get(record.response["inquiry_id"], customer_id=customer_id)
 
     def publish(self, inquiry_id: str) -> bool:
         """Publish a stored inquiry; True when published. A failure is logged, not raised: the
@@ -259,10 +303,11 @@ class InquiryService:
             published += 1
         return published
 
-    def get(self, inquiry_id: Any) -> Inquiry:
+    def get(self, inquiry_id: Any, *, customer_id: str) -> Inquiry:
+        """The customer's inquiry; NotFound for unknown ids and other customers' alike."""
         inquiry = None
         if isinstance(inquiry_id, str) and 0 < len(inquiry_id) <= 64:
             inquiry = self.store.get_inquiry(inquiry_id)
-        if inquiry is None:
+        if inquiry is None or inquiry.customer_id != customer_id:
             raise NotFound(f"inquiry {inquiry_id!r} does not exist")
         return inquiry

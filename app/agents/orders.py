@@ -101,6 +101,15 @@ class OrderBook:
     def get(self, order_id: str) -> Order | None:
         return self._orders.get(order_id.upper())
 
+    def owned(self, customer_id: str, order_id: str) -> Order | None:
+        """The order when it is this customer's; another customer's reads as unknown."""
+        order = self.get(order_id)
+        return order if order is not None and order.customer_id == customer_id else None
+
+    def customer_ids(self) -> tuple[str, ...]:
+        """Every customer with an order, sorted (the demo customers)."""
+        return tuple(sorted({o.customer_id for o in self._orders.values()}))
+
     def for_customer(self, customer_id: str) -> list[Order]:
         return sorted(
             (o for o in self._orders.values() if o.customer_id == customer_id),

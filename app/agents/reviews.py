@@ -1,7 +1,8 @@
 """The work behind each inquiry kind, in named steps with a structured result.
 
-Pure functions of the shipped orders and the inquiry's details: running one twice gives the
-same result, which is what lets the worker retry safely.
+Pure functions of the shipped orders, the inquiry's details and its owner: running one twice
+gives the same result, which is what lets the worker retry safely. Each sees only the owner's
+orders: another customer's order reads as one that does not exist.
 """
 
 from __future__ import annotations
@@ -50,12 +51,12 @@ def ineligibility(order: Order) -> str | None:
     return None
 
 
-def refund_review(orders: OrderBook, details: dict[str, Any]) -> dict[str, Any]:
+def refund_review(orders: OrderBook, details: dict[str, Any], customer_id: str) -> dict[str, Any]:
     order_id = details["order_id"]
     reason = details.get("reason") or "other"
     steps: list[dict[str, Any]] = []
 
-    order = orders.get(order_id)
+    order = orders.owned(customer_id, order_id)
     if order is None:
         raise InquiryFailed(f"order {order_id} does not exist")
     steps.append({"step": "lookup", "outcome": "found", "status": order.status})
@@ -97,8 +98,10 @@ def refund_review(orders: OrderBook, details: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def account_export(orders: OrderBook, details: dict[str, Any]) -> dict[str, Any]:
-    customer_id = details["customer_id"]
+def account_export(orders: OrderBook, details: dict[str, Any], customer_id: str) -> dict[str, Any]:
+    """The owner's account; `details.customer_id` was checked to be the owner when accepted."""
+    if details.get("customer_id", customer_id) != customer_id:
+        raise InquiryFailed("an account export is of its owner's account only")
     found = orders.for_customer(customer_id)
     steps: list[dict[str, Any]] = [{"step": "orders", "outcome": f"{len(found)} found"}]
 

@@ -35,16 +35,16 @@ class HybridRouter:
         if flow.get("name"):
             if u.intent is Intent.CANCEL:
                 return self.support.cancel(flow)
-            return self.support.continue_flow(flow, u)
+            return self.support.continue_flow(session.customer_id, flow, u)
 
         if u.intent is Intent.REFUND:
-            return self.support.start_refund(u)
+            return self.support.start_refund(session.customer_id, u)
         if u.intent is Intent.ACCOUNT_EXPORT:
             return self._account_export(session)
         if u.intent is Intent.ORDER_STATUS:
-            return self.support.order_status(u)
+            return self.support.order_status(session.customer_id, u)
         if u.intent is Intent.RETURN:
-            return self.support.start_return(u)
+            return self.support.start_return(session.customer_id, u)
         if u.intent is Intent.GREETING:
             return self._greeting(session)
         return self._faq(text)

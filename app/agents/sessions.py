@@ -1,7 +1,8 @@
 """Sessions of the stateful agent: who the customer is, their preferences, their messages.
 
 A session lives `SESSION_TTL_SECONDS` after its last turn (every turn slides the expiry);
-after that it reads as unknown, and the store may purge it.
+after that it reads as unknown, and the store may purge it. A session belongs to the customer
+who opened it: for anyone else it reads exactly as a session that does not exist.
 """
 
 from __future__ import annotations
@@ -69,15 +70,16 @@ class SessionService:
         self.store.create_session(session)
         return session
 
-    def require(self, session_id: Any) -> Session:
-        """The live session, or NotFound (unknown, malformed or expired ids look the same)."""
+    def require(self, session_id: Any, customer_id: str) -> Session:
+        """The customer's live session, or NotFound: unknown, malformed, expired and other
+        customers' ids all look the same."""
         session = None
         if isinstance(session_id, str) and 0 < len(session_id) <= 64:
             session = self.store.get_session(session_id, self.clock.now())
-        if session is None:
+        if session is None or session.customer_id != customer_id:
             raise NotFound(f"session {session_id!r} does not exist or has expired")
         return session
 
-    def get(self, session_id: str) -> tuple[Session, list[Message]]:
-        session = self.require(session_id)
+    def get(self, session_id: str, *, customer_id: str) -> tuple[Session, list[Message]]:
+        session = self.require(session_id, customer_id)
         return session, self.store.list_messages(session.id)

@@ -4,6 +4,10 @@ A flow's state lives in the session (`Session.flow`), so any instance can take t
 - order status: answers at once when the order number is given, else asks for it;
 - return: collects the order, the reason and a confirmation, then creates the return;
 - refund: collects a missing order number, then opens a refund review inquiry.
+
+Every flow acts on the session customer's own orders: another customer's order is answered
+exactly like one that does not exist (no status, carrier, tracking, item or amount), and no
+inquiry is opened for an order the customer does not have.
 """
 
 from __future__ import annotations
@@ -36,25 +40,23 @@ class SupportAgent:
 
     # --- starting a flow ---
 
-    def order_status(self, u: Understanding) -> Reply:
+    def order_status(self, customer: str, u: Understanding) -> Reply:
+        flow = {"name": "order_status", "step": "order_id", "asks": 1}
         if u.order_id is None:
-            return _session_reply(
-                f"I can look that up. {ASK_ORDER}",
-                {"name": "order_status", "step": "order_id", "asks": 1},
-            )
-        return self._status_of(u.order_id, {"name": "order_status", "step": "order_id", "asks": 1})
+            return _session_reply(f"I can look that up. {ASK_ORDER}", flow)
+        return self._status_of(customer, u.order_id, flow)
 
-    def start_return(self, u: Understanding) -> Reply:
+    def start_return(self, customer: str, u: Understanding) -> Reply:
         flow = {"name": "return", "step": "order_id", "asks": 1}
         if u.order_id is None:
             return _session_reply(f"I can help with a return. {ASK_ORDER}", flow)
-        return self._return_order(u.order_id, u.reason, flow)
+        return self._return_order(customer, u.order_id, u.reason, flow)
 
-    def start_refund(self, u: Understanding) -> Reply:
+    def start_refund(self, customer: str, u: Understanding) -> Reply:
+        flow = {"name": "refund", "step": "order_id", "asks": 1, "reason": u.reason or "other"}
         if u.order_id is None:
-            flow = {"name": "refund", "step": "order_id", "asks": 1, "reason": u.reason or "other"}
             return _session_reply(f"I can start a refund review. {ASK_ORDER}", flow)
-        return self._refund_inquiry(u.order_id, u.reason or "other")
+        return self._refund_order(customer, u.order_id, u.reason or "other", flow)
 
     def cancel(self, flow: dict[str, Any]) -> Reply:
         names = {"order_status": "order lookup", "return": "return", "refund": "refund request"}
@@ -65,19 +67,18 @@ class SupportAgent:
 
     # --- continuing a flow ---
 
-    def continue_flow(self, flow: dict[str, Any], u: Understanding) -> Reply:
+    def continue_flow(self, customer: str, flow: dict[str, Any], u: Understanding) -> Reply:
         name, step = flow.get("name"), flow.get("step")
         if step == "order_id" and u.order_id is None:
             return self._ask_again(flow, ASK_ORDER)
         if name == "order_status":
-            return self._status_of(u.order_id or "", flow)
+            return self._status_of(customer, u.order_id or "", flow)
         if name == "refund":
-            if self.orders.get(u.order_id or "") is None:
-                return self._ask_again(flow, f"I cannot find order {u.order_id}. {ASK_ORDER}")
-            return self._refund_inquiry(u.order_id or "", flow.get("reason") or u.reason or "other")
+            reason = flow.get("reason") or u.reason or "other"
+            return self._refund_order(customer, u.order_id or "", reason, flow)
         if name == "return":
             if step == "order_id":
-                return self._return_order(u.order_id or "", u.reason, flow)
+                return self._return_order(customer, u.order_id or "", u.reason, flow)
             if step == "reason":
                 return self._confirm_return(flow, u.reason or "other")
             if step == "confirm":
@@ -94,13 +95,25 @@ class SupportAgent:
 
     # --- order status ---
 
-    def _status_of(self, order_id: str, flow: dict[str, Any]) -> Reply:
-        order = self.orders.get(order_id)
+    def _status_of(self, customer: str, order_id: str, flow: dict[str, Any]) -> Reply:
+        order = self.orders.owned(customer, order_id)
         if order is None:
-            return self._ask_again(flow, f"I cannot find order {order_id}. {ASK_ORDER}")
+            return self._not_found(order_id, flow)
         return _session_reply(describe_status(order), CLEAR, order=order.summary())
 
+    def _not_found(self, order_id: str, flow: dict[str, Any]) -> Reply:
+        """The answer for an order the customer does not have, whoever else might."""
+        return self._ask_again(flow, f"I cannot find order {order_id.upper()}. {ASK_ORDER}")
+
     # --- refund ---
+
+    def _refund_order(
+        self, customer: str, order_id: str, reason: str, flow: dict[str, Any]
+    ) -> Reply:
+        order = self.orders.owned(customer, order_id)
+        if order is None:
+            return self._not_found(order_id, flow)
+        return self._refund_inquiry(order.id, reason)
 
     def _refund_inquiry(self, order_id: str, reason: str) -> Reply:
         return Reply(
@@ -116,10 +129,12 @@ class SupportAgent:
 
     # --- return ---
 
-    def _return_order(self, order_id: str, reason: str | None, flow: dict[str, Any]) -> Reply:
-        order = self.orders.get(order_id)
+    def _return_order(
+        self, customer: str, order_id: str, reason: str | None, flow: dict[str, Any]
+    ) -> Reply:
+        order = self.orders.owned(customer, order_id)
         if order is None:
-            return self._ask_again(flow, f"I cannot find order {order_id}. {ASK_ORDER}")
+            return self._not_found(order_id, flow)
         why_not = ineligibility(order)
         if why_not is not None:
             return _session_reply(f"Order {order.id} cannot be returned: {why_not}.", CLEAR)

@@ -11,6 +11,10 @@ A crash anywhere leaves a state from which the next delivery carries on without 
 what is recorded. RETRY is answered only for what can succeed later (a busy lease, a backend
 that does not answer, a callback receiver that asks to retry); on the last delivery attempt
 the worker gives up explicitly (the inquiry fails, the callback is recorded as given up).
+
+The work acts on the data of the inquiry's owner only (its `customer_id`): a refund review of
+another customer's order fails as an unknown order. An erasure posts nothing anywhere: the
+customer's data is gone, and nothing about it should go out again.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
+from app.agents.erasure import ERASURE, erase
 from app.agents.orders import OrderBook
 from app.agents.reviews import WORK, InquiryFailed, summarize
 from app.domain import Delivery, DeliveryResult, Inquiry, InquiryStatus, Route, isoformat
@@ -112,10 +117,19 @@ class InquiryWorker:
     ) -> tuple[InquiryStatus, dict[str, Any] | None, str | None] | None:
         """(status, result, error), or None when a transient failure should be retried."""
         work = WORK.get(inquiry.kind)
-        if work is None:
+        if work is None and inquiry.kind != ERASURE:
             return InquiryStatus.FAILED, None, f"unknown inquiry kind {inquiry.kind!r}"
+        owner = inquiry.customer_id
+        if owner is None:
+            return (
+                InquiryStatus.FAILED,
+                None,
+                "the inquiry records no customer (stored before owners were)",
+            )
         try:
-            return InquiryStatus.SUCCEEDED, work(self.orders, inquiry.details), None
+            if work is None:
+                return InquiryStatus.SUCCEEDED, erase(self.store, inquiry.id, owner), None
+            return InquiryStatus.SUCCEEDED, work(self.orders, inquiry.details, owner), None
         except InquiryFailed as exc:
             return InquiryStatus.FAILED, None, str(exc)
         except AppError as exc:
@@ -130,6 +144,8 @@ class InquiryWorker:
 
     def _side_effects(self, inquiry: Inquiry, last_attempt: bool) -> bool:
         """Do what is not done yet; True when nothing is left to do."""
+        if inquiry.kind == ERASURE:
+            return True  # posts nothing anywhere
         now = self.clock.now()
         if inquiry.session_id and not self.store.effect_done(inquiry.id, SESSION_MESSAGE):
             text = summarize(inquiry.kind, inquiry.result, inquiry.error)

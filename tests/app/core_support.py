@@ -1,6 +1,6 @@
 """Helpers for the core (non-HTTP) tests: a hand-moved clock, a recording callback sender,
-and real services on a temporary data directory. The fixtures built on them are in
-`core_fixtures.py`.
+real services on a temporary data directory, and who owns each sample order. The fixtures
+built on them are in `core_fixtures.py`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,37 @@ from app.wiring import AppServices, build_services
 START = datetime(2025, 3, 12, 9, 0, tzinfo=UTC)
 ALLOWED_HOST = "hooks.example.com"
 SIGNING_KEY = "test-signing-key"
+
+# The owner of each sample order (app/data/orders.json). A customer acts on their own orders
+# only, so a test about an order talks to the service as its owner; test_ownership.py checks
+# this table against the shipped data.
+ORDER_OWNERS = {
+    "A1001": "C001",
+    "A1002": "C001",
+    "A1003": "C002",
+    "A1004": "C002",
+    "A1005": "C003",
+    "A1006": "C003",
+    "A1007": "C004",
+    "A1008": "C004",
+    "A1009": "C005",
+    "A1010": "C005",
+    "A1011": "C006",
+    "A1012": "C006",
+    "A1013": "C007",
+    "A1014": "C007",
+    "A1015": "C008",
+    "A1016": "C008",
+    "A1017": "C001",
+    "A1018": "C002",
+    "A1019": "C003",
+    "A1020": "C004",
+}
+
+
+def owner_of(order_id: str) -> str:
+    """The customer who placed a sample order."""
+    return ORDER_OWNERS[order_id.upper()]
 
 
 class FakeClock:

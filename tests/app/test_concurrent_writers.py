@@ -12,7 +12,7 @@ WRITERS = 50
 TEXTS = [
     "Do you ship internationally?",
     "Where is my order?",
-    "A1003",
+    "A1003",  # an order of the session's customer, C002
     "How do I reset my password?",
     "I want to return something",
 ]
@@ -20,7 +20,7 @@ TEXTS = [
 
 def test_fifty_concurrent_writers_on_one_session(tmp_path):
     services = make_services(tmp_path)
-    session = services.sessions.create("C001", {})
+    session = services.sessions.create("C002", {})
     barrier = threading.Barrier(WRITERS)
     outcomes: dict[str, object] = {}
     errors: list[BaseException] = []
@@ -29,7 +29,9 @@ def test_fifty_concurrent_writers_on_one_session(tmp_path):
         text = f"{TEXTS[n % len(TEXTS)]} #{n}"
         try:
             barrier.wait()
-            outcomes[text] = services.conversation.post_message(session.id, text)
+            outcomes[text] = services.conversation.post_message(
+                session.id, text, customer_id="C002"
+            )
         except BaseException as exc:  # reported below with the writer's text
             errors.append(exc)
 
@@ -40,7 +42,7 @@ def test_fifty_concurrent_writers_on_one_session(tmp_path):
         t.join()
 
     assert errors == []
-    _, messages = services.sessions.get(session.id)
+    _, messages = services.sessions.get(session.id, customer_id="C002")
     assert len(messages) == 2 * WRITERS
     assert [m.seq for m in messages] == list(range(1, 2 * WRITERS + 1))  # gap-free, one order
     by_seq = {m.seq: m for m in messages}

@@ -102,14 +102,17 @@ def test_a_lease_left_behind_is_waited_out_and_the_inquiry_completes(tmp_path, f
         faults = Faults(services, clock, attempt, died)
         session = services.sessions.create("C004", {})
         inquiry, _ = services.inquiries.create(
-            "refund_review", {"order_id": "A1007", "reason": "damaged"}, session_id=session.id
+            "refund_review",
+            {"order_id": "A1007", "reason": "damaged"},
+            session_id=session.id,
+            customer_id="C004",
         )
 
         run(services, clock, faults.handle)
 
         assert faults.lease_taken_at is not None, "the fault never met a held lease"
         assert services.queue.counts() == {"acked": 1}  # not dead-lettered
-        done = services.inquiries.get(inquiry.id)
+        done = services.inquiries.get(inquiry.id, customer_id="C004")
         assert done.status is InquiryStatus.SUCCEEDED
         assert services.store.effect_outcomes(inquiry.id) == {
             "session_message": "appended",

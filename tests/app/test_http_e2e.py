@@ -1,7 +1,8 @@
 """The HTTP layer over the real services (app.wiring) on a temporary SQLite data dir.
 
 The api and the worker app share one data dir, as the two Cloud Run services share one store;
-deliveries reach the worker through its push endpoint, as Pub/Sub would send them.
+deliveries reach the worker through its push endpoint, as Pub/Sub would send them. The api
+client is signed in as customer C004 (the owner of orders A1007, A1008 and A1020).
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from app.wiring import build_services
 
 
 @pytest.fixture
-def real(settings, monkeypatch):
+def real(settings, monkeypatch, identity, bearer):
     monkeypatch.delenv("K_SERVICE", raising=False)
     api_services = build_services(replace(settings, agent_role="api"))
     worker_settings = replace(settings, agent_role="worker", push_auth_disabled_for_emulator=True)
     worker_services = build_services(worker_settings)
-    api = create_app(replace(settings, agent_role="api"), api_services).test_client()
+    api_app = create_app(replace(settings, agent_role="api"), api_services, identity=identity)
+    api = api_app.test_client()
+    api.environ_base["HTTP_AUTHORIZATION"] = bearer(customer_id="C004")["Authorization"]
     worker = create_app(worker_settings, worker_services).test_client()
     yield api, worker
     api_services.close()
@@ -43,13 +46,14 @@ def test_both_roles_are_ready(real):
 
 def test_conversation_then_inquiry_delivered_by_push_lands_in_the_session(real):
     api, worker = real
-    created = api.post("/v1/sessions", json={"customer_id": "cust-7"})
+    created = api.post("/v1/sessions", json={})
     assert created.status_code == 201
+    assert created.get_json()["customer_id"] == "C004"
     session_path = created.headers["Location"]
-    turn = api.post(f"{session_path}/messages", json={"text": "Where is my order A1003?"})
+    turn = api.post(f"{session_path}/messages", json={"text": "Where is my order A1020?"})
     assert turn.status_code == 200
     assert turn.get_json()["route"] == "session"
-    assert "A1003" in turn.get_json()["reply"]["text"]
+    assert "A1020 was delivered" in turn.get_json()["reply"]["text"]
 
     session_id = created.get_json()["id"]
     accepted = api.post(

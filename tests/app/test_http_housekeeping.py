@@ -80,7 +80,7 @@ def run_pass(worker, signer, **claims):
 def accepted_while_pubsub_is_down(services, client, count=1) -> list[str]:
     client.failures.extend(RuntimeError("503 unavailable") for _ in range(count))
     return [
-        services.inquiries.create("refund_review", {"order_id": "A1007"})[0].id
+        services.inquiries.create("refund_review", {"order_id": "A1007"}, customer_id="C004")[0].id
         for _ in range(count)
     ]
 
@@ -95,7 +95,7 @@ def test_a_pass_publishes_an_inquiry_whose_publish_failed_once(worker, services,
     assert response.status_code == 200
     assert response.get_json() == {"republished": 1, "purged": 0}
     assert published_ids(client) == [inquiry_id]
-    assert services.inquiries.get(inquiry_id).status is InquiryStatus.QUEUED
+    assert services.inquiries.get(inquiry_id, customer_id="C004").status is InquiryStatus.QUEUED
 
     clock.advance(60)
     assert run_pass(worker, signer).get_json()["republished"] == 0
@@ -149,7 +149,7 @@ def test_a_caller_that_is_not_the_push_identity_runs_nothing(
 
 
 def test_only_the_worker_serves_it(tmp_path):
-    services = make_services(tmp_path / "data", agent_role="api")
+    services = make_services(tmp_path / "data", agent_role="api", auth_mode="local")
     try:
         api = create_app(services.settings, services).test_client()
         assert api.post(PATH).status_code == 404

@@ -75,7 +75,7 @@ def test_faq_search_honours_top_k(api):
 
 def test_create_session_is_201_with_a_location_that_resolves(api):
     response = api.post(
-        "/v1/sessions", json={"customer_id": "cust-42", "preferences": {"language": "en"}}
+        "/v1/sessions", json={"customer_id": "C001", "preferences": {"language": "en"}}
     )
     assert response.status_code == 201
     session = response.get_json()
@@ -87,12 +87,19 @@ def test_create_session_is_201_with_a_location_that_resolves(api):
 
 
 def test_preferences_default_to_empty(api, fake_services):
-    api.post("/v1/sessions", json={"customer_id": "c"})
-    assert fake_services.calls == [("sessions.create", ("c", {}))]
+    api.post("/v1/sessions", json={})
+    assert fake_services.calls == [("sessions.create", ("C001", {}))]
+
+
+def test_the_session_customer_is_the_token_s_not_the_body_s(api, fake_services):
+    refused = api.post("/v1/sessions", json={"customer_id": "C002"})
+    assert refused.status_code == 403
+    assert refused.get_json()["field"] == "customer_id"
+    assert fake_services.calls == []
 
 
 def test_post_message_passes_the_idempotency_key_and_returns_the_outcome(api, fake_services):
-    session_id = api.post("/v1/sessions", json={"customer_id": "c"}).get_json()["id"]
+    session_id = api.post("/v1/sessions", json={}).get_json()["id"]
     path = f"/v1/sessions/{session_id}/messages"
     headers = {"Idempotency-Key": '"8e03978e-40d5-43e8-bc93-6894a57f9324"'}
     first = api.post(path, json={"text": "Where is my order A1003?"}, headers=headers)
@@ -126,7 +133,7 @@ def test_create_inquiry_is_202_with_location_and_queued_status(api, fake_service
 
 
 def test_a_replayed_inquiry_says_so_and_points_to_the_same_inquiry(api):
-    body = {"kind": "account_export", "details": {"customer_id": "c-9"}}
+    body = {"kind": "account_export", "details": {"customer_id": "C001"}}
     headers = {"Idempotency-Key": "export-c-9"}
     first = api.post("/v1/inquiries", json=body, headers=headers)
     again = api.post("/v1/inquiries", json=body, headers=headers)

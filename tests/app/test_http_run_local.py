@@ -29,11 +29,15 @@ INQUIRY_LIMIT_SECONDS = 90
 STOP_LIMIT_SECONDS = 30
 
 
-def call(method: str, url: str, body: dict | None = None) -> tuple[int, dict, dict]:
+def call(
+    method: str, url: str, body: dict | None = None, token: str | None = None
+) -> tuple[int, dict, dict]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)
     if data is not None:
         request.add_header("Content-Type", "application/json")
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, dict(response.headers), json.loads(response.read() or b"{}")
@@ -93,6 +97,20 @@ def start_runner(module: str, tmp_path: Path, **env: str) -> tuple[subprocess.Po
     return process, api_port, worker_port
 
 
+def make_token(tmp_path: Path, *who: str) -> str:
+    """What `make token` runs, on the runner's DATA_DIR."""
+    environ = {**os.environ, "DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run(
+        [sys.executable, "-m", "app.dev_token", *who],
+        cwd=REPO,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
 @pytest.fixture(params=["app.run_local", "app.run_emulators"], ids=["local", "emulators"])
 def runner(request, tmp_path):
     """`make run` (BACKEND=local) and `make run BACKEND=emulators` started as the user would."""
@@ -120,21 +138,29 @@ def test_conversation_and_inquiry_then_ctrl_c_stops_both(runner, tmp_path):
     assert len(children) >= 4, "expected two gunicorn masters, each with a worker"
     assert call("GET", f"{worker}/healthz")[2]["role"] == "worker"
 
-    status, headers, session = call("POST", f"{api}/v1/sessions", {"customer_id": "cust-1"})
+    assert "make -s token CUSTOMER=C001" in (tmp_path / "runner.out").read_text()
+    assert call("POST", f"{api}/v1/sessions", {})[0] == 401
+    # `make token` signs with the key the running api made in the same DATA_DIR.
+    token = make_token(tmp_path, "--customer", "C004")
+    status, headers, session = call("POST", f"{api}/v1/sessions", {}, token)
     assert status == 201 and headers["Location"] == f"/v1/sessions/{session['id']}"
     status, _, turn = call(
         "POST",
         f"{api}/v1/sessions/{session['id']}/messages",
-        {"text": "Where is my order A1003?"},
+        {"text": "Where is my order A1020?"},
+        token,
     )
     assert status == 200, turn
     assert turn["route"] == "session"
-    assert "A1003" in turn["reply"]["text"]
+    assert "A1020" in turn["reply"]["text"]
 
+    # POST /dev/token, as the README shows it, works just the same.
+    issued = call("POST", f"{api}/dev/token", {"customer_id": "C004"})[2]
     status, headers, inquiry = call(
         "POST",
         f"{api}/v1/inquiries",
         {"kind": "refund_review", "details": {"order_id": "A1007"}, "session_id": session["id"]},
+        issued["token"],
     )
     assert status == 202, inquiry
     location = api + headers["Location"]
@@ -142,7 +168,7 @@ def test_conversation_and_inquiry_then_ctrl_c_stops_both(runner, tmp_path):
     while inquiry["status"] in ("queued", "running"):
         assert time.monotonic() < deadline, f"inquiry still {inquiry['status']}"
         time.sleep(0.3)
-        inquiry = call("GET", location)[2]
+        inquiry = call("GET", location, token=token)[2]
     assert inquiry["status"] == "succeeded", inquiry
     assert inquiry["result"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.domain import InquiryStatus
-from app.errors import InvalidInput, NotFound, Unavailable
+from app.errors import Forbidden, InvalidInput, NotFound, Unavailable
 from tests.app.core_support import ALLOWED_HOST, make_services
 
 pytest_plugins = ["tests.app.core_fixtures"]  # clock, callbacks, services
@@ -18,12 +18,16 @@ def stored_inquiries(services):
 
 def test_an_inquiry_is_stored_queued_and_published(services):
     inquiry, created = services.inquiries.create(
-        "refund_review", {"order_id": "a1007"}, callback_url=f"https://{ALLOWED_HOST}/x?y=1"
+        "refund_review",
+        {"order_id": "a1007"},
+        callback_url=f"https://{ALLOWED_HOST}/x?y=1",
+        customer_id="C004",
     )
     assert created
     assert inquiry.status is InquiryStatus.QUEUED
     assert inquiry.details == {"order_id": "A1007", "reason": "other"}
-    assert services.inquiries.get(inquiry.id) == inquiry
+    assert inquiry.customer_id == "C004"
+    assert services.inquiries.get(inquiry.id, customer_id="C004") == inquiry
     assert services.queue.counts() == {"pending": 1}
 
 
@@ -43,7 +47,9 @@ def test_an_inquiry_is_stored_queued_and_published(services):
 )
 def test_callback_urls_outside_the_policy_are_refused(services, url):
     with pytest.raises(InvalidInput) as caught:
-        services.inquiries.create("refund_review", {"order_id": "A1007"}, callback_url=url)
+        services.inquiries.create(
+            "refund_review", {"order_id": "A1007"}, callback_url=url, customer_id="C004"
+        )
     assert caught.value.field == "callback_url"
     assert caught.value.status == 422
     assert stored_inquiries(services) == 0
@@ -53,12 +59,18 @@ def test_callback_urls_outside_the_policy_are_refused(services, url):
 def test_wildcard_hosts_allow_subdomains_only(tmp_path):
     services = make_services(tmp_path, callback_allowed_hosts=("*.partner.example",))
     ok, _ = services.inquiries.create(
-        "refund_review", {"order_id": "A1007"}, callback_url="https://hooks.partner.example/a"
+        "refund_review",
+        {"order_id": "A1007"},
+        callback_url="https://hooks.partner.example/a",
+        customer_id="C004",
     )
     assert ok.callback_url == "https://hooks.partner.example/a"
     with pytest.raises(InvalidInput):
         services.inquiries.create(
-            "refund_review", {"order_id": "A1007"}, callback_url="https://partner.example/a"
+            "refund_review",
+            {"order_id": "A1007"},
+            callback_url="https://partner.example/a",
+            customer_id="C004",
         )
     services.close()
 
@@ -67,7 +79,10 @@ def test_callbacks_need_a_signing_key(tmp_path):
     services = make_services(tmp_path, callback_signing_key=None)
     with pytest.raises(InvalidInput) as caught:
         services.inquiries.create(
-            "refund_review", {"order_id": "A1007"}, callback_url=f"https://{ALLOWED_HOST}/h"
+            "refund_review",
+            {"order_id": "A1007"},
+            callback_url=f"https://{ALLOWED_HOST}/h",
+            customer_id="C004",
         )
     assert caught.value.field == "callback_url"
     assert "CALLBACK_SIGNING_KEY" in caught.value.detail
@@ -86,33 +101,44 @@ def test_callbacks_need_a_signing_key(tmp_path):
         ("refund_review", {"order_id": "A1007", "reason": "bored"}, "details.reason"),
         ("refund_review", {"order_id": "A1007", "note": "x" * 501}, "details.note"),
         ("refund_review", {"order_id": "A1007", "colour": "red"}, "details.colour"),
-        ("account_export", {}, "details.customer_id"),
         ("account_export", {"customer_id": "has space"}, "details.customer_id"),
+        ("account_export", {"customer_id": ""}, "details.customer_id"),
+        ("account_export", {"customer_id": "C004", "extra": 1}, "details.extra"),
     ],
 )
 def test_bad_kinds_and_details_name_the_field(services, kind, details, field):
     with pytest.raises(InvalidInput) as caught:
-        services.inquiries.create(kind, details)
+        services.inquiries.create(kind, details, customer_id="C004")
     assert caught.value.field == field
     assert stored_inquiries(services) == 0
 
 
-def test_the_session_must_exist_and_owns_the_export(services):
-    with pytest.raises(InvalidInput) as caught:
-        services.inquiries.create("account_export", {}, session_id="0" * 32)
+def test_the_session_must_exist_and_the_export_is_the_callers(services):
+    with pytest.raises(NotFound) as caught:
+        services.inquiries.create("account_export", {}, session_id="0" * 32, customer_id="C002")
     assert caught.value.field == "session_id"
     session = services.sessions.create("C002", {})
-    inquiry, _ = services.inquiries.create("account_export", {}, session_id=session.id)
+    inquiry, _ = services.inquiries.create(
+        "account_export", {}, session_id=session.id, customer_id="C002"
+    )
     assert inquiry.details == {"customer_id": "C002"}
-    with pytest.raises(InvalidInput) as caught:
-        services.inquiries.create("account_export", {"customer_id": "C001"}, session_id=session.id)
+    with pytest.raises(Forbidden) as caught:
+        services.inquiries.create(
+            "account_export", {"customer_id": "C001"}, session_id=session.id, customer_id="C002"
+        )
     assert caught.value.field == "details.customer_id"
+    assert stored_inquiries(services) == 1
+
+
+def test_an_export_without_a_session_is_of_the_caller(services):
+    inquiry, _ = services.inquiries.create("account_export", {}, customer_id="C005")
+    assert (inquiry.details, inquiry.customer_id) == ({"customer_id": "C005"}, "C005")
 
 
 def test_unknown_inquiries_are_not_found(services):
     for inquiry_id in ("0" * 32, "", None, "x" * 100):
         with pytest.raises(NotFound):
-            services.inquiries.get(inquiry_id)
+            services.inquiries.get(inquiry_id, customer_id="C004")
 
 
 def test_an_inquiry_whose_publish_failed_is_accepted_and_published_later(
@@ -124,7 +150,9 @@ def test_an_inquiry_whose_publish_failed_is_accepted_and_published_later(
         raise Unavailable("queue down")
 
     monkeypatch.setattr(services.queue, "publish", queue_down)
-    inquiry, created = services.inquiries.create("refund_review", {"order_id": "A1007"})
+    inquiry, created = services.inquiries.create(
+        "refund_review", {"order_id": "A1007"}, customer_id="C004"
+    )
     assert created
     assert services.queue.counts() == {}
 
@@ -134,4 +162,4 @@ def test_an_inquiry_whose_publish_failed_is_accepted_and_published_later(
     assert services.inquiries.requeue_unpublished() == 1
     assert services.queue.counts() == {"pending": 1}
     assert services.inquiries.requeue_unpublished() == 0  # published once only
-    assert services.inquiries.get(inquiry.id).status is InquiryStatus.QUEUED
+    assert services.inquiries.get(inquiry.id, customer_id="C004").status is InquiryStatus.QUEUED

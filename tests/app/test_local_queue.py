@@ -124,14 +124,15 @@ def test_the_worker_roles_dispatcher_delivers_to_the_worker(tmp_path):
     """start_background on the worker: inquiries published by the api get done."""
     api = make_services(tmp_path, agent_role="api")
     worker = make_services(tmp_path, agent_role="worker")
-    inquiry, _ = api.inquiries.create("refund_review", {"order_id": "A1007"})
+    inquiry, _ = api.inquiries.create("refund_review", {"order_id": "A1007"}, customer_id="C004")
     worker.start_background()
     try:
         deadline = time.monotonic() + 30
         while worker.queue.counts() != {"acked": 1}:  # acked after the work and side effects
             assert time.monotonic() < deadline, "the dispatcher did not deliver"
             time.sleep(0.05)
-        assert api.inquiries.get(inquiry.id).status is InquiryStatus.SUCCEEDED
+        done = api.inquiries.get(inquiry.id, customer_id="C004")
+        assert done.status is InquiryStatus.SUCCEEDED
     finally:
         worker.close()
         api.close()

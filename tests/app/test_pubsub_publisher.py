@@ -73,9 +73,11 @@ def test_a_failed_publish_keeps_the_inquiry_and_housekeeping_publishes_it_once(
     services, client, clock
 ):
     client.failures.append(RuntimeError("503 unavailable"))
-    inquiry, created = services.inquiries.create("refund_review", {"order_id": "A1007"})
+    inquiry, created = services.inquiries.create(
+        "refund_review", {"order_id": "A1007"}, customer_id="C004"
+    )
     assert created
-    assert services.inquiries.get(inquiry.id).status is InquiryStatus.QUEUED
+    assert services.inquiries.get(inquiry.id, customer_id="C004").status is InquiryStatus.QUEUED
     assert client.to(INQUIRIES) == []
 
     clock.advance(60)  # past the requeue delay
@@ -87,9 +89,9 @@ def test_a_failed_publish_keeps_the_inquiry_and_housekeeping_publishes_it_once(
 
 
 def test_an_event_that_cannot_be_published_is_retried_then_sent_once(services, client):
-    session = services.sessions.create("C001", {})
+    session = services.sessions.create("C004", {})  # A1007's owner
     inquiry, _ = services.inquiries.create(
-        "refund_review", {"order_id": "A1007"}, session_id=session.id
+        "refund_review", {"order_id": "A1007"}, session_id=session.id, customer_id="C004"
     )
     client.failures.append(RuntimeError("deadline exceeded"))
     assert services.worker.handle(Delivery(inquiry.id, "m-1", 1)) is DeliveryResult.RETRY
@@ -101,7 +103,8 @@ def test_an_event_that_cannot_be_published_is_retried_then_sent_once(services, c
     payload, attrs = events[0]
     assert payload["inquiry_id"] == inquiry.id and payload["status"] == "succeeded"
     assert attrs == {"event_id": f"{inquiry.id}:succeeded"}
-    results = [m for m in services.sessions.get(session.id)[1] if m.role == "system"]
+    _, messages = services.sessions.get(session.id, customer_id="C004")
+    results = [m for m in messages if m.role == "system"]
     assert len(results) == 1
 
 

@@ -76,6 +76,6 @@ def test_redis_host_puts_the_cache_in_front_of_the_store_without_connecting(tmp_
     assert isinstance(services.store.store, SqliteStore)
     # Nothing listens on port 1: the app still works, on the store alone.
     session = services.sessions.create("C001", {})
-    assert services.sessions.get(session.id)[0] == session
+    assert services.sessions.get(session.id, customer_id="C001")[0] == session
     assert services.readiness()["store"] is True
     services.close()

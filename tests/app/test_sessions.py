@@ -15,12 +15,12 @@ def test_a_session_expires_after_its_ttl(tmp_path):
     services = make_services(tmp_path, clock, session_ttl_seconds=600)
     session = services.sessions.create("C001", {})
     clock.advance(599)
-    assert services.sessions.get(session.id)[0].id == session.id
+    assert services.sessions.get(session.id, customer_id="C001")[0].id == session.id
     clock.advance(1)
     with pytest.raises(NotFound):
-        services.sessions.get(session.id)
+        services.sessions.get(session.id, customer_id="C001")
     with pytest.raises(NotFound):
-        services.conversation.post_message(session.id, "hello")
+        services.conversation.post_message(session.id, "hello", customer_id="C001")
     services.close()
 
 
@@ -29,14 +29,14 @@ def test_each_turn_extends_the_session(tmp_path):
     services = make_services(tmp_path, clock, session_ttl_seconds=600)
     session = services.sessions.create("C001", {})
     clock.advance(500)
-    services.conversation.post_message(session.id, "hello")
+    services.conversation.post_message(session.id, "hello", customer_id="C001")
     clock.advance(500)  # 1000 s after creation, 500 s after the last turn
-    found, messages = services.sessions.get(session.id)
+    found, messages = services.sessions.get(session.id, customer_id="C001")
     assert len(messages) == 2
     assert found.expires_at == START + timedelta(seconds=500 + 600)
     clock.advance(100)
     with pytest.raises(NotFound):
-        services.sessions.get(session.id)
+        services.sessions.get(session.id, customer_id="C001")
     services.close()
 
 
@@ -44,12 +44,12 @@ def test_expired_sessions_are_purged(tmp_path):
     clock = FakeClock()
     services = make_services(tmp_path, clock, session_ttl_seconds=600)
     old = services.sessions.create("C001", {})
-    services.conversation.post_message(old.id, "hello")
+    services.conversation.post_message(old.id, "hello", customer_id="C001")
     clock.advance(601)
     young = services.sessions.create("C002", {})
     assert services.store.purge_expired(clock.now()) >= 1
     assert services.store.list_messages(old.id) == []
-    assert services.sessions.get(young.id)[0].customer_id == "C002"
+    assert services.sessions.get(young.id, customer_id="C002")[0].customer_id == "C002"
     services.close()
 
 
@@ -57,15 +57,15 @@ def test_sessions_survive_a_new_store_on_the_same_file(tmp_path):
     clock = FakeClock()
     first = make_services(tmp_path, clock)
     session = first.sessions.create("C002", {"language": "en"})
-    first.conversation.post_message(session.id, "Where is my order?")
+    first.conversation.post_message(session.id, "Where is my order?", customer_id="C002")
     first.close()
 
     second = make_services(tmp_path, clock)
-    found, messages = second.sessions.get(session.id)
+    found, messages = second.sessions.get(session.id, customer_id="C002")
     assert found.preferences == {"language": "en"}
     assert [m.role for m in messages] == ["customer", "agent"]
     # The flow state survived too: the next turn answers the question it asked.
-    reply = second.conversation.post_message(session.id, "A1004")
+    reply = second.conversation.post_message(session.id, "A1004", customer_id="C002")
     assert reply.reply.text.startswith("Order A1004 is being packed")
     second.close()
 
@@ -74,7 +74,7 @@ def test_unknown_and_malformed_session_ids_are_not_found(tmp_path):
     services = make_services(tmp_path)
     for session_id in ("0" * 32, "", "x" * 500, None):
         with pytest.raises(NotFound):
-            services.sessions.get(session_id)
+            services.sessions.get(session_id, customer_id="C001")
     services.close()
 
 

@@ -11,18 +11,25 @@ pytest_plugins = ["tests.app.core_fixtures"]  # clock, callbacks, services
 
 @pytest.fixture
 def session(services):
+    """Ada, customer C003, who owns A1005."""
     return services.sessions.create("C003", {"name": "Ada"})
 
 
+def session_of(services, customer_id):
+    """A session of another customer, for a test about one of their orders."""
+    return services.sessions.create(customer_id, {})
+
+
 def say(services, session, text):
-    return services.conversation.post_message(session.id, text)
+    return services.conversation.post_message(session.id, text, customer_id=session.customer_id)
 
 
 def flow_of(services, session):
     return services.store.get_session(session.id, services.clock.now()).flow
 
 
-def test_order_status_with_the_number_answers_at_once(services, session):
+def test_order_status_with_the_number_answers_at_once(services):
+    session = session_of(services, "C002")  # A1003's owner
     outcome = say(services, session, "Where is my order A1003?")
     assert outcome.route is Route.SESSION
     assert outcome.reply.text == (
@@ -33,7 +40,8 @@ def test_order_status_with_the_number_answers_at_once(services, session):
     assert flow_of(services, session) == {}
 
 
-def test_order_status_asks_for_the_number_when_missing(services, session):
+def test_order_status_asks_for_the_number_when_missing(services):
+    session = session_of(services, "C001")  # A1001's owner
     first = say(services, session, "Where is my order?")
     assert "Which order do you mean?" in first.reply.text
     assert flow_of(services, session)["name"] == "order_status"
@@ -76,7 +84,8 @@ def test_return_flow_collects_order_reason_and_confirmation(services, session):
     assert flow_of(services, session) == {}
 
 
-def test_return_flow_skips_questions_already_answered(services, session):
+def test_return_flow_skips_questions_already_answered(services):
+    session = session_of(services, "C004")  # A1007's owner
     reply = say(services, session, "I want to return A1007, the teapot arrived broken")
     assert reply.reply.text.startswith("To confirm: you return Ceramic teapot, Tea cups")
     assert "We refund 82.90 EUR" in reply.reply.text  # damaged: shipping refunded too
@@ -89,7 +98,8 @@ def test_return_declined_creates_nothing(services, session):
     assert "return" not in reply.reply.data
 
 
-def test_undelivered_orders_cannot_be_returned(services, session):
+def test_undelivered_orders_cannot_be_returned(services):
+    session = session_of(services, "C002")  # A1004's owner
     reply = say(services, session, "I want to return A1004")
     assert reply.reply.text == (
         "Order A1004 cannot be returned: the order has not been delivered yet."
@@ -97,7 +107,8 @@ def test_undelivered_orders_cannot_be_returned(services, session):
     assert flow_of(services, session) == {}
 
 
-def test_final_sale_items_are_excluded_from_a_return(services, session):
+def test_final_sale_items_are_excluded_from_a_return(services):
+    session = session_of(services, "C007")  # A1013's owner
     reply = say(services, session, "I want to return A1013, I changed my mind")
     assert "Kitchen apron is final sale" in reply.reply.text
     assert "We refund 29.00 EUR" in reply.reply.text

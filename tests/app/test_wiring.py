@@ -88,9 +88,11 @@ class DownModel:
 
 def test_an_unavailable_model_fails_the_turn_and_stores_nothing(tmp_path):
     services = build_services(make_settings(tmp_path), model=DownModel())
-    session = services.sessions.create("C001", {})
+    session = services.sessions.create("C002", {})  # A1003's owner
     with pytest.raises(Unavailable) as caught:
-        services.conversation.post_message(session.id, "Where is my order A1003?")
+        services.conversation.post_message(
+            session.id, "Where is my order A1003?", customer_id="C002"
+        )
     assert caught.value.retry_after == 30
-    assert services.sessions.get(session.id)[1] == []
+    assert services.sessions.get(session.id, customer_id="C002")[1] == []
     services.close()

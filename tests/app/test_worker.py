@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
+from app.agents.orders import OrderBook
+from app.agents.reviews import InquiryFailed, refund_review
 from app.domain import Delivery, DeliveryResult, InquiryStatus
-from app.errors import Unavailable
+from app.errors import NotFound, Unavailable
 from app.ports import CallbackOutcome
-from tests.app.core_support import ALLOWED_HOST
+from tests.app.core_support import ALLOWED_HOST, owner_of
 
 pytest_plugins = ["tests.app.core_fixtures"]  # clock, callbacks, services
 
@@ -18,14 +21,40 @@ HOOK = f"https://{ALLOWED_HOST}/inquiry-done"
 
 
 def open_refund(services, order_id="A1007", reason="damaged", with_session=True):
-    session = services.sessions.create("C004", {}) if with_session else None
+    """A refund review opened by the order's owner, in a session of theirs."""
+    customer = owner_of(order_id)
+    session = services.sessions.create(customer, {}) if with_session else None
     inquiry, _ = services.inquiries.create(
         "refund_review",
         {"order_id": order_id, "reason": reason},
         session_id=session.id if session else None,
         callback_url=HOOK,
+        customer_id=customer,
     )
     return inquiry, session
+
+
+def store_unchecked(services, customer_id, details, session=None, **changes):
+    """An inquiry stored and published past the service's checks, as the worker may meet one:
+    an order gone from the data since it was accepted, a record from before owners."""
+    accepted = services.inquiries.prepare(
+        "refund_review", {"order_id": "A1007"}, customer_id="C004", callback_url=HOOK
+    )
+    inquiry = replace(
+        accepted,
+        details=details,
+        customer_id=customer_id,
+        session_id=session.id if session else None,
+        **changes,
+    )
+    services.store.create_inquiry(inquiry, None)
+    assert services.inquiries.publish(inquiry.id)
+    return inquiry
+
+
+def get(services, inquiry):
+    """The inquiry as its owner reads it."""
+    return services.inquiries.get(inquiry.id, customer_id=inquiry.customer_id)
 
 
 def deliver(services, inquiry_id, attempt=1, message_id="m-1"):
@@ -51,7 +80,7 @@ def failing_once(method, exc):
 def test_refund_review_of_a1007_in_steps(services, callbacks):
     inquiry, session = open_refund(services)
     assert deliver(services, inquiry.id) is DeliveryResult.ACK
-    done = services.inquiries.get(inquiry.id)
+    done = get(services, inquiry)
     assert done.status is InquiryStatus.SUCCEEDED
     assert done.attempts == 1
     assert done.result["decision"] == "approved"
@@ -88,7 +117,7 @@ def test_refund_review_of_a1007_in_steps(services, callbacks):
 def test_a_change_of_mind_refunds_items_without_shipping(services):
     inquiry, _ = open_refund(services, reason="changed_mind")
     deliver(services, inquiry.id)
-    refund = services.inquiries.get(inquiry.id).result["refund"]
+    refund = get(services, inquiry).result["refund"]
     assert (refund["amount"], refund["includes_shipping"]) == ("78.00 EUR", False)
 
 
@@ -104,15 +133,17 @@ def test_a_change_of_mind_refunds_items_without_shipping(services):
 def test_refund_decisions(services, order_id, decision, why):
     inquiry, _ = open_refund(services, order_id=order_id)
     deliver(services, inquiry.id)
-    result = services.inquiries.get(inquiry.id).result
+    result = get(services, inquiry).result
     assert result["decision"] == decision
     assert result.get("ineligible_reason") == why
 
 
 def test_account_export_collects_orders_and_totals(services):
-    inquiry, _ = services.inquiries.create("account_export", {"customer_id": "C001"})
+    inquiry, _ = services.inquiries.create(
+        "account_export", {"customer_id": "C001"}, customer_id="C001"
+    )
     assert deliver(services, inquiry.id) is DeliveryResult.ACK
-    result = services.inquiries.get(inquiry.id).result
+    result = get(services, inquiry).result
     assert [o["order_id"] for o in result["orders"]] == ["A1001", "A1002", "A1017"]
     assert result["totals"]["spent"] == "208.70 EUR"
     assert result["totals"]["by_status"] == {"delivered": 2, "shipped": 1}
@@ -120,9 +151,12 @@ def test_account_export_collects_orders_and_totals(services):
 
 
 def test_an_unknown_order_fails_the_inquiry_and_says_so_in_the_session(services, callbacks):
-    inquiry, session = open_refund(services, order_id="A1099")
+    # An unknown order is refused when the inquiry is opened; the worker can still meet one
+    # (an order gone from the data since), and fails the inquiry.
+    session = services.sessions.create("C004", {})
+    inquiry = store_unchecked(services, "C004", {"order_id": "A1099", "reason": "damaged"}, session)
     assert deliver(services, inquiry.id) is DeliveryResult.ACK
-    failed = services.inquiries.get(inquiry.id)
+    failed = get(services, inquiry)
     assert failed.status is InquiryStatus.FAILED
     assert failed.error == "order A1099 does not exist"
     assert system_messages(services, session)[0].text == (
@@ -134,10 +168,10 @@ def test_an_unknown_order_fails_the_inquiry_and_says_so_in_the_session(services,
 def test_a_redelivered_message_repeats_no_side_effect(services, callbacks):
     inquiry, session = open_refund(services)
     assert deliver(services, inquiry.id) is DeliveryResult.ACK
-    first = services.inquiries.get(inquiry.id)
+    first = get(services, inquiry)
     for attempt in (2, 3):
         assert deliver(services, inquiry.id, attempt=attempt) is DeliveryResult.ACK
-    assert services.inquiries.get(inquiry.id) == first  # same result, attempts not counted up
+    assert get(services, inquiry) == first  # same result, attempts not counted up
     assert len(system_messages(services, session)) == 1
     assert len(services.events.events()) == 1
     assert len(callbacks.sent) == 1
@@ -179,7 +213,7 @@ def test_concurrent_duplicate_deliveries_do_the_work_once(services):
     assert sent == [inquiry.id]
     assert len(system_messages(services, session)) == 1
     assert len(services.events.events()) == 1
-    assert services.inquiries.get(inquiry.id).attempts == 1
+    assert get(services, inquiry).attempts == 1
 
 
 def test_a_crash_between_side_effects_resumes_without_repeating(services, callbacks, monkeypatch):
@@ -190,7 +224,7 @@ def test_a_crash_between_side_effects_resumes_without_repeating(services, callba
         failing_once(services.events.publish_event, Unavailable("events down")),
     )
     assert deliver(services, inquiry.id) is DeliveryResult.RETRY
-    assert services.inquiries.get(inquiry.id).status is InquiryStatus.SUCCEEDED
+    assert get(services, inquiry).status is InquiryStatus.SUCCEEDED
     assert len(system_messages(services, session)) == 1
     assert callbacks.sent == []
 
@@ -198,7 +232,7 @@ def test_a_crash_between_side_effects_resumes_without_repeating(services, callba
     assert len(system_messages(services, session)) == 1
     assert len(services.events.events()) == 1
     assert len(callbacks.sent) == 1
-    assert services.inquiries.get(inquiry.id).attempts == 1  # the work was not redone
+    assert get(services, inquiry).attempts == 1  # the work was not redone
 
 
 def test_a_crashed_workers_lease_expires_and_another_takes_over(services, clock):
@@ -208,7 +242,7 @@ def test_a_crashed_workers_lease_expires_and_another_takes_over(services, clock)
     assert deliver(services, inquiry.id) is DeliveryResult.RETRY  # still leased
     clock.advance(61)
     assert deliver(services, inquiry.id, attempt=2) is DeliveryResult.ACK
-    done = services.inquiries.get(inquiry.id)
+    done = get(services, inquiry)
     assert (done.status, done.attempts) == (InquiryStatus.SUCCEEDED, 2)
 
 
@@ -220,9 +254,9 @@ def test_a_store_outage_is_retried_and_then_succeeds(services, monkeypatch):
         failing_once(services.store.finish_inquiry, Unavailable("disk busy")),
     )
     assert deliver(services, inquiry.id) is DeliveryResult.RETRY
-    assert services.inquiries.get(inquiry.id).status is InquiryStatus.RUNNING
+    assert get(services, inquiry).status is InquiryStatus.RUNNING
     assert deliver(services, inquiry.id, attempt=2) is DeliveryResult.ACK
-    done = services.inquiries.get(inquiry.id)
+    done = get(services, inquiry)
     assert (done.status, done.attempts) == (InquiryStatus.SUCCEEDED, 2)
 
 
@@ -230,11 +264,15 @@ def test_the_last_attempt_gives_up_explicitly(services, monkeypatch):
     inquiry, session = open_refund(services)
     monkeypatch.setattr(
         "app.agents.worker.WORK",
-        {"refund_review": lambda orders, details: (_ for _ in ()).throw(Unavailable("down"))},
+        {
+            "refund_review": lambda orders, details, customer_id: (_ for _ in ()).throw(
+                Unavailable("down")
+            )
+        },
     )
     assert deliver(services, inquiry.id, attempt=4) is DeliveryResult.RETRY
     assert deliver(services, inquiry.id, attempt=5) is DeliveryResult.ACK
-    failed = services.inquiries.get(inquiry.id)
+    failed = get(services, inquiry)
     assert failed.status is InquiryStatus.FAILED
     assert failed.error == "gave up after 2 attempts: down"
     assert len(system_messages(services, session)) == 1
@@ -286,3 +324,60 @@ def test_every_state_change_is_logged(services, caplog):
         (inquiry.id, "running", 1),
         (inquiry.id, "succeeded", 1),
     ]
+
+
+# --- the work acts on the owner's data only ---
+
+
+def test_refund_review_sees_only_the_owners_orders():
+    orders = OrderBook()
+    details = {"order_id": "A1007", "reason": "damaged"}
+    assert refund_review(orders, details, "C004")["decision"] == "approved"
+    with pytest.raises(InquiryFailed, match=r"^order A1007 does not exist$"):
+        refund_review(orders, details, "C001")
+
+
+def test_a_refund_review_of_another_customers_order_fails_as_an_unknown_order(services, callbacks):
+    # Refused when it is opened; stored past the checks, the worker refuses it too.
+    session = services.sessions.create("C001", {})
+    inquiry = store_unchecked(services, "C001", {"order_id": "A1007", "reason": "damaged"}, session)
+    assert deliver(services, inquiry.id) is DeliveryResult.ACK
+    failed = get(services, inquiry)
+    assert (failed.status, failed.result) == (InquiryStatus.FAILED, None)
+    assert failed.error == "order A1007 does not exist"
+    (posted,) = system_messages(services, session)
+    assert posted.text == "Your refund review could not be completed: order A1007 does not exist."
+    # Nothing of C004's order goes out: not its amount, items or decision.
+    assert callbacks.sent == [(HOOK, failed.as_dict(), inquiry.id)]
+    for leaked in ("82.90", "teapot", "approved"):
+        assert leaked not in str(failed.as_dict()) + posted.text
+
+
+def test_an_account_export_of_another_customer_fails(services):
+    inquiry = store_unchecked(services, "C001", {"customer_id": "C002"}, kind="account_export")
+    assert deliver(services, inquiry.id) is DeliveryResult.ACK
+    failed = get(services, inquiry)
+    assert (failed.status, failed.result) == (InquiryStatus.FAILED, None)
+    assert failed.error == "an account export is of its owner's account only"
+
+
+def test_an_account_export_without_a_customer_exports_the_owners_account(services):
+    inquiry = store_unchecked(services, "C002", {}, kind="account_export")
+    assert deliver(services, inquiry.id) is DeliveryResult.ACK
+    done = get(services, inquiry)
+    assert done.status is InquiryStatus.SUCCEEDED
+    assert [o["order_id"] for o in done.result["orders"]] == ["A1003", "A1004", "A1018"]
+
+
+def test_an_inquiry_without_an_owner_fails_without_doing_the_work(services, monkeypatch):
+    monkeypatch.setattr(
+        "app.agents.worker.WORK",
+        {"refund_review": lambda *args: pytest.fail("the work ran for an inquiry of nobody")},
+    )
+    inquiry = store_unchecked(services, None, {"order_id": "A1007", "reason": "damaged"})
+    assert deliver(services, inquiry.id) is DeliveryResult.ACK
+    failed = services.store.get_inquiry(inquiry.id)
+    assert failed.status is InquiryStatus.FAILED
+    assert failed.error == "the inquiry records no customer (stored before owners were)"
+    with pytest.raises(NotFound):  # and nobody can read it
+        services.inquiries.get(inquiry.id, customer_id="C004")

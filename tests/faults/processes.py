@@ -122,5 +122,6 @@ def running(*servers: Gunicorn) -> Iterator[tuple[Gunicorn, ...]]:
 def app_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_EMULATOR_HOST")}
     env.update(DATA_DIR=str(data_dir), MODEL="rules", PYTHONPATH=str(REPO), LOG_LEVEL="warning")
+    env.update(AUTH_MODE="local")  # tokens from tests.support.tokens, on the same DATA_DIR
     env.update(extra)
     return env

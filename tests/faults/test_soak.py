@@ -23,9 +23,11 @@ import pytest
 from tests.faults.processes import Gunicorn, app_env, call, running, wait_until
 from tests.faults.receiver import CallbackReceiver, HttpsReceiverServer
 from tests.support import servers
+from tests.support.tokens import bearer_header
 
 pytestmark = pytest.mark.soak
 
+CUSTOMER = "C004"  # the owner of A1007
 REFUND = {"kind": "refund_review", "details": {"order_id": "A1007", "reason": "damaged"}}
 PRODUCTION_LEASE_SECONDS = 60
 SETTLE_LIMIT_SECONDS = 240
@@ -38,9 +40,15 @@ class SteadyClient:
     """Sends one inquiry after another into `session_id` until stopped; records the answers."""
 
     def __init__(
-        self, api_url: str, session_id: str, pause: float = 0.05, callback_url: str | None = None
+        self,
+        api_url: str,
+        session_id: str,
+        auth: dict[str, str],
+        pause: float = 0.05,
+        callback_url: str | None = None,
     ) -> None:
         self.api_url, self.session_id, self.pause = api_url, session_id, pause
+        self.auth = auth
         self.callback_url = callback_url
         self.accepted: list[str] = []
         self.refused: list[tuple[int, dict[str, str], dict]] = []
@@ -51,7 +59,9 @@ class SteadyClient:
         while not self._stop.is_set():
             body = {**REFUND, "session_id": self.session_id, "callback_url": self.callback_url}
             try:
-                status, headers, answer = call("POST", self.api_url + "/v1/inquiries", body)
+                status, headers, answer = call(
+                    "POST", self.api_url + "/v1/inquiries", body, self.auth
+                )
             except OSError as exc:  # the api itself never goes away in these tests
                 self.refused.append((0, {}, {"error": repr(exc)}))
                 continue
@@ -77,19 +87,21 @@ def assert_refusals_are_503_with_retry_after(refused) -> None:
         assert body.get("status") == 503
 
 
-def assert_all_succeeded_once(api_url: str, session_id: str, accepted: list[str]) -> None:
+def assert_all_succeeded_once(
+    api_url: str, session_id: str, accepted: list[str], auth: dict[str, str]
+) -> None:
+    def status(inquiry_id: str) -> str:
+        return call("GET", f"{api_url}/v1/inquiries/{inquiry_id}", headers=auth)[2]["status"]
+
     def final() -> bool:
-        return all(
-            call("GET", f"{api_url}/v1/inquiries/{i}")[2]["status"] in {"succeeded", "failed"}
-            for i in accepted
-        )
+        return all(status(i) in {"succeeded", "failed"} for i in accepted)
 
     wait_until(final, SETTLE_LIMIT_SECONDS, "every accepted inquiry final", every=1)
-    statuses = Counter(call("GET", f"{api_url}/v1/inquiries/{i}")[2]["status"] for i in accepted)
+    statuses = Counter(status(i) for i in accepted)
     assert statuses == Counter({"succeeded": len(accepted)})
 
     def posted() -> Counter:
-        messages = call("GET", f"{api_url}/v1/sessions/{session_id}")[2]["messages"]
+        messages = call("GET", f"{api_url}/v1/sessions/{session_id}", headers=auth)[2]["messages"]
         return Counter(
             m["data"]["inquiry_id"]
             for m in messages
@@ -112,8 +124,8 @@ def unsettled_messages(database: Path) -> int:
         ).fetchone()[0]
 
 
-def new_session(api_url: str) -> str:
-    status, _, body = call("POST", api_url + "/v1/sessions", {"customer_id": "soak"})
+def new_session(api_url: str, auth: dict[str, str]) -> str:
+    status, _, body = call("POST", api_url + "/v1/sessions", {}, auth)
     assert status == 201, body
     return body["id"]
 
@@ -139,8 +151,9 @@ def test_worker_killed_twice_with_production_leases(tmp_path):
         with running(api, worker):
             api.start()
             worker.start()
-            session_id = new_session(api.url)
-            with SteadyClient(api.url, session_id, callback_url=https.url("/cb")) as client:
+            auth = bearer_header(env["DATA_DIR"], CUSTOMER)
+            session_id = new_session(api.url, auth)
+            with SteadyClient(api.url, session_id, auth, callback_url=https.url("/cb")) as client:
                 assert receiver.held.wait(60), "no callback reached the receiver"
                 worker.kill()
                 receiver.release()
@@ -152,7 +165,7 @@ def test_worker_killed_twice_with_production_leases(tmp_path):
                 worker.start()
                 time.sleep(3)
             assert not client.refused
-            assert_all_succeeded_once(api.url, session_id, client.accepted)
+            assert_all_succeeded_once(api.url, session_id, client.accepted, auth)
             # The held delivery reached the receiver (so its key is in `receiver.accepted`)
             # but its answer went to a dead socket: the worker resends it only when the
             # message's 60 s lease runs out. Wait for the queue, not for the receiver.
@@ -206,8 +219,9 @@ def test_sqlite_locked_longer_than_the_busy_timeout(tmp_path):
     with running(api, worker):
         api.start()
         worker.start()
-        session_id = new_session(api.url)
-        with SteadyClient(api.url, session_id) as client:
+        auth = bearer_header(env["DATA_DIR"], CUSTOMER)
+        session_id = new_session(api.url, auth)
+        with SteadyClient(api.url, session_id, auth) as client:
             wait_until(lambda: len(client.accepted) >= 10, 60, "work accepted")
             with sqlite_write_lock(tmp_path / "data" / "app.db", 15):
                 pass
@@ -215,7 +229,7 @@ def test_sqlite_locked_longer_than_the_busy_timeout(tmp_path):
             wait_until(lambda: len(client.accepted) >= before + 5, 60, "resumed")
         assert client.refused, "the outage refused nothing: it was not an outage"
         assert_refusals_are_503_with_retry_after(client.refused)
-        assert_all_succeeded_once(api.url, session_id, client.accepted)
+        assert_all_succeeded_once(api.url, session_id, client.accepted, auth)
 
 
 def _process_group_of(port: int) -> int:
@@ -251,8 +265,9 @@ def test_firestore_emulator_frozen_then_back(tmp_path):
         with running(api, worker):
             api.start()
             worker.start()
-            session_id = new_session(api.url)
-            with SteadyClient(api.url, session_id, pause=0.2) as client:
+            auth = bearer_header(env["DATA_DIR"], CUSTOMER)
+            session_id = new_session(api.url, auth)
+            with SteadyClient(api.url, session_id, auth, pause=0.2) as client:
                 wait_until(lambda: len(client.accepted) >= 5, 60, "work accepted")
                 os.killpg(group, signal.SIGSTOP)
                 try:
@@ -263,4 +278,4 @@ def test_firestore_emulator_frozen_then_back(tmp_path):
                 wait_until(lambda: len(client.accepted) >= before + 5, 60, "resumed")
             assert client.refused, "the outage refused nothing: it was not an outage"
             assert_refusals_are_503_with_retry_after(client.refused)
-            assert_all_succeeded_once(api.url, session_id, client.accepted)
+            assert_all_succeeded_once(api.url, session_id, client.accepted, auth)

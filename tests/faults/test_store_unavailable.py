@@ -21,6 +21,7 @@ from app.adapters.local_queue import RetryPolicy
 from app.http import create_app
 from app.settings import Settings
 from app.wiring import build_services
+from tests.support.tokens import bearer_header
 
 PROBLEM = "application/problem+json"
 LIMIT_SECONDS = 30
@@ -58,7 +59,7 @@ def refund(session_id: str) -> dict:
 def system(tmp_path, monkeypatch):
     monkeypatch.setattr(sqlite_db, "BUSY_TIMEOUT_MS", 300)
     data_dir = str(tmp_path / "data")
-    api_settings = Settings(agent_role="api", data_dir=data_dir)
+    api_settings = Settings(agent_role="api", data_dir=data_dir, auth_mode="local")
     api_services = build_services(api_settings)
     worker_services = build_services(
         Settings(agent_role="worker", data_dir=data_dir),
@@ -72,6 +73,7 @@ def system(tmp_path, monkeypatch):
 
     try:
         client = create_app(api_settings, api_services).test_client()
+        client.environ_base["HTTP_AUTHORIZATION"] = bearer_header(data_dir, "C004")["Authorization"]
         yield client, tmp_path / "data" / "app.db", start_worker
     finally:
         worker_services.close()
@@ -80,19 +82,19 @@ def system(tmp_path, monkeypatch):
 
 def test_writes_get_503_nothing_accepted_is_lost_and_work_resumes(system):
     client, db_path, start_worker = system
-    session_id = client.post("/v1/sessions", json={"customer_id": "c1"}).get_json()["id"]
+    session_id = client.post("/v1/sessions", json={}).get_json()["id"]
     accepted = []
     for _ in range(5):
         response = client.post("/v1/inquiries", json=refund(session_id))
         assert response.status_code == 202
         accepted.append(response.get_json()["id"])
 
-    turn = {"text": "Where is my order A1003?"}
+    turn = {"text": "Where is my order A1020?"}
     key = {"Idempotency-Key": "turn-during-outage-1"}
     with write_lock(db_path):
         start_worker()  # its dispatcher meets the outage first
         assert_unavailable(client.post("/v1/inquiries", json=refund(session_id)))
-        assert_unavailable(client.post("/v1/sessions", json={"customer_id": "c2"}))
+        assert_unavailable(client.post("/v1/sessions", json={}))
         assert_unavailable(
             client.post(f"/v1/sessions/{session_id}/messages", json=turn, headers=key)
         )

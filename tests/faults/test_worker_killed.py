@@ -16,20 +16,24 @@ from collections import Counter
 
 from tests.faults.processes import Gunicorn, app_env, call, running, wait_until
 from tests.faults.receiver import CallbackReceiver, HttpsReceiverServer
+from tests.support.tokens import bearer_header
 
 SIGNING_KEY = "fault-test-signing-key"
 INQUIRIES_BEFORE_KILL = 24
 INQUIRIES_WHILE_DOWN = 6
 HOLD_AT = 5  # the 5th callback is held open, and the worker killed while it is
 DISPATCHER_THREADS = 2  # the local queue's dispatcher threads: at most this many in flight
-SESSIONS = 3
 LIMIT_SECONDS = 60
+# One session per customer; each refunds that customer's own orders.
+ORDERS = {"C001": ("A1001", "A1002", "A1017"), "C002": ("A1003", "A1018"), "C003": ("A1005",)}
+CUSTOMERS = tuple(ORDERS)
 
 
 def refund(n: int, session_id: str, callback_url: str) -> dict:
+    orders = ORDERS[CUSTOMERS[n % len(CUSTOMERS)]]
     return {
         "kind": "refund_review",
-        "details": {"order_id": f"A10{n % 20 + 1:02d}", "reason": "damaged"},
+        "details": {"order_id": orders[n // len(CUSTOMERS) % len(orders)], "reason": "damaged"},
         "session_id": session_id,
         "callback_url": callback_url,
     }
@@ -58,21 +62,24 @@ def test_every_inquiry_succeeds_and_each_side_effect_happens_once(tmp_path):
             {**env, "AGENT_ROLE": "worker"},
             tmp_path / "worker.log",
         )
+        tokens = {c: bearer_header(tmp_path / "data", c) for c in CUSTOMERS}
         with running(api, worker):
             api.start()
             worker.start()
             sessions = []
-            for n in range(SESSIONS):
-                status, _, body = call("POST", api.url + "/v1/sessions", {"customer_id": f"c{n}"})
+            for customer in CUSTOMERS:
+                status, _, body = call("POST", api.url + "/v1/sessions", {}, tokens[customer])
                 assert status == 201, body
                 sessions.append(body["id"])
+            owner = dict(zip(sessions, CUSTOMERS, strict=True))
 
             accepted: dict[str, str] = {}  # inquiry id -> session id
 
             def submit(n: int) -> None:
-                session_id = sessions[n % SESSIONS]
+                session_id = sessions[n % len(CUSTOMERS)]
                 body = refund(n, session_id, https.url(f"/callbacks/{n}"))
-                status, _, created = call("POST", api.url + "/v1/inquiries", body)
+                headers = tokens[owner[session_id]]
+                status, _, created = call("POST", api.url + "/v1/inquiries", body, headers)
                 assert status == 202, created
                 accepted[created["id"]] = session_id
 
@@ -88,15 +95,23 @@ def test_every_inquiry_succeeds_and_each_side_effect_happens_once(tmp_path):
             def settled() -> bool:
                 """Every inquiry final and every queued delivery answered (none pending)."""
                 final = all(
-                    call("GET", f"{api.url}/v1/inquiries/{inquiry_id}")[2]["status"]
+                    call("GET", f"{api.url}/v1/inquiries/{i}", headers=tokens[owner[s]])[2][
+                        "status"
+                    ]
                     in {"succeeded", "failed"}
-                    for inquiry_id in accepted
+                    for i, s in accepted.items()
                 )
                 return final and unsettled_messages(tmp_path) == 0
 
             wait_until(settled, LIMIT_SECONDS, "every inquiry final and settled", every=0.25)
-            inquiries = {i: call("GET", f"{api.url}/v1/inquiries/{i}")[2] for i in accepted}
-            messages = {s: call("GET", f"{api.url}/v1/sessions/{s}")[2] for s in sessions}
+            inquiries = {
+                i: call("GET", f"{api.url}/v1/inquiries/{i}", headers=tokens[owner[s]])[2]
+                for i, s in accepted.items()
+            }
+            messages = {
+                s: call("GET", f"{api.url}/v1/sessions/{s}", headers=tokens[owner[s]])[2]
+                for s in sessions
+            }
 
     assert len(accepted) == INQUIRIES_BEFORE_KILL + INQUIRIES_WHILE_DOWN
     assert {i: body["status"] for i, body in inquiries.items()} == dict.fromkeys(

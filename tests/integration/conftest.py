@@ -24,6 +24,7 @@ from app.http import create_app
 from app.settings import Settings
 from app.wiring import AppServices, build_services
 from tests.support.servers import firestore_emulator, free_port, pubsub_emulator, redis_server
+from tests.support.tokens import bearer_header
 
 PROJECT = "demo-agents"
 MAX_ATTEMPTS = 5  # Pub/Sub's minimum; the worker's MAX_DELIVERY_ATTEMPTS matches it
@@ -70,6 +71,7 @@ def app_settings(backends: Backends, topology: Topology, role: str, data_dir: st
         data_dir=data_dir,
         max_delivery_attempts=MAX_ATTEMPTS,
         push_auth_disabled_for_emulator=role == "worker",
+        auth_mode="local",
     )
 
 
@@ -100,9 +102,14 @@ def platform(backends, tmp_path) -> Iterator[Platform]:
     worker_services = build_services(worker_settings)
     api_services = build_services(api_settings)
     worker_app = create_app(worker_settings, worker_services)
+    api = create_app(api_settings, api_services).test_client()
+    # Signed in as C004 (orders A1007, A1008, A1020); `bearer_header` signs in others.
+    api.environ_base["HTTP_AUTHORIZATION"] = bearer_header(api_settings.data_dir, "C004")[
+        "Authorization"
+    ]
     platform = Platform(
         topology,
-        create_app(api_settings, api_services).test_client(),
+        api,
         api_services,
         worker_services,
         f"http://127.0.0.1:{port}",
@@ -142,8 +149,9 @@ def wait_for(condition: Callable[[], Any], what: str, seconds: float = WAIT_SECO
         time.sleep(0.2)
 
 
-def pull(subscription: str, wanted: int, what: str) -> list[Any]:
-    """Receive (and acknowledge) `wanted` messages from a subscription, waiting for them.
+def pull(subscription: str, wanted: int, what: str, linger: float = 0.0) -> list[Any]:
+    """Receive (and acknowledge) `wanted` messages from a subscription, waiting for them,
+    then whatever else arrives within `linger` seconds (to show that nothing more comes).
 
     Streaming pull, as production consumers do: a synchronous pull that times out on the
     client can still be handed messages, which then wait out their ack deadline unseen.
@@ -166,6 +174,7 @@ def pull(subscription: str, wanted: int, what: str) -> list[Any]:
     streaming = subscriber.subscribe(subscription, callback=on_message)
     try:
         wait_for(enough, f"{what} ({wanted} wanted)")
+        time.sleep(linger)
     finally:
         streaming.cancel()
         with contextlib.suppress(Exception):

@@ -38,7 +38,9 @@ def test_a_never_processable_inquiry_is_dead_lettered_and_poison_is_not_retried(
     # It is stored first (its publish fails), leased, and only then published.
     topic = services.queue.topic
     services.queue.topic = topic + "-missing"
-    inquiry, _ = services.inquiries.create("refund_review", {"order_id": "A1007"})
+    inquiry, _ = services.inquiries.create(
+        "refund_review", {"order_id": "A1007"}, customer_id="C004"
+    )
     services.queue.topic = topic
     now = services.clock.now()
     services.store.claim_inquiry(inquiry.id, "stuck-worker", now, now + timedelta(hours=1))
@@ -54,7 +56,8 @@ def test_a_never_processable_inquiry_is_dead_lettered_and_poison_is_not_retried(
     # Pub/Sub itself sends it with a dead-letter policy.)
     assert statuses.count(503) == MAX_ATTEMPTS
     assert statuses.count(204) == 1
-    assert services.inquiries.get(inquiry.id).status.value == "running"  # nothing lost either
+    stored = services.inquiries.get(inquiry.id, customer_id="C004")
+    assert stored.status.value == "running"  # nothing lost either
 
 
 def test_a_bad_envelope_is_acknowledged_so_it_is_not_redelivered(platform):

@@ -16,13 +16,14 @@ from app.adapters.firestore_store import FirestoreStore
 from app.adapters.redis_cache import CachedStore
 from app.domain import utcnow
 from tests.integration.conftest import pull, wait_for
+from tests.support.tokens import bearer_header
 
 pytestmark = pytest.mark.integration
 
 
 def test_a_message_opens_an_inquiry_whose_result_lands_in_the_session(platform):
     api = platform.api
-    created = api.post("/v1/sessions", json={"customer_id": "cust-42"})
+    created = api.post("/v1/sessions", json={})
     assert created.status_code == 201
     session_path = created.headers["Location"]
     session_id = created.get_json()["id"]
@@ -76,7 +77,7 @@ def test_an_inquiry_published_while_pubsub_was_down_is_published_by_housekeeping
     real_topic = platform.api_services.queue.topic
     platform.api_services.queue.topic = real_topic + "-missing"  # NOT_FOUND, as when down
     accepted = platform.api.post(
-        "/v1/inquiries", json={"kind": "refund_review", "details": {"order_id": "A1003"}}
+        "/v1/inquiries", json={"kind": "refund_review", "details": {"order_id": "A1008"}}
     )
     assert accepted.status_code == 202  # accepted and stored, though not published
     inquiry_id = accepted.get_json()["id"]
@@ -94,6 +95,40 @@ def test_an_inquiry_published_while_pubsub_was_down_is_published_by_housekeeping
         return body["status"] == "succeeded"
 
     wait_for(finished, "the requeued inquiry to be pushed and finished")
+
+
+def test_erasure_deletes_sessions_inquiries_and_cached_copies_and_posts_nothing(platform):
+    # C006: a customer no other test here uses, since the emulator's project is shared
+    api = platform.api
+    api.environ_base["HTTP_AUTHORIZATION"] = bearer_header(
+        platform.api_services.settings.data_dir, "C006"
+    )["Authorization"]
+    session_path = api.post("/v1/sessions", json={}).headers["Location"]
+    session_id = session_path.rsplit("/", 1)[1]
+    turn = api.post(f"{session_path}/messages", json={"text": "Where is my order A1011?"})
+    assert turn.status_code == 200
+    assert api.get(session_path).status_code == 200  # now cached in Redis too
+    cache = platform.api_services.store
+    assert cache.redis.exists(cache._keys(session_id)[2]) == 1
+    other = bearer_header(platform.api_services.settings.data_dir, "C002")
+    kept = api.post("/v1/sessions", json={}, headers=other).headers["Location"]
+
+    erasure = api.delete("/v1/customers/me/data")
+    assert erasure.status_code == 202
+
+    def finished():
+        body = api.get(erasure.headers["Location"]).get_json()
+        return body if body["status"] in ("succeeded", "failed") else None
+
+    done = wait_for(finished, "the erasure to finish")
+    assert done["status"] == "succeeded", done
+    assert done["result"]["deleted"]["sessions"] == 1
+    assert done["result"]["deleted"]["messages"] == 2
+    assert api.get(session_path).status_code == 404
+    assert cache.redis.exists(*cache._keys(session_id)[1:]) == 0  # no cached view left
+    assert api.get(kept, headers=other).status_code == 200
+    # posted nothing anywhere: no event on the events topic
+    assert pull(platform.topology.events_subscription, 0, "no event", linger=3) == []
 
 
 class OneMinuteLater:
