@@ -19,6 +19,7 @@ from benchmarks import emulators
 from benchmarks.cold_start import cold_start_figures
 from benchmarks.http_bench import (
     app_env,
+    auth_figures,
     bare_round_trip,
     faq_figures,
     inquiry_figures,
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
                 skipped.append(f"session.firestore: {emu.why_not('firestore')}")
             else:
                 out += session_figures(work, "firestore", env, int(300 * scale), floor)
-            return out
+            return out + auth_figures(work, int(300 * scale), runs + 2)
 
         group("session", sessions)
 

@@ -3,6 +3,8 @@
 Every server is gunicorn with app/gunicorn_conf.py (the production settings); every client is
 `benchmarks.loadgen` in its own process on loopback. The floors are measured in the same run:
 a bare Flask route returning a body of the FAQ answer's size, and the inquiry's own 202.
+The api runs AUTH_MODE=local: every session and inquiry request carries a token of the local
+issuer and is verified as in production (RS256 signature and claims).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import statistics
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from app.identity.local_issuer import LocalIssuer
 from benchmarks.processes import Server, base_env, gunicorn, run_loadgen
 from benchmarks.results import Figure
 
@@ -22,11 +25,18 @@ SESSION_TEXTS = [
     "What payment methods do you accept?",
     "Hello",
 ]
+SESSION_CUSTOMER = "C002"  # the owner of A1003
 INQUIRY_BODY = {"kind": "refund_review", "details": {"order_id": "A1007", "reason": "damaged"}}
+INQUIRY_CUSTOMER = "C004"  # the owner of A1007
 
 
 def app_env(data_dir: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    return base_env(DATA_DIR=str(data_dir), MODEL="rules", **dict(extra or {}))
+    return base_env(DATA_DIR=str(data_dir), MODEL="rules", AUTH_MODE="local", **dict(extra or {}))
+
+
+def token(env: Mapping[str, str], customer_id: str) -> str:
+    """A token the api on `env`'s DATA_DIR accepts (its local issuer's key, made if new)."""
+    return LocalIssuer.load_or_create(env["DATA_DIR"], "customer_id").mint(customer_id=customer_id)
 
 
 def _rss(name: str, value: float, baseline: float, of: str) -> Figure:
@@ -106,9 +116,10 @@ def faq_figures(workdir: Path, requests: int, threads: int, rounds: int) -> list
     ]
 
 
-def _median_run(runs: list[dict]) -> dict[str, float]:
-    """Each of throughput, p50 and p99 as its median over the rounds."""
-    keys = ("throughput_rps", "p50_ms", "p99_ms")
+def _median_run(
+    runs: list[dict], keys: tuple[str, ...] = ("throughput_rps", "p50_ms", "p99_ms")
+) -> dict[str, float]:
+    """Each of `keys` (throughput, p50 and p99) as its median over the rounds."""
     return {key: statistics.median(r[key] for r in runs) for key in keys}
 
 
@@ -128,6 +139,7 @@ def session_figures(
     """One session's message round trips, one at a time, against the bare route's."""
     with api_server(workdir, env, f"session-{backend}") as api:
         load = {"scenario": "session", "url": api.url, "texts": SESSION_TEXTS}
+        load["token"] = token(env, SESSION_CUSTOMER)
         result = run_loadgen({**load, "requests": requests, "warmup": 10}, env)
     of = "bare Flask route, one connection, same gunicorn settings"
     detail = f"{requests} sequential turns; routes {result['routes']}"
@@ -165,10 +177,12 @@ def inquiry_figures(
         ) as worker,
         api_server(workdir, api_env, f"inquiry-{backend}-api") as api,
     ):
+        bearer = token(api_env, INQUIRY_CUSTOMER)
         one = run_loadgen(
             {
                 "scenario": "inquiry",
                 "url": api.url,
+                "token": bearer,
                 "body": INQUIRY_BODY,
                 "requests": sequential,
                 "warmup": 3,
@@ -180,6 +194,7 @@ def inquiry_figures(
             {
                 "scenario": "burst",
                 "url": api.url,
+                "token": bearer,
                 "body": INQUIRY_BODY,
                 "count": burst,
                 "threads": 4,
@@ -230,4 +245,38 @@ def inquiry_figures(
             one["peak_rss_mib"],
             "load generator of the sequential run",
         ),
+    ]
+
+
+def auth_figures(workdir: Path, requests: int, rounds: int) -> list[Figure]:
+    """Session turns with each request's token verified, against the same api with the check
+    replaced by a fixed caller (benchmarks/unverified_api.py): what verification costs a turn.
+
+    Both run on SQLite with the same data dir and take turns, `rounds` times; each figure is
+    the median of its rounds.
+    """
+    env = app_env(workdir / "auth-data")
+    bench_env = {**env, "BENCH_CUSTOMER": SESSION_CUSTOMER}
+    load = {"scenario": "session", "texts": SESSION_TEXTS, "requests": requests, "warmup": 10}
+    load["token"] = token(env, SESSION_CUSTOMER)
+    verified: list[dict] = []
+    unverified: list[dict] = []
+    with (
+        api_server(workdir, env, "auth-verified") as api,
+        gunicorn(
+            "benchmarks.unverified_api:app",
+            {**bench_env, "AGENT_ROLE": "api"},
+            workdir / "auth-unverified.log",
+        ) as floor,
+    ):
+        for _ in range(rounds):
+            verified.append(run_loadgen({**load, "url": api.url}, env))
+            unverified.append(run_loadgen({**load, "url": floor.url}, bench_env))
+    of = "the same api and turns with the token check replaced by a fixed caller"
+    detail = f"median of {rounds} alternating rounds of {requests} sequential turns, SQLite"
+    latencies = ("p50_ms", "p99_ms")
+    mine, base = _median_run(verified, latencies), _median_run(unverified, latencies)
+    return [
+        Figure("session.auth.p50", mine["p50_ms"], "ms", base["p50_ms"], of, detail=detail),
+        Figure("session.auth.p99", mine["p99_ms"], "ms", base["p99_ms"], of, detail=detail),
     ]
