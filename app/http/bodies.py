@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.agents.inquiries import KINDS as INQUIRY_KINDS
 from app.http.validation import BodySpec, Field
 
 FAQ_SEARCH = BodySpec(
@@ -56,7 +57,10 @@ NEW_INQUIRY = BodySpec(
             str,
             min_length=1,
             max_length=64,
-            description="What to do, for example refund_review or account_export",
+            choices=INQUIRY_KINDS,
+            description="What to do: refund_review (of one of the caller's orders) or"
+            " account_export (the caller's data export); erasure is DELETE"
+            " /v1/customers/me/data",
         ),
         Field("details", dict, required=False, default={}, description="Input of the inquiry"),
         Field(

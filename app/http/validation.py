@@ -53,6 +53,7 @@ class Field:
     maximum: int | None = None
     nullable: bool = False
     description: str = ""
+    choices: tuple[str, ...] = ()  # a string field's allowed values (JSON Schema `enum`)
 
     def check(self, value: Any) -> Any:
         if value is None and self.nullable:
@@ -74,6 +75,10 @@ class Field:
 
     def _check_text(self, value: str) -> None:
         _check_encodable(value, self.name)
+        if self.choices and value not in self.choices:
+            raise InvalidInput(
+                f"{self.name}: must be one of {', '.join(self.choices)}", field=self.name
+            )
         if self.min_length and not value.strip():
             raise InvalidInput(f"{self.name}: must not be blank", field=self.name)
         if self.max_length is not None and len(value) > self.max_length:
@@ -101,6 +106,8 @@ class Field:
             "maximum": self.maximum,
         }
         schema.update({k: v for k, v in limits.items() if v is not None})
+        if self.choices:
+            schema["enum"] = list(self.choices)
         if self.default is not None:
             schema["default"] = self.default
         if self.description:

@@ -82,3 +82,14 @@ def test_request_schemas_match_what_validation_enforces(api_app):
     assert response.status_code == 422
     accepted = client.post("/v1/faq/search", json={"query": "a", "top_k": too_many - 1})
     assert accepted.status_code == 200
+
+
+def test_inquiry_kinds_are_documented_and_enforced_alike(api, fake_services):
+    from app.agents.inquiries import KINDS
+
+    document = api.get("/openapi.json").get_json()
+    kind = document["components"]["schemas"]["NewInquiry"]["properties"]["kind"]
+    assert kind["enum"] == list(KINDS) == ["refund_review", "account_export"]
+    refused = api.post("/v1/inquiries", json={"kind": "data_erasure"})  # not by POST
+    assert refused.status_code == 422 and refused.get_json()["field"] == "kind"
+    assert fake_services.calls == []
