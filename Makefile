@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml
 	@command -v node >/dev/null || { echo "Node.js is required (jsii runs the CDK on it)"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[infra,dev]'
+	@# Message classes of Terraform's plugin protocol for the stand-in provider (into .make/).
+	$(PY) -m infra.standin.stubs
 	@# `make synth` runs python -O: write the optimized bytecode of what it imports now, even
 	@# where PYTHONDONTWRITEBYTECODE is set, rather than compile ~200 modules at every synth.
 	PYTHONDONTWRITEBYTECODE= $(PY) -O -c 'import infra.synth, infra.stack'

@@ -48,9 +48,12 @@ $(SYNTH_STAMP): $(STAMP) $(SYNTH_INPUTS) $(if $(SYNTH_MISSING),FORCE)
 .PHONY: FORCE
 FORCE:
 
+# Terraform itself validates and plans each stack (a copy, with a local backend) against a
+# stand-in for the Google provider that serves its schema offline (infra/standin/);
+# STACK=<folder> does it for one synthesized stack folder instead of the environments.
 .PHONY: validate
-validate: $(STAMP) synth ## Check each stack against the provider schema (offline terraform validate)
-	$(PY) -m infra validate $(if $(ENV),--env $(ENV))
+validate: $(STAMP) $(if $(STACK),,synth) ## terraform validate + plan of every stack (or STACK=folder) offline, against a stand-in Google provider
+	$(PY) -m infra validate --terraform $(TERRAFORM) $(if $(STACK),--stack $(STACK),$(if $(ENV),--env $(ENV)))
 
 $(CHECKOV_STAMP):
 	@rm -rf $(CHECKOV_VENV)
@@ -62,8 +65,8 @@ $(CHECKOV_STAMP):
 checkov-venv: $(CHECKOV_STAMP) ## Install the pinned checkov into .venv-checkov
 
 .PHONY: checkov
-checkov: $(STAMP) $(CHECKOV_STAMP) synth ## Scan each stack with checkov (a skip needs its reason on the resource)
-	$(PY) -m infra checkov --checkov $(CHECKOV_VENV)/bin/checkov $(if $(ENV),--env $(ENV))
+checkov: $(STAMP) $(CHECKOV_STAMP) synth ## Scan each stack and its plan with checkov (a skip needs its reason on the resource)
+	$(PY) -m infra checkov --checkov $(CHECKOV_VENV)/bin/checkov --terraform $(TERRAFORM) $(if $(ENV),--env $(ENV))
 
 # The checkov test runs in `make test`: install checkov's own venv first.
 test: $(CHECKOV_STAMP)

@@ -22,6 +22,34 @@ Example::
         secret_env={"REDIS_AUTH": SecretEnv(secret_id="agents-dev-redis-auth")},
         invokers=["serviceAccount:agents-dev-push@acme-agents-dev.iam.gserviceaccount.com"],
         network_name="agents-dev", subnet_name="agents-dev-europe-west1"))
+
+What `terraform plan` of this example alone must show (tests/modules/test_copy_alone.py):
+
+Inventory::
+
+    counts:
+      google_artifact_registry_repository: 1
+      google_cloud_run_v2_service: 1
+      google_cloud_run_v2_service_iam_member: 1
+      resources: 3
+    values:
+      google_artifact_registry_repository.images_repository:
+        {repository_id: agents, format: DOCKER, location: europe-west1}
+      google_cloud_run_v2_service.worker_service:
+        name: agents-worker
+        ingress: INGRESS_TRAFFIC_INTERNAL_ONLY
+        deletion_protection: true
+        template:
+          - service_account: agents-dev-worker@acme-agents-dev.iam.gserviceaccount.com
+            vpc_access: [{egress: PRIVATE_RANGES_ONLY}]
+            containers:
+              - env:
+                  - {name: AGENT_ROLE, value: worker}
+                  - name: REDIS_AUTH
+                    value_source: [{secret_key_ref: [{secret: agents-dev-redis-auth}]}]
+      google_cloud_run_v2_service_iam_member.worker_invoker*:
+        role: roles/run.invoker
+        member: "serviceAccount:agents-dev-push@acme-agents-dev.iam.gserviceaccount.com"
 """
 
 from __future__ import annotations

@@ -48,6 +48,21 @@ Example::
         ),
         mfa="optional",
     ))
+
+What `terraform plan` of this example alone must show (tests/modules/test_copy_alone.py):
+
+Inventory::
+
+    counts: {google_identity_platform_config: 1, terraform_data: 1, resources: 2}
+    values:
+      google_identity_platform_config.sign-in_config:
+        authorized_domains: [shop.example.com]
+        sign_in:
+          - allow_duplicate_emails: false
+            email: [{enabled: true, password_required: true}]
+            anonymous: [{enabled: false}]
+            phone_number: [{enabled: false}]
+        mfa: [{state: ENABLED, provider_configs: [{state: ENABLED}]}]
 """
 
 from __future__ import annotations

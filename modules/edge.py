@@ -17,6 +17,34 @@ Example::
         project_id="acme-agents-prod", region="europe-west1", name="agents-prod",
         cloud_run_service_name="agents-prod-api", domains=["api.example.com"],
         labels={"app": "agents", "env": "prod"}))
+
+What `terraform plan` of this example alone must show (tests/modules/test_copy_alone.py):
+
+Inventory::
+
+    counts:
+      google_compute_backend_service: 1
+      google_compute_global_address: 1
+      google_compute_global_forwarding_rule: 2
+      google_compute_managed_ssl_certificate: 1
+      google_compute_region_network_endpoint_group: 1
+      google_compute_security_policy: 1
+      google_compute_ssl_policy: 1
+      google_compute_target_http_proxy: 1
+      google_compute_target_https_proxy: 1
+      google_compute_url_map: 2
+      resources: 12
+    values:
+      google_compute_backend_service.edge_backend:
+        {load_balancing_scheme: EXTERNAL_MANAGED, protocol: HTTPS, log_config: [{enable: true}]}
+      google_compute_global_forwarding_rule.edge_https-forwarding-rule: {port_range: "443"}
+      google_compute_managed_ssl_certificate.edge_certificate:
+        managed: [{domains: [api.example.com]}]
+      google_compute_region_network_endpoint_group.edge_neg:
+        {network_endpoint_type: SERVERLESS, cloud_run: [{service: agents-prod-api}]}
+      google_compute_ssl_policy.edge_ssl-policy: {min_tls_version: TLS_1_2, profile: MODERN}
+      google_compute_url_map.edge_http-redirect:
+        default_url_redirect: [{https_redirect: true}]
 """
 
 from __future__ import annotations

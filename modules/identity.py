@@ -27,6 +27,31 @@ Example::
         accessors=[identity.api_member, identity.worker_member],
         labels={"app": "agents", "env": "dev"},
     ))
+
+What `terraform plan` of this example alone must show (tests/modules/test_copy_alone.py):
+
+Inventory::
+
+    counts:
+      google_project_iam_member: 9
+      google_secret_manager_secret: 1
+      google_secret_manager_secret_iam_member: 2
+      google_service_account: 3
+      google_service_account_iam_member: 1
+      resources: 16
+    values:
+      google_service_account.identity_api: {account_id: agents-dev-api}
+      google_service_account.identity_worker: {account_id: agents-dev-worker}
+      google_service_account.identity_push: {account_id: agents-dev-push}
+      google_project_iam_member.identity_api-datastore-user:
+        role: roles/datastore.user
+        condition: [{title: only-firestore-agents-dev}]
+      google_project_iam_member.identity_api-aiplatform-user: {role: roles/aiplatform.user}
+      google_service_account_iam_member.identity_push-token-creator:
+        role: roles/iam.serviceAccountTokenCreator
+        member: "serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com"
+      google_secret_manager_secret.redis-auth_secret:
+        {secret_id: agents-dev-redis-auth, replication: [{auto: [{}]}]}
 """
 
 from __future__ import annotations

@@ -24,6 +24,35 @@ Example::
         labels={"app": "agents", "env": "dev"},
         inquiries_publishers=[
             "serviceAccount:agents-dev-api@acme-agents-dev.iam.gserviceaccount.com"]))
+
+What `terraform plan` of this example alone must show (tests/modules/test_copy_alone.py):
+
+Inventory::
+
+    counts:
+      google_pubsub_subscription: 2
+      google_pubsub_subscription_iam_member: 1
+      google_pubsub_topic: 3
+      google_pubsub_topic_iam_member: 2
+      resources: 8
+    values:
+      google_pubsub_topic.messaging_inquiries: {name: agents-dev-inquiries}
+      google_pubsub_topic.messaging_dead-letter: {name: agents-dev-inquiries-dead-letter}
+      google_pubsub_subscription.messaging_push:
+        name: agents-dev-inquiries-push
+        ack_deadline_seconds: 60
+        push_config:
+          - push_endpoint: "https://worker-abc-ew.a.run.app/pubsub/inquiries"
+            oidc_token:
+              - service_account_email: agents-dev-push@acme-agents-dev.iam.gserviceaccount.com
+                audience: "https://worker-abc-ew.a.run.app"
+        dead_letter_policy: [{max_delivery_attempts: 5}]
+        retry_policy: [{minimum_backoff: 10s, maximum_backoff: 600s}]
+      google_pubsub_topic_iam_member.messaging_dead-letter-agent-publisher:
+        role: roles/pubsub.publisher
+        member: "serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com"
+      google_pubsub_subscription_iam_member.messaging_push-agent-subscriber:
+        role: roles/pubsub.subscriber
 """
 
 from __future__ import annotations

@@ -21,6 +21,33 @@ Example::
                                    ports=["22"], target_tags=["ssh"])],
     ))
     subnet_for_cloud_run = network.subnet_name
+
+What `terraform plan` of this example alone must show (tests/modules/test_copy_alone.py):
+
+Inventory::
+
+    counts:
+      google_compute_firewall: 2
+      google_compute_global_address: 1
+      google_compute_network: 1
+      google_compute_router: 1
+      google_compute_router_nat: 1
+      google_compute_subnetwork: 1
+      google_service_networking_connection: 1
+      resources: 8
+    values:
+      google_compute_network.network_vpc: {name: agents-dev, routing_mode: REGIONAL}
+      google_compute_subnetwork.network_subnet:
+        name: agents-dev-europe-west1
+        private_ip_google_access: true
+        log_config: [{metadata: INCLUDE_ALL_METADATA}]
+      google_compute_firewall.network_deny-all-ingress:
+        {priority: 65534, direction: INGRESS, deny: [{protocol: all}], source_ranges: [0.0.0.0/0]}
+      google_compute_firewall.network_allow-iap-ssh:
+        allow: [{protocol: tcp, ports: ["22"]}]
+        source_ranges: [35.235.240.0/20]
+      google_compute_router_nat.network_nat: {log_config: [{enable: true, filter: ERRORS_ONLY}]}
+      google_compute_global_address.network_psa-range: {purpose: VPC_PEERING, prefix_length: 20}
 """
 
 from __future__ import annotations

@@ -22,6 +22,27 @@ Example::
         api_host="api.example.com",
         push_subscription_name="agents-dev-inquiries-push",
         dead_letter_subscription_name="agents-dev-inquiries-dead-letter-pull"))
+
+What `terraform plan` of this example alone must show (tests/modules/test_copy_alone.py):
+
+Inventory::
+
+    counts:
+      google_logging_metric: 2
+      google_logging_project_bucket_config: 1
+      google_monitoring_alert_policy: 8
+      google_monitoring_dashboard: 1
+      google_monitoring_notification_channel: 1
+      google_monitoring_uptime_check_config: 1
+      resources: 14
+    values:
+      google_monitoring_notification_channel.observability_email-oncall-example-com:
+        {type: email, labels: {email_address: oncall@example.com}}
+      google_monitoring_uptime_check_config.observability_uptime:
+        http_check: [{path: /healthz, port: 443, use_ssl: true, validate_ssl: true}]
+      google_logging_project_bucket_config.observability_default-log-bucket:
+        {bucket_id: _Default, retention_days: 30}
+      google_monitoring_alert_policy.observability_alert-dead-letter-backlog: {combiner: OR}
 """
 
 from __future__ import annotations

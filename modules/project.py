@@ -20,6 +20,17 @@ Example::
     apis = ProjectServices(stack, "apis", ProjectServicesProps(project_id="acme-agents-dev"))
     run_api = apis.services["run.googleapis.com"]
     after_apis = [apis.ready]  # any module's depends_on_resources
+
+What `terraform plan` of this example alone must show (tests/modules/test_copy_alone.py):
+
+Inventory::
+
+    counts: {google_project_service: 17, terraform_data: 1, resources: 18}
+    values:
+      google_project_service.apis_run-googleapis-com:
+        {service: run.googleapis.com, disable_on_destroy: false}
+      google_project_service.apis_identitytoolkit-googleapis-com:
+        {service: identitytoolkit.googleapis.com, disable_on_destroy: false}
 """
 
 from __future__ import annotations

@@ -29,6 +29,22 @@ Example::
         service_account_email="agents-dev-push@acme-agents-dev.iam.gserviceaccount.com",
         audience="https://agents-dev-worker-123456789012.europe-west1.run.app",
     ))
+
+What `terraform plan` of this example alone must show (tests/modules/test_copy_alone.py):
+
+Inventory::
+
+    counts: {google_cloud_scheduler_job: 1, resources: 1}
+    values:
+      google_cloud_scheduler_job.housekeeping_job:
+        name: agents-dev-housekeeping
+        schedule: "*/5 * * * *"
+        retry_config: [{retry_count: 1}]
+        http_target:
+          - http_method: POST
+            uri: "https://agents-dev-worker-123456789012.europe-west1.run.app/tasks/housekeeping"
+            oidc_token:
+              - service_account_email: agents-dev-push@acme-agents-dev.iam.gserviceaccount.com
 """
 
 from __future__ import annotations

@@ -22,6 +22,30 @@ Example::
         project_id="acme-agents-dev", region="europe-west1", name="agents-dev-cache",
         tier="basic", network_id="projects/acme-agents-dev/global/networks/agents-dev",
         labels={"app": "agents", "env": "dev"}))
+
+What `terraform plan` of this example alone must show (tests/modules/test_copy_alone.py):
+
+Inventory::
+
+    counts:
+      google_firestore_backup_schedule: 1
+      google_firestore_database: 1
+      google_firestore_field: 4
+      google_firestore_index: 1
+      google_redis_instance: 1
+      resources: 8
+    values:
+      google_firestore_database.state_database:
+        type: FIRESTORE_NATIVE
+        point_in_time_recovery_enablement: POINT_IN_TIME_RECOVERY_ENABLED
+        delete_protection_state: DELETE_PROTECTION_DISABLED
+      google_firestore_backup_schedule.state_daily-backup: {retention: 604800s}
+      google_firestore_field.state_ttl-sessions: {field: expires_at, ttl_config: [{}]}
+      google_redis_instance.cache_instance:
+        auth_enabled: true
+        transit_encryption_mode: SERVER_AUTHENTICATION
+        connect_mode: PRIVATE_SERVICE_ACCESS
+        tier: BASIC
 """
 
 from __future__ import annotations

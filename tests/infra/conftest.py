@@ -55,6 +55,38 @@ def provider_schema() -> dict[str, Any]:
     return load_schema()
 
 
+@pytest.fixture(scope="session")
+def terraform() -> str:
+    """The terraform binary; skips (fails under CI=true) when it is not installed."""
+    from tests.conftest import require_binary
+
+    return require_binary("terraform")
+
+
+@pytest.fixture(scope="session")
+def standin_mirror() -> Any:
+    """The stand-in Google provider in its filesystem mirror (built once, cached in .make/)."""
+    from infra.standin.mirror import ensure_mirror
+
+    return ensure_mirror()
+
+
+@pytest.fixture(scope="session")
+def stack_plans(
+    synthesized: Synthesized,
+    terraform: str,
+    standin_mirror: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, Any]:
+    """Terraform's init, validate, plan and `show -json` of every synthesized stack against
+    the stand-in, once per session: environment name -> `infra.standin.run.StackRun`."""
+    from infra.standin.run import plan_stacks
+
+    scratch = tmp_path_factory.mktemp("plans")
+    stacks = [(name, path.parent) for name, path in synthesized.files.items()]
+    return {run.name: run for run in plan_stacks(stacks, scratch, terraform, standin_mirror)}
+
+
 def resources(tf: TerraformJson, resource_type: str) -> dict[str, dict[str, Any]]:
     """All resources of one type in a stack, by logical name."""
     return tf.get("resource", {}).get(resource_type, {})

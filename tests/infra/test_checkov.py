@@ -1,4 +1,8 @@
-"""checkov on every environment: zero failed checks, and every skip carries its reason."""
+"""checkov on every environment and its plan: zero failed checks, every skip with its reason.
+
+Each stack is scanned twice in one checkov run: its JSON (`terraform_json`) and Terraform's
+plan of it against the stand-in provider (`terraform_plan`, which runs the graph checks too).
+"""
 
 from __future__ import annotations
 
@@ -22,14 +26,27 @@ def checkov() -> Path:
 
 
 @pytest.fixture(scope="module")
-def gate(checkov: Path, synthesized: Any) -> Any:
-    return run_gate(checkov, [synthesized.files[name] for name in ENV_NAMES])
+def gate(checkov: Path, synthesized: Any, stack_plans: dict[str, Any]) -> Any:
+    files = [synthesized.files[name] for name in ENV_NAMES]
+    plans = {stack_plans[name].plan_json: synthesized.files[name] for name in ENV_NAMES}
+    return run_gate(checkov, files, plans)
 
 
 def test_no_failed_check_in_any_environment(gate: Any) -> None:
     assert gate.failures == [], "\n".join(gate.report_lines())
     assert gate.problems == []
-    assert gate.passed > 100, "checkov really scanned the stacks"
+    assert gate.passed > 300, "checkov really scanned the stacks and their plans"
+
+
+def test_the_plans_were_scanned_and_their_skips_judged(gate: Any) -> None:
+    """The topics' missing customer-managed key fails both scans; the one skip on each topic,
+    with its reason, covers both."""
+    scans = {(f.address, f.check_id): set() for f, _ in gate.skipped}
+    for finding, _ in gate.skipped:
+        scans[(finding.address, finding.check_id)].add(finding.scan)
+    topic_skips = {key: found for key, found in scans.items() if key[1] == "CKV_GCP_83"}
+    assert topic_skips, "the topics' CKV_GCP_83 skips"
+    assert all(found == {"terraform_json", "terraform_plan"} for found in topic_skips.values())
 
 
 def test_every_skip_has_its_reason_on_the_resource(gate: Any, synthesized: Any) -> None:
@@ -54,7 +71,33 @@ def test_checkov_does_find_a_misconfigured_resource(checkov: Path, tmp_path: Pat
     assert not result.ok
 
 
+def test_checkov_finds_a_misconfigured_resource_in_a_plan(
+    checkov: Path, terraform: str, standin_mirror: Any, tmp_path: Path
+) -> None:
+    """The plan scan is not vacuous either: Terraform plans a bare bucket with the stand-in,
+    and checkov's terraform_plan framework fails it, judged against the stack's (no) skips."""
+    from infra.standin.run import plan_stack
+
+    stack = tmp_path / "stack"
+    stack.mkdir()
+    tf = {
+        "terraform": {
+            "required_providers": {"google": {"source": "hashicorp/google", "version": "8.7.0"}}
+        },
+        "resource": {"google_storage_bucket": {"b": {"name": "b", "location": "EU"}}},
+    }
+    (stack / "cdk.tf.json").write_text(json.dumps(tf))
+    run = plan_stack(stack, tmp_path / "work", standin_mirror, terraform)
+    assert run.ok, run.output
+    result = run_gate(checkov, [stack / "cdk.tf.json"], {run.plan_json: stack / "cdk.tf.json"})
+    in_plan = {f.check_id for f in result.failures if f.scan == "terraform_plan"}
+    assert in_plan >= {"CKV_GCP_29", "CKV_GCP_78"}
+    assert all(f.address == "google_storage_bucket.b" for f in result.failures)
+    assert not result.ok
+
+
 STACK = Path("/x/cdk.tf.json")
+PLAN = Path("/x/work/plan.json")
 
 
 def report(*failed: tuple[str, str]) -> dict[str, Any]:
@@ -113,3 +156,53 @@ def test_skips_are_read_from_the_comment_key() -> None:
     assert declared_skips(tf) == {
         "google_pubsub_topic.t": {"CKV_GCP_83": "why", "CKV_GCP_84": "why not"}
     }
+
+
+def plan_report(*failed: tuple[str, str], parsing_errors: int = 0) -> dict[str, Any]:
+    return {
+        "check_type": "terraform_plan",
+        "summary": {"passed": 5, "parsing_errors": parsing_errors},
+        "results": {
+            "failed_checks": [
+                {
+                    "check_id": c,
+                    "check_name": "n",
+                    "resource": f"google_pubsub_topic.{r}",
+                    "file_path": str(PLAN),
+                    "file_abs_path": str(PLAN),
+                }
+                for c, r in failed
+            ]
+        },
+    }
+
+
+def test_a_failure_in_a_plan_is_judged_by_the_skips_of_its_stack() -> None:
+    reason = {"CKV_GCP_83": "a reason that is long enough"}
+    covered = evaluate(
+        [report(("CKV_GCP_83", "t")), plan_report(("CKV_GCP_83", "t"))],
+        {STACK: stack_with(reason)},
+        {PLAN: STACK},
+    )
+    assert covered.ok and [f.scan for f, _ in covered.skipped] == [
+        "terraform_json",
+        "terraform_plan",
+    ]
+    assert covered.passed == 8
+    # A graph check only the plan scan runs still needs its own skip on the resource.
+    graph = evaluate(
+        [report(), plan_report(("CKV2_GCP_1", "t"))], {STACK: stack_with({})}, {PLAN: STACK}
+    )
+    assert graph.failures == [
+        Finding(STACK, "google_pubsub_topic.t", "CKV2_GCP_1", "n", "terraform_plan")
+    ]
+    # A skip that only the plan scan uses is not stale.
+    plan_only = evaluate(
+        [report(), plan_report(("CKV_GCP_83", "t"))], {STACK: stack_with(reason)}, {PLAN: STACK}
+    )
+    assert plan_only.ok
+
+
+def test_a_plan_checkov_cannot_parse_fails_the_gate() -> None:
+    result = evaluate([plan_report(parsing_errors=1)], {STACK: stack_with({})}, {PLAN: STACK})
+    assert result.problems == ["checkov could not parse 1 plan file(s): it runs no check on those"]

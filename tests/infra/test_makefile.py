@@ -43,6 +43,23 @@ def test_apply_applies_the_saved_plan_only() -> None:
     assert "plan -input" not in done.stdout, "apply never makes a fresh plan"
 
 
+def test_validate_synthesizes_then_plans_every_stack_with_terraform() -> None:
+    done = make("-n", "validate")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    synth = next(i for i, line in enumerate(lines) if "-m infra synth" in line)
+    validate = next(i for i, line in enumerate(lines) if "-m infra validate" in line)
+    assert synth < validate
+    assert lines[validate].split("-m infra validate")[1].split() == ["--terraform", "terraform"]
+
+
+def test_validate_stack_checks_one_folder_without_synthesizing() -> None:
+    done = make("-n", "validate", "STACK=/tmp/copies/dev")
+    assert done.returncode == 0, done.stderr
+    assert "-m infra validate --terraform terraform --stack /tmp/copies/dev" in done.stdout
+    assert "infra synth" not in done.stdout
+
+
 def test_bootstrap_creates_a_locked_down_versioned_bucket() -> None:
     done = make("-n", "bootstrap", "ENV=staging")
     assert done.returncode == 0, done.stderr
