@@ -39,6 +39,10 @@ class Intent(StrEnum):
     """What a customer turn asks for, as far as routing needs to know."""
 
     GREETING = "greeting"
+    THANKS = "thanks"
+    GOODBYE = "goodbye"
+    SMALL_TALK = "small_talk"  # how are you, who are you
+    HUMAN = "human"  # asks for a person
     ORDER_STATUS = "order_status"
     RETURN = "return"
     REFUND = "refund"
@@ -46,7 +50,7 @@ class Intent(StrEnum):
     CONFIRM = "confirm"
     DENY = "deny"
     CANCEL = "cancel"
-    QUESTION = "question"  # anything else: the FAQ agent answers
+    QUESTION = "question"  # anything else: the FAQ agent answers, or says what it can do
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class Understanding:
     intent: Intent
     order_id: str | None = None  # normalized, e.g. "A1007"
     reason: str | None = None  # a reason code: damaged, wrong_item, does_not_fit, changed_mind, ...
+    language: str = "en"  # en, de, fr or es: the replies are in English, saying so
 
 
 class Model(Protocol):
@@ -151,6 +156,36 @@ class Turn:
     expires_at: datetime  # the session's new expiry (sessions slide on activity)
     idempotency: IdempotencyRecord | None = None
     inquiry: Inquiry | None = None  # an inquiry the turn opens, stored in the same transaction
+    # A return the turn creates, stored in the same transaction: ClaimExists (and nothing
+    # written) when the order already has a claim.
+    order_claim: OrderClaim | None = None
+
+
+@dataclass(frozen=True)
+class OrderClaim:
+    """The one return or refund an order may have: at most one per order, ever.
+
+    Stored by `Store.create_claim` (a refund review) or with a turn (`Turn.order_claim`, a
+    return), each in one transaction, so two concurrent requests for one order cannot both
+    get one. Claims are order records: an erasure keeps them, as it keeps the orders.
+    """
+
+    order_id: str
+    kind: str  # "return" or "refund"
+    claim_id: str  # RMA-A1001 for a return, RF-A1007 for a refund
+    customer_id: str
+    status: str  # return: "label_sent"; refund: "approved" or "manual_review"
+    amount_cents: int
+    created_at: datetime
+    inquiry_id: str | None = None  # the refund review that made it
+
+
+class ClaimExists(Exception):
+    """The order already has a claim (`existing`); nothing of the write was stored."""
+
+    def __init__(self, existing: OrderClaim) -> None:
+        super().__init__(f"order {existing.order_id} already has {existing.claim_id}")
+        self.existing = existing
 
 
 class ClaimState(StrEnum):
@@ -181,9 +216,9 @@ class Store(Protocol):
     def get_message(self, session_id: str, message_id: str) -> Message | None: ...
 
     def append_turn(self, turn: Turn) -> list[Message]:
-        """Store the turn's messages (seq assigned here), flow, expiry, idempotency record and
-        inquiry in one transaction. Raises NotFound (session gone or expired), StaleFlow,
-        DuplicateKey."""
+        """Store the turn's messages (seq assigned here), flow, expiry, idempotency record,
+        inquiry and order claim in one transaction. Raises NotFound (session gone or expired),
+        StaleFlow, DuplicateKey, ClaimExists (the order already has a claim)."""
 
     def append_once(
         self, session_id: str, message: NewMessage, dedupe_key: str, now: datetime
@@ -228,6 +263,14 @@ class Store(Protocol):
 
     def record_effect(self, inquiry_id: str, effect: str, outcome: str, now: datetime) -> None:
         """Remember that a side effect happened (or was given up) so it is never repeated."""
+
+    # order claims (returns and refunds; at most one per order)
+    def get_claim(self, order_id: str) -> OrderClaim | None:
+        """The order's claim, if it has one."""
+
+    def create_claim(self, claim: OrderClaim) -> OrderClaim:
+        """Store `claim` unless the order has one; returns the order's claim either way (the
+        caller compares it with its own to know whether it won)."""
 
     # erasure (a customer's right to be forgotten)
     def erase_customer(self, customer_id: str, keep_inquiry_id: str | None = None) -> Erasure:

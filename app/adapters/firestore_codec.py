@@ -3,7 +3,8 @@
 Free-form JSON (preferences, flow, message data, inquiry details and results, idempotent
 responses) is stored as a JSON string, as SQLite stores it: Firestore maps refuse arrays of
 arrays and empty keys that valid JSON may hold, and nothing queries inside these values.
-Timestamps are stored as Firestore timestamps, which the TTL policies require.
+Timestamps are stored as Firestore timestamps, which the TTL policies require. Order claims
+carry no `expires_at`: they are order records, which no TTL policy may remove.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.domain import Inquiry, InquiryStatus, Message, Session
-from app.ports import IdempotencyRecord
+from app.ports import IdempotencyRecord, OrderClaim
 
 
 def to_json(value: Any) -> str:
@@ -149,4 +150,30 @@ def record_from(doc: dict[str, Any]) -> IdempotencyRecord:
         response=from_json(doc["response"]),
         created_at=plain_utc(doc["created_at"]),
         expires_at=plain_utc(doc["expires_at"]),
+    )
+
+
+def claim_doc(claim: OrderClaim) -> dict[str, Any]:
+    return {
+        "order_id": claim.order_id,
+        "kind": claim.kind,
+        "claim_id": claim.claim_id,
+        "customer_id": claim.customer_id,
+        "status": claim.status,
+        "amount_cents": claim.amount_cents,
+        "created_at": claim.created_at,
+        "inquiry_id": claim.inquiry_id,
+    }
+
+
+def claim_from(doc: dict[str, Any]) -> OrderClaim:
+    return OrderClaim(
+        order_id=doc["order_id"],
+        kind=doc["kind"],
+        claim_id=doc["claim_id"],
+        customer_id=doc["customer_id"],
+        status=doc["status"],
+        amount_cents=doc["amount_cents"],
+        created_at=plain_utc(doc["created_at"]),
+        inquiry_id=doc.get("inquiry_id"),
     )

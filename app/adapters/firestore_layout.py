@@ -16,6 +16,9 @@ SESSIONS = "sessions"
 MESSAGES = "messages"  # a subcollection of each session: sessions/{session_id}/messages/{id}
 INQUIRIES = "inquiries"
 IDEMPOTENCY = "idempotency"
+# One document per order that has a return or a refund, named by the order id. Not under a TTL
+# policy and not erased: claims are order records, kept as long as the orders.
+ORDER_CLAIMS = "order_claims"
 
 # The field the storage module's TTL policies watch, on every document of these collections.
 TTL_FIELD = "expires_at"

@@ -31,17 +31,22 @@ Data layout (collection names in `firestore_layout`):
   stores nothing.
 - `idempotency/{sha256(scope, key)}`: idempotency records, and the dedupe keys of
   `append_once` (scope `append-once:<session>`, response `{"message_id": ...}`).
+- `order_claims/{order_id}`: an order's one return or refund. The order id names the document,
+  so "at most one per order" is a read and a create of one document in a transaction (a turn's
+  return, or `create_claim`), and a lookup needs no index. No `expires_at`: claims are order
+  records, which no TTL policy removes.
 
 A customer's erasure finds their sessions and inquiries by `customer_id` and the idempotency
-records and markers by `scope`, and deletes them in batches (see `erase_customer`).
+records and markers by `scope`, and deletes them in batches (see `erase_customer`). It leaves
+their order claims, as it leaves the orders.
 
 Every write that can meet another writer is one transaction over the documents it names: the
-turn (idempotency record, session, messages, inquiry), `append_once`, inquiry creation, claim,
-finish, release and effect markers. Expired documents are deleted by the TTL policies that
-`modules/storage.py` declares (Firestore deletes within about a day), and every read checks
-the expiry itself, so `purge_expired` has nothing to do. Queries are served by the storage
-module's composite indexes (`COMPOSITE_QUERIES`) or by single-field indexes on fields other
-than the TTL field.
+turn (idempotency record, session, messages, inquiry, order claim), `append_once`, inquiry
+creation, claim, finish, release and effect markers, and `create_claim`. Expired documents are
+deleted by the TTL policies that `modules/storage.py` declares (Firestore deletes within about
+a day), and every read checks the expiry itself, so `purge_expired` has nothing to do. Queries
+are served by the storage module's composite indexes (`COMPOSITE_QUERIES`) or by single-field
+indexes on fields other than the TTL field.
 """
 
 from __future__ import annotations
@@ -58,6 +63,8 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from app.adapters.firestore_codec import (
+    claim_doc,
+    claim_from,
     commit_key,
     from_json,
     inquiry_doc,
@@ -76,6 +83,7 @@ from app.adapters.firestore_layout import (
     INQUIRIES_BY_CUSTOMER,
     MESSAGE_RETENTION,
     MESSAGES,
+    ORDER_CLAIMS,
     RECORDS_BY_SCOPE,
     SESSIONS,
     SESSIONS_BY_CUSTOMER,
@@ -97,12 +105,14 @@ from app.domain import Inquiry, InquiryStatus, Message, Session
 from app.errors import NotFound, Unavailable
 from app.ports import (
     Claim,
+    ClaimExists,
     ClaimState,
     DuplicateKey,
     Erasure,
     IdempotencyRecord,
     LeaseLost,
     NewMessage,
+    OrderClaim,
     StaleFlow,
     Turn,
     inquiry_scope,
@@ -168,6 +178,9 @@ class FirestoreStore:
 
     def _record(self, scope: str, key: str) -> Any:
         return self.client.collection(IDEMPOTENCY).document(keyed_doc_id(scope, key))
+
+    def _order_claim(self, order_id: str) -> Any:
+        return self.client.collection(ORDER_CLAIMS).document(order_id)
 
     def _composite(self, shape: CompositeQuery, equals: dict[str, Any], op: str, bound: Any) -> Any:
         """The query `shape` describes, so that it is served by the index declared for it."""
@@ -266,11 +279,17 @@ class FirestoreStore:
     def append_turn(self, turn: Turn) -> list[Message]:
         if not valid_doc_id(turn.session_id):
             raise NotFound(f"session {turn.session_id!r} does not exist or has expired")
-        _require_ids([m.id for m in turn.messages] + ([turn.inquiry.id] if turn.inquiry else []))
+        order_claim = turn.order_claim
+        _require_ids(
+            [m.id for m in turn.messages]
+            + ([turn.inquiry.id] if turn.inquiry else [])
+            + ([order_claim.order_id] if order_claim else [])
+        )
         session_ref = self._session(turn.session_id)
         messages = self._messages(turn.session_id)
         record = turn.idempotency
         record_ref = self._record(record.scope, record.key) if record else None
+        claim_ref = self._order_claim(order_claim.order_id) if order_claim else None
 
         def body(transaction: Any) -> None:
             if record_ref is not None:
@@ -286,6 +305,10 @@ class FirestoreStore:
             doc = snap.to_dict()
             if doc["flow_version"] != turn.expected_flow_version:
                 raise StaleFlow(turn.session_id)
+            if claim_ref is not None:  # read in the transaction: a concurrent create aborts it
+                existing = _read(transaction, claim_ref, self._call)
+                if existing.exists:
+                    raise ClaimExists(claim_from(existing.to_dict()))
             changes = self._session_changes(doc, turn)
             turn_key = turn.messages[0].id if turn.messages else ""
             for index, message in enumerate(turn.messages):
@@ -296,6 +319,8 @@ class FirestoreStore:
                 transaction.update(session_ref, changes)
             if turn.inquiry is not None:
                 transaction.create(self._inquiry(turn.inquiry.id), inquiry_doc(turn.inquiry))
+            if claim_ref is not None and order_claim is not None:
+                transaction.create(claim_ref, claim_doc(order_claim))
             if record is not None:
                 transaction.set(record_ref, record_doc(record))
 
@@ -538,13 +563,38 @@ class FirestoreStore:
         """Every recorded side effect of an inquiry (for operators and tests)."""
         return {name: value["outcome"] for name, value in self._effects(inquiry_id).items()}
 
+    # --- order claims ---
+
+    def get_claim(self, order_id: str) -> OrderClaim | None:
+        if not valid_doc_id(order_id):
+            return None
+        with translated_errors("order claim read"):
+            snap = self._order_claim(order_id).get(**self._call)
+        return claim_from(snap.to_dict()) if snap.exists else None
+
+    def create_claim(self, claim: OrderClaim) -> OrderClaim:
+        """A transaction that reads the order's document, then creates it if absent: of two
+        concurrent creates one commits and the other, retried, reads the winner's claim."""
+        _require_ids([claim.order_id])
+        ref = self._order_claim(claim.order_id)
+
+        def body(transaction: Any) -> OrderClaim:
+            snap = _read(transaction, ref, self._call)
+            if snap.exists:
+                return claim_from(snap.to_dict())
+            transaction.create(ref, claim_doc(claim))
+            return claim
+
+        return run_transaction(self.client, body)
+
     # --- erasure ---
 
     def erase_customer(self, customer_id: str, keep_inquiry_id: str | None = None) -> Erasure:
         """Batched deletes, not one transaction (a customer can own more documents than one
         commit takes). Each session's document goes after everything found through it, so an
         erasure cut off half-way leaves the rest findable and running it again finishes it.
-        Dedupe markers are deleted but not counted: SQLite keeps them on the messages."""
+        Dedupe markers are deleted but not counted: SQLite keeps them on the messages. Order
+        claims are not looked at: they are order records, kept by law like the orders."""
         session_ids: list[str] = []
         messages = records = 0
         for ref in self._matching(SESSIONS_BY_CUSTOMER, customer_id):

@@ -3,7 +3,8 @@
 What is cached: a session and its message list, the reads behind `GET /v1/sessions/{id}` and
 every customer turn. Reads are read-through (a miss reads the store and fills the cache),
 writes are write-through (a new session is cached as written; appended messages are added to
-the cached list). Everything else passes straight to the store.
+the cached list). Everything else (inquiries, idempotency records, order claims, ...) passes
+straight to the store.
 
 Correct under concurrent writers (never a session view missing an acknowledged message):
   - each session has a generation key holding a random token; every cached entry is stamped
@@ -257,7 +258,8 @@ class CachedStore:
         self._pending_lock = threading.Lock()
 
     def __getattr__(self, name: str) -> Any:
-        """Inquiries, idempotency records, side effects and housekeeping are not cached."""
+        """Inquiries, idempotency records, side effects, order claims and housekeeping are not
+        cached: one read of the store decides them (a claim must be the store's, never a copy)."""
         if name == "store":  # not set yet: no recursion while half constructed
             raise AttributeError(name)
         return getattr(self.store, name)
@@ -394,6 +396,8 @@ class CachedStore:
             self._remember(session.id)
 
     def append_turn(self, turn: Turn) -> list[Message]:
+        """DuplicateKey and ClaimExists leave the cache as it is: the store wrote nothing of
+        the turn, so the cached view is still the store's."""
         try:
             stored = self.store.append_turn(turn)
         except (StaleFlow, NotFound):

@@ -1,4 +1,5 @@
-"""The `Store` port on one SQLite file: sessions, messages, inquiries, idempotency, side effects.
+"""The `Store` port on one SQLite file: sessions, messages, inquiries, idempotency, side effects
+and order claims.
 
 Every method that changes more than one row is one BEGIN IMMEDIATE transaction, so a turn's
 two messages, its flow state and its idempotency record land together or not at all, and the
@@ -19,12 +20,14 @@ from app.domain import Inquiry, InquiryStatus, Message, Session
 from app.errors import NotFound
 from app.ports import (
     Claim,
+    ClaimExists,
     ClaimState,
     DuplicateKey,
     Erasure,
     IdempotencyRecord,
     LeaseLost,
     NewMessage,
+    OrderClaim,
     StaleFlow,
     Turn,
     inquiry_scope,
@@ -93,6 +96,16 @@ CREATE TABLE IF NOT EXISTS side_effects (
     outcome TEXT NOT NULL,
     created_at REAL NOT NULL,
     PRIMARY KEY (inquiry_id, effect)
+);
+CREATE TABLE IF NOT EXISTS order_claims (
+    order_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    claim_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    amount_cents INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    inquiry_id TEXT
 );
 """
 
@@ -164,6 +177,19 @@ def _record(row: sqlite3.Row) -> IdempotencyRecord:
     )
 
 
+def _order_claim(row: sqlite3.Row) -> OrderClaim:
+    return OrderClaim(
+        order_id=row["order_id"],
+        kind=row["kind"],
+        claim_id=row["claim_id"],
+        customer_id=row["customer_id"],
+        status=row["status"],
+        amount_cents=row["amount_cents"],
+        created_at=from_ts(row["created_at"]),
+        inquiry_id=row["inquiry_id"],
+    )
+
+
 class SqliteStore:
     """Implements `app.ports.Store` on `Database`."""
 
@@ -225,6 +251,8 @@ class SqliteStore:
                 raise NotFound(f"session {turn.session_id!r} does not exist or has expired")
             if row["flow_version"] != turn.expected_flow_version:
                 raise StaleFlow(turn.session_id)
+            if turn.order_claim is not None:
+                self._refuse_claimed(conn, turn.order_claim.order_id)
             seq = row["next_seq"]
             stored = []
             for message in turn.messages:
@@ -240,6 +268,8 @@ class SqliteStore:
             )
             if turn.inquiry is not None:
                 self._insert_inquiry(conn, turn.inquiry)
+            if turn.order_claim is not None:
+                self._insert_claim(conn, turn.order_claim)
             if turn.idempotency is not None:
                 self._insert_record(conn, turn.idempotency)
         return stored
@@ -472,10 +502,53 @@ class SqliteStore:
             ).fetchall()
         return {r["effect"]: r["outcome"] for r in rows}
 
+    # --- order claims ---
+
+    def get_claim(self, order_id: str) -> OrderClaim | None:
+        with self.db.read() as conn:
+            return self._claim_of(conn, order_id)
+
+    def create_claim(self, claim: OrderClaim) -> OrderClaim:
+        """Read and insert under one write lock: a concurrent create waits, then finds this one."""
+        with self.db.write() as conn:
+            existing = self._claim_of(conn, claim.order_id)
+            if existing is not None:
+                return existing
+            self._insert_claim(conn, claim)
+        return claim
+
+    @staticmethod
+    def _claim_of(conn: sqlite3.Connection, order_id: str) -> OrderClaim | None:
+        row = conn.execute("SELECT * FROM order_claims WHERE order_id = ?", (order_id,)).fetchone()
+        return _order_claim(row) if row else None
+
+    def _refuse_claimed(self, conn: sqlite3.Connection, order_id: str) -> None:
+        existing = self._claim_of(conn, order_id)
+        if existing is not None:
+            raise ClaimExists(existing)
+
+    @staticmethod
+    def _insert_claim(conn: sqlite3.Connection, claim: OrderClaim) -> None:
+        conn.execute(
+            "INSERT INTO order_claims (order_id, kind, claim_id, customer_id, status,"
+            " amount_cents, created_at, inquiry_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                claim.order_id,
+                claim.kind,
+                claim.claim_id,
+                claim.customer_id,
+                claim.status,
+                claim.amount_cents,
+                to_ts(claim.created_at),
+                claim.inquiry_id,
+            ),
+        )
+
     # --- erasure ---
 
     def erase_customer(self, customer_id: str, keep_inquiry_id: str | None = None) -> Erasure:
-        """One transaction: a customer is erased whole or not at all, expired rows included."""
+        """One transaction: a customer is erased whole or not at all, expired rows included.
+        Order claims stay: they are order records, kept by law like the orders."""
         with self.db.write() as conn:
             session_ids, messages, records = self._erase_sessions(conn, customer_id)
             records += conn.execute(

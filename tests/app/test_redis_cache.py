@@ -24,7 +24,7 @@ from app.adapters.redis_cache import CachedStore, CircuitBreaker, connect_redis
 from app.adapters.sqlite_db import Database
 from app.adapters.sqlite_store import SqliteStore
 from app.domain import Session
-from app.ports import NewMessage, StaleFlow, Turn
+from app.ports import ClaimExists, NewMessage, OrderClaim, StaleFlow, Turn
 from tests.app.core_support import START
 from tests.conftest import require_binary
 from tests.support.servers import free_port
@@ -117,7 +117,7 @@ def new_session(store, session_id="s-1") -> Session:
     return session
 
 
-def turn(session_id, *texts, version=0, flow=None) -> Turn:
+def turn(session_id, *texts, version=0, flow=None, claim: OrderClaim | None = None) -> Turn:
     return Turn(
         session_id=session_id,
         messages=tuple(NewMessage(role="customer", text=t) for t in texts),
@@ -125,6 +125,7 @@ def turn(session_id, *texts, version=0, flow=None) -> Turn:
         new_flow=flow,
         now=NOW,
         expires_at=NOW + timedelta(hours=2),
+        order_claim=claim,
     )
 
 
@@ -190,6 +191,35 @@ def test_a_stale_flow_drops_the_cached_session(sqlite, redis_port):
     with pytest.raises(StaleFlow):
         api.append_turn(turn(session.id, "e", "f", version=stale.flow_version))
     assert api.get_session(session.id, NOW).flow == {"step": "done"}
+
+
+def test_a_turn_refused_for_its_orders_claim_leaves_the_cached_view_as_it_was(sqlite, redis_port):
+    """The store wrote nothing, so the cache keeps serving its view, which is the store's."""
+    api = cached(sqlite, redis_port, flush=True)
+    session = new_session(api)
+    returned = OrderClaim("A1001", "return", "RMA-A1001", "C001", "label_sent", 4999, NOW)
+    api.append_turn(
+        turn(session.id, "return A1001", "label sent", flow={"step": "done"}, claim=returned)
+    )
+    assert api.get_claim("A1001") == returned  # claims pass straight through to the store
+    view = (api.get_session(session.id, NOW), api.list_messages(session.id))  # now cached
+    reads = Counter(api.store.calls)
+    again = OrderClaim("A1001", "return", "RMA-2", "C001", "label_sent", 1, NOW)
+    with pytest.raises(ClaimExists) as caught:
+        api.append_turn(turn(session.id, "again", "sent", version=1, flow={"x": 1}, claim=again))
+    assert caught.value.existing == returned
+    assert (api.get_session(session.id, NOW), api.list_messages(session.id)) == view
+    assert view == (sqlite.get_session(session.id, NOW), sqlite.list_messages(session.id))
+    assert api.store.calls == reads  # served from the cache: the refusal left it in place
+    api.append_turn(turn(session.id, "thanks", "welcome", version=1))  # appended to the list
+    assert texts(api.list_messages(session.id)) == [
+        "return A1001",
+        "label sent",
+        "thanks",
+        "welcome",
+    ]
+    assert api.store.calls["list_messages"] == reads["list_messages"]
+    assert api.create_claim(again) == returned
 
 
 def test_concurrent_writers_never_hide_an_acknowledged_message(sqlite, redis_port):

@@ -22,6 +22,7 @@ from app.ports import (
     IdempotencyRecord,
     LeaseLost,
     NewMessage,
+    OrderClaim,
     StaleFlow,
     Turn,
 )
@@ -220,6 +221,18 @@ def test_a_file_from_before_owners_were_recorded_gains_the_owner_column(tmp_path
         store.close()
     SqliteStore(Database(data_dir)).close()  # opening a migrated file again changes nothing
     assert inquiry_columns(data_dir).count("customer_id") == 1
+
+
+def test_a_file_from_before_order_claims_gains_their_table(tmp_path):
+    data_dir = old_file(tmp_path / "data")
+    store = SqliteStore(Database(data_dir))
+    try:
+        refund = OrderClaim("A1007", "refund", "RF-A1007", "C001", "approved", 4999, START, "old")
+        assert store.get_claim("A1007") is None
+        assert store.create_claim(refund) == refund
+        assert store.get_claim("A1007") == refund
+    finally:
+        store.close()
 
 
 def _open_store(data_dir: str, barrier) -> None:

@@ -1,13 +1,26 @@
-"""Records the contract tests store: one session, turns, inquiries and idempotency records,
-and a customer's whole footprint (`conversation`, `api_inquiry`) for the erasure tests."""
+"""Records the contract tests store: one session, turns, inquiries, idempotency records and
+order claims, and a customer's whole footprint (`conversation`, `api_inquiry`) for the erasure
+tests; and `run_together`, which releases concurrent writers at once."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.domain import Inquiry, InquiryStatus, Session
-from app.ports import IdempotencyRecord, NewMessage, Store, Turn, inquiry_scope, session_scope
+from app.errors import Unavailable
+from app.ports import (
+    IdempotencyRecord,
+    NewMessage,
+    OrderClaim,
+    Store,
+    Turn,
+    inquiry_scope,
+    session_scope,
+)
 
 START = datetime(2025, 3, 12, 9, 0, tzinfo=UTC)
 TTL = timedelta(hours=2)
@@ -68,6 +81,25 @@ def record(key: str = "k", scope: str = "inquiries", **overrides: Any) -> Idempo
     return IdempotencyRecord(**values)
 
 
+CLAIM_PREFIXES = {"return": "RMA", "refund": "RF"}
+CLAIM_STATUSES = {"return": "label_sent", "refund": "approved"}
+
+
+def claim(order_id: str = "A1001", kind: str = "return", **overrides: Any) -> OrderClaim:
+    """The order's return (or refund) as the agents make it: RMA-A1001, RF-A1007."""
+    values: dict[str, Any] = dict(
+        order_id=order_id,
+        kind=kind,
+        claim_id=f"{CLAIM_PREFIXES[kind]}-{order_id}",
+        customer_id="C001",  # the customer of `session()`
+        status=CLAIM_STATUSES[kind],
+        amount_cents=4999,
+        created_at=START,
+    )
+    values.update(overrides)
+    return OrderClaim(**values)
+
+
 def conversation(
     store: Store, session_id: str, customer_id: str, expires_at: datetime = START + TTL
 ) -> None:
@@ -89,3 +121,38 @@ def api_inquiry(store: Store, inquiry_id: str, customer_id: str, key: str) -> No
     answer = {"inquiry_id": inquiry_id}
     store.create_inquiry(stored, record(key, scope=inquiry_scope(customer_id), response=answer))
     store.record_effect(inquiry_id, "event", "published", START)
+
+
+CLIENT_RETRIES = 10  # a store may answer Unavailable under contention: clients retry (503)
+
+
+def run_together(count: int, work: Callable[[int], Any]) -> tuple[dict[int, Any], list[str]]:
+    """Run `work(n)` for n < count on threads released together; results and errors by n."""
+    barrier = threading.Barrier(count)
+    results: dict[int, Any] = {}
+    errors: list[str] = []
+
+    def as_a_client(n: int) -> Any:
+        """What an API client does with a 503 from a busy store: try again a little later."""
+        for attempt in range(1, CLIENT_RETRIES + 1):
+            try:
+                return work(n)
+            except Unavailable:
+                if attempt == CLIENT_RETRIES:
+                    raise
+                time.sleep(0.05 * attempt)
+        return None
+
+    def run(n: int) -> None:
+        barrier.wait()
+        try:
+            results[n] = as_a_client(n)
+        except Exception as exc:  # reported by the test with the writer's number
+            errors.append(f"writer {n}: {exc!r}")
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results, errors

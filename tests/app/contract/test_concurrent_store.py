@@ -7,51 +7,12 @@ assertion is about what was stored.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
-from typing import Any
-
-from app.errors import Unavailable
 from app.ports import ClaimState, DuplicateKey, StaleFlow
-from tests.app.contract.builders import START, inquiry, record, session, turn
+from tests.app.contract.builders import START, inquiry, record, run_together, session, turn
 
 WRITERS = 20
 FLOW_CHANGERS = 5  # of the writers; the others leave the flow alone, as FAQ turns do
 MAX_RECOMPUTES = 200
-CLIENT_RETRIES = 10  # a store may answer Unavailable under contention: clients retry (503)
-
-
-def run_together(count: int, work: Callable[[int], Any]) -> tuple[dict[int, Any], list[str]]:
-    """Run `work(n)` for n < count on threads released together; results and errors by n."""
-    barrier = threading.Barrier(count)
-    results: dict[int, Any] = {}
-    errors: list[str] = []
-
-    def as_a_client(n: int) -> Any:
-        """What an API client does with a 503 from a busy store: try again a little later."""
-        for attempt in range(1, CLIENT_RETRIES + 1):
-            try:
-                return work(n)
-            except Unavailable:
-                if attempt == CLIENT_RETRIES:
-                    raise
-                time.sleep(0.05 * attempt)
-        return None
-
-    def run(n: int) -> None:
-        barrier.wait()
-        try:
-            results[n] = as_a_client(n)
-        except Exception as exc:  # reported by the test with the writer's number
-            errors.append(f"writer {n}: {exc!r}")
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results, errors
 
 
 def test_concurrent_turns_on_one_session_lose_nothing_and_keep_one_order(store):

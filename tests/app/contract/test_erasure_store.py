@@ -1,4 +1,5 @@
 """Erasure: everything a customer left goes, expired or not; every other customer's data stays.
+Their order claims stay too: returns and refunds are order records, kept by law.
 
 And the owner of an inquiry, which erasure finds it by, is stored and read back.
 """
@@ -10,10 +11,11 @@ from datetime import timedelta
 import pytest
 
 from app.domain import InquiryStatus
-from app.ports import Erasure, NewMessage, inquiry_scope, session_scope
+from app.ports import ClaimExists, Erasure, NewMessage, inquiry_scope, session_scope
 from tests.app.contract.builders import (
     START,
     api_inquiry,
+    claim,
     conversation,
     inquiry,
     session,
@@ -95,6 +97,27 @@ def test_a_customer_without_records_erases_nothing(two_customers):
     assert store.erase_customer("C999") == NOTHING
     assert len(store.list_messages("me-1")) == 3
     assert store.get_inquiry("me-api") is not None
+
+
+def test_the_customers_order_claims_are_kept(two_customers):
+    """Kept whole, and still the order's one claim: erasing a customer frees no order."""
+    store = two_customers
+    returned = claim("A1001", customer_id=ME)
+    store.append_turn(turn("return A1001", session_id="me-1", order_claim=returned))
+    refunded = store.create_claim(claim("A1007", "refund", customer_id=ME, inquiry_id="me-api"))
+    others = store.create_claim(claim("A2001", customer_id=OTHER))
+    erased = store.erase_customer(ME, keep_inquiry_id="me-erasure")
+    assert erased.messages == 8  # the return's turn went with its session
+    assert [store.get_claim(o) for o in ("A1001", "A1007", "A2001")] == [
+        returned,
+        refunded,
+        others,
+    ]
+    store.create_session(session("me-3", customer_id=ME))
+    with pytest.raises(ClaimExists) as caught:
+        store.append_turn(turn(session_id="me-3", order_claim=claim("A1001", customer_id=ME)))
+    assert caught.value.existing == returned
+    assert store.create_claim(claim("A1007", customer_id=ME)) == refunded
 
 
 def test_an_inquirys_owner_is_stored_with_it(store):

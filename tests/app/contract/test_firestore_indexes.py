@@ -12,6 +12,7 @@ from app.adapters.firestore_layout import (
     COMPOSITE_QUERIES,
     INQUIRIES_BY_CUSTOMER,
     MESSAGES,
+    ORDER_CLAIMS,
     RECORDS_BY_SCOPE,
     SESSIONS_BY_CUSTOMER,
     SINGLE_FIELD_QUERIES,
@@ -56,6 +57,12 @@ def test_single_field_queries_need_no_composite_index_and_avoid_the_ttl_field():
 
 def test_every_collection_the_adapter_writes_has_a_ttl_policy():
     assert set(TTL_COLLECTIONS) <= set(declared("ttl_collections"))
+
+
+def test_order_claims_are_under_no_ttl_policy():
+    """Claims are order records, kept by law: no TTL policy may delete them."""
+    assert ORDER_CLAIMS not in TTL_COLLECTIONS
+    assert ORDER_CLAIMS not in declared("ttl_collections")
 
 
 def test_the_sweep_runs_the_query_its_shape_declares():

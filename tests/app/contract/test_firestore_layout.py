@@ -18,6 +18,7 @@ from tests.app.contract.builders import (
     START,
     TTL,
     api_inquiry,
+    claim,
     conversation,
     inquiry,
     record,
@@ -87,6 +88,15 @@ def test_every_document_under_a_ttl_policy_carries_a_lasting_expiry(fs):
             assert isinstance(expires_at, datetime), (name, snap.id)
             if name in ("sessions", "messages"):
                 assert expires_at >= live_until, (name, snap.id)
+
+
+def test_an_order_claim_is_a_document_named_by_its_order_without_an_expiry(fs):
+    """Looked up by document id (no index), and nothing a TTL policy could act on."""
+    fs.create_claim(claim("A1007", "refund"))
+    fs.append_turn(turn(order_claim=claim("A1001")))
+    snaps = list(fs.client.collection("order_claims").stream())
+    assert sorted(snap.id for snap in snaps) == ["A1001", "A1007"]
+    assert all("expires_at" not in snap.to_dict() for snap in snaps)
 
 
 def doc_ids(store, collection):
