@@ -1,97 +1,245 @@
-"""The default `Model`: deterministic keyword rules, offline, the same answer every time.
+"""The default `Model`: deterministic rules, offline, the same answer every time.
 
-It is what the tests and `make run` use, so routing and replies never depend on a network
-or on sampling. The Gemini adapter implements the same port for production wording.
+It is what the tests, `make run` and `make eval` use, so routing and replies never depend on
+a network or on sampling; the Gemini adapter implements the same port for production wording.
+A turn is folded and tokenized (`app.text_matching`), each word mapped to the vocabulary word it
+stands for when it is a typo of one, and the phrases of `rules_vocabulary` decide the intent,
+in an order that puts what the customer explicitly asks for first: an order number or "I
+want" makes a refund, a return or an export an action; the same words in a general question
+("how long does a refund take?") are a question for the FAQ.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Sequence
+from importlib import resources
 from typing import Any
 
+from app.adapters import rules_vocabulary as vocab
 from app.ports import Intent, Understanding
+from app.text_matching import Vocabulary, contains_phrase, find_order_id, words
 
-ORDER_ID = re.compile(r"\b[Aa][- ]?(\d{4})\b")
+REASONS = vocab.REASONS
 
-_CANCEL = re.compile(r"\b(cancel|never ?mind|forget it|stop|abort)\b")
-_CONFIRM = re.compile(r"^\s*(yes|y|yeah|yep|sure|confirm|confirmed|correct|ok|okay|please do)\b")
-_DENY = re.compile(r"^\s*(no|n|nope|nah|don't|do not)\b")
-_GREETING = re.compile(r"^\s*(hi|hello|hey|good (morning|afternoon|evening))\b[\s!.,]*$")
-_GENERAL_QUESTION = re.compile(
-    r"^\s*(how|what|what's|why|which|who|do you|does|is there|are there|can i|can you|could i"
-    r"|is it|are you)\b"
-)
-_REFUND = re.compile(r"\b(refund|money back|reimburse|reimbursement|chargeback)\b")
-_RETURN = re.compile(r"\b(return|send (it|this|them) back|give (it|this) back)\b")
-_EXPORT = re.compile(
-    r"\b(export|(copy|download|dump) of (my|all my) (data|account|orders|information)"
-    r"|my (personal )?data)\b"
-)
-_STATUS = re.compile(
-    r"\b(where is|where's|status|track|tracking|shipped|arrive|arriving|delivered|delivery|"
-    r"when will)\b"
-)
-_MY_ORDER = re.compile(r"\bmy (order|package|parcel|delivery|purchase|shipment)\b")
-
-REASONS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("damaged", re.compile(r"\b(broken|broke|damaged|cracked|smashed|defective|faulty|torn)\b")),
-    ("wrong_item", re.compile(r"\b(wrong (item|size|colou?r|product)|not what i ordered)\b")),
-    ("does_not_fit", re.compile(r"\b(does ?n[o']t fit|too (small|big|large|tight|loose))\b")),
-    ("not_delivered", re.compile(r"\b(never (arrived|came)|not (arrived|delivered)|lost)\b")),
-    (
-        "changed_mind",
-        re.compile(r"\b(changed my mind|don't (want|need|like)|no longer|not needed)\b"),
-    ),
-)
+Phrases = tuple[tuple[str, ...], ...]
 
 
-def find_order_id(text: str) -> str | None:
-    match = ORDER_ID.search(text)
-    return f"A{match.group(1)}" if match else None
+def _phrases(*groups: Sequence[str]) -> Phrases:
+    return tuple(tuple(p.split()) for group in groups for p in group)
 
 
-def find_reason(text: str) -> str | None:
-    lowered = text.lower()
-    for code, pattern in REASONS:
-        if pattern.search(lowered):
-            return code
-    return None
+_INTENT_PHRASES: dict[str, Phrases] = {
+    "human": _phrases(vocab.HUMAN_WORDS),
+    "talk": _phrases(vocab.TALK_WORDS),
+    "someone": _phrases(vocab.SOMEONE_WORDS),
+    "greeting": _phrases(vocab.GREETING),
+    "thanks": _phrases(vocab.THANKS),
+    "goodbye": _phrases(vocab.GOODBYE),
+    "small_talk": _phrases(vocab.SMALL_TALK),
+    "cancel": _phrases(vocab.CANCEL),
+    "confirm": _phrases(vocab.CONFIRM),
+    "deny": _phrases(vocab.DENY),
+    "refund": _phrases(vocab.REFUND),
+    "return": _phrases(vocab.RETURN),
+    "export": _phrases(vocab.EXPORT),
+    "status": _phrases(vocab.STATUS),
+    "my_order": _phrases(vocab.MY_ORDER),
+    "want": _phrases(vocab.WANT),
+    "policy": _phrases(vocab.POLICY),
+}
+_REASON_PHRASES = tuple((code, _phrases(phrases)) for code, phrases in REASONS)
+_QUESTION_STARTS = _phrases(vocab.QUESTION_STARTS)
+# Words that only ever fill a sentence: a turn made of these and an intent's words is that
+# intent alone ("thanks a lot!", "ok then", "hi there").
+_FILLER = frozenset(
+    {"a", "lot", "so", "much", "very", "then", "there", "again", "you", "u", "all", "guys",
+     "team", "for", "the", "help", "your", "that", "its", "it", "is", "was", "great", "good",
+     "nice", "perfect", "awesome", "ok", "okay", "oh", "well", "just", "really", "sir", "madam",
+     "please", "and", "now", "i", "me", "my", "to", "let", "know", "bot", "assistant", "de"}
+)  # fmt: skip
+# Short words of other languages that an English typo must not be "corrected" into.
+_KNOWN_SHORT = frozenset(w for marker in vocab.LANGUAGE_MARKERS.values() for w in marker)
+
+
+def _vocabulary_words() -> set[str]:
+    found: set[str] = set()
+    for phrases in (*_INTENT_PHRASES.values(), *(p for _, p in _REASON_PHRASES)):
+        for phrase in phrases:
+            found.update(phrase)
+    return found
+
+
+def _known_words() -> set[str]:
+    """Correct words of the store's own texts, never taken for typos of the vocabulary."""
+    faq = json.loads(resources.files("app.data").joinpath("faq.json").read_text("utf-8"))
+    known: set[str] = set(_KNOWN_SHORT)
+    for entry in faq["entries"]:
+        known.update(words(f"{entry['question']} {entry['answer']}"))
+    return known
 
 
 class RulesModel:
-    """Implements `app.ports.Model` with regular expressions."""
+    """Implements `app.ports.Model` with phrase rules over typo-tolerant words."""
 
     name = "rules"
 
-    def understand(self, text: str) -> Understanding:
-        lowered = text.lower()
-        order_id = find_order_id(text)
-        reason = find_reason(text)
-        general = bool(_GENERAL_QUESTION.search(lowered))
-        wants = order_id is not None or not general
+    def __init__(self) -> None:
+        vocabulary = _vocabulary_words()
+        self._vocabulary = Vocabulary(vocabulary, known=_known_words() - vocabulary)
 
-        if _CANCEL.search(lowered) and not _REFUND.search(lowered) and order_id is None:
-            intent = Intent.CANCEL
-        elif _CONFIRM.search(lowered) and len(lowered.split()) <= 4:
-            intent = Intent.CONFIRM
-        elif _DENY.search(lowered) and len(lowered.split()) <= 4:
-            intent = Intent.DENY
-        elif _GREETING.search(lowered):
-            intent = Intent.GREETING
-        elif _REFUND.search(lowered) and wants:
-            intent = Intent.REFUND
-        elif _RETURN.search(lowered) and wants:
-            intent = Intent.RETURN
-        elif _EXPORT.search(lowered) and not general:
-            intent = Intent.ACCOUNT_EXPORT
-        elif _STATUS.search(lowered) and (order_id or (_MY_ORDER.search(lowered) and not general)):
-            intent = Intent.ORDER_STATUS
-        elif order_id is not None and len(lowered.split()) <= 3:
-            intent = Intent.ORDER_STATUS  # a bare order number
-        else:
-            intent = Intent.QUESTION
-        return Understanding(intent=intent, order_id=order_id, reason=reason)
+    def understand(self, text: str) -> Understanding:
+        tokens = self._vocabulary.normalize(words(text))
+        order_id = find_order_id(text)
+        return Understanding(
+            intent=self._intent(tokens, order_id, text),
+            order_id=order_id,
+            reason=find_reason_in(tokens),
+            language=language_of(tokens),
+        )
 
     def phrase(self, draft: str, facts: dict[str, Any]) -> str:
         """The draft is already the answer; the rules model adds no wording of its own."""
         return draft
+
+    def _intent(self, tokens: list[str], order_id: str | None, text: str) -> Intent:
+        def has(name: str) -> bool:
+            return any(contains_phrase(tokens, p) for p in _INTENT_PHRASES[name])
+
+        short = len(tokens) <= 4
+        if not tokens:
+            return Intent.ORDER_STATUS if order_id else Intent.QUESTION
+        if self._only(tokens, "confirm"):
+            return Intent.CONFIRM
+        if self._only(tokens, "deny"):
+            return Intent.DENY
+        if has("cancel") and not has("refund") and order_id is None and len(tokens) <= 5:
+            return Intent.CANCEL
+        if self._asks_for_a_person(tokens, has):
+            return Intent.HUMAN
+        polite = _polite_only(tokens, text, order_id)
+        if polite and has("thanks"):
+            return Intent.THANKS
+        if polite and has("goodbye"):
+            return Intent.GOODBYE
+        if has("small_talk") and order_id is None:
+            return Intent.SMALL_TALK
+        rules = has("policy")  # "your send-back rules": about returns, not a return
+        general = _general(self._vocabulary.normalize(words(_last_clause(text))))
+        question = _is_question(tokens, text) or rules
+        action = order_id is not None or (has("want") and not general and not rules)
+        action = action or not question
+        if has("refund") and action:
+            return Intent.REFUND
+        if has("return") and action:
+            return Intent.RETURN
+        if has("export") and action:
+            return Intent.ACCOUNT_EXPORT
+        if order_id is not None and (has("status") or has("my_order") or len(tokens) <= 4):
+            return Intent.ORDER_STATUS
+        if (
+            order_id is None
+            and has("my_order")
+            and (has("status") or short)
+            and not _general(tokens)
+        ):
+            return Intent.ORDER_STATUS
+        for name, intent in (
+            ("thanks", Intent.THANKS),
+            ("goodbye", Intent.GOODBYE),
+            ("greeting", Intent.GREETING),
+        ):
+            if self._only(tokens, name):
+                return intent
+        if order_id is not None:
+            return Intent.ORDER_STATUS  # an order number with words we do not know
+        return Intent.QUESTION
+
+    def _only(self, tokens: list[str], name: str) -> bool:
+        """The turn is this intent's phrases and filler words, nothing else."""
+        rest = list(tokens)
+        for phrase in sorted(_INTENT_PHRASES[name], key=len, reverse=True):
+            size = len(phrase)
+            i = 0
+            matched = False
+            while i <= len(rest) - size:
+                if tuple(rest[i : i + size]) == phrase:
+                    del rest[i : i + size]
+                    matched = True
+                else:
+                    i += 1
+            if matched and not rest:
+                return True
+        if len(rest) == len(tokens):
+            return False
+        return all(token in _FILLER for token in rest) and len(rest) <= 4
+
+    @staticmethod
+    def _asks_for_a_person(tokens: list[str], has: Any) -> bool:
+        """Asking to talk to a person, not asking about one ("why does a staff member...")."""
+        if contains_phrase(tokens, ("are", "you")):
+            return False  # "are you a human?" is small talk
+        general, talk, request = _general(tokens), has("talk"), has("want")
+        if has("human") and (talk or request or not general):
+            return True
+        return has("someone") and (talk or (request and not general))
+
+
+_QUESTION_WORDS = frozenset(
+    {"how", "what", "whats", "where", "wheres", "when", "why", "which", "who", "wie", "wo",
+     "warum", "comment", "ou", "quand", "pourquoi", "como", "donde", "cuando", "porque"}
+)  # fmt: skip
+MAX_POLITE_WORDS = 10
+
+
+def _polite_only(tokens: list[str], text: str, order_id: str | None) -> bool:
+    """A short turn with no order and no question in it: thanks or goodbye can stand alone."""
+    return (
+        order_id is None
+        and len(tokens) <= MAX_POLITE_WORDS
+        and "?" not in text
+        and not _QUESTION_WORDS.intersection(tokens)
+    )
+
+
+def _last_clause(text: str) -> str:
+    """The last sentence: "what data do you have? download it" asks for a download."""
+    clauses = [c for c in re.split(r"[?.!;]+", text) if c.strip()]
+    return clauses[-1] if clauses else text
+
+
+def _is_question(tokens: list[str], text: str) -> bool:
+    return text.rstrip().endswith("?") or _general(tokens)
+
+
+def _general(tokens: list[str]) -> bool:
+    """A general question: it starts like one ("how long does...", "can I...")."""
+    return any(list(tokens[: len(start)]) == list(start) for start in _QUESTION_STARTS)
+
+
+def find_reason_in(tokens: list[str]) -> str | None:
+    for code, phrases in _REASON_PHRASES:
+        if any(contains_phrase(tokens, phrase) for phrase in phrases):
+            return code
+    return None
+
+
+def find_reason(text: str) -> str | None:
+    """The return or refund reason named in `text` (without typo correction)."""
+    return find_reason_in(words(text))
+
+
+def language_of(tokens: list[str]) -> str:
+    """de, fr or es when the turn uses at least two words only that language uses."""
+    counts = {
+        language: sum(1 for token in tokens if token in markers)
+        for language, markers in _MARKER_SETS.items()
+    }
+    language, hits = max(counts.items(), key=lambda item: item[1])
+    return language if hits >= 2 else "en"
+
+
+_MARKER_SETS = {language: frozenset(m) for language, m in vocab.LANGUAGE_MARKERS.items()}
+
+__all__ = ["REASONS", "RulesModel", "find_order_id", "find_reason", "language_of"]
