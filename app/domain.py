@@ -38,6 +38,7 @@ class Route(StrEnum):
     FAQ = "faq"
     SESSION = "session"
     INQUIRY = "inquiry"
+    HANDOFF = "handoff"  # the customer asked for a person
 
 
 class FaqHit(NamedTuple):
@@ -147,9 +148,16 @@ class TurnOutcome:
     reply: Message
     route: Route
     inquiry_id: str | None = None
+    source: str = ""  # what answered: an FAQ entry id, a flow step, an inquiry kind
+    intent: str = ""  # what the turn was understood as
 
     def as_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"reply": self.reply.as_dict(), "route": self.route.value}
+        body: dict[str, Any] = {
+            "reply": self.reply.as_dict(),
+            "route": self.route.value,
+            "source": self.source,
+            "intent": self.intent,
+        }
         if self.inquiry_id is not None:
             body["inquiry_id"] = self.inquiry_id
         return body

@@ -166,6 +166,10 @@ class Settings:
     gemini_location: str = env("GEMINI_LOCATION", _text, "europe-west1")
 
     session_ttl_seconds: int = env("SESSION_TTL_SECONDS", int_range(60, 90 * 86400), 86400)
+    # The store's rules (the FAQ promises 30 days): a return within this many days of
+    # delivery; "it never arrived" refundable this many days after the expected delivery.
+    return_window_days: int = env("RETURN_WINDOW_DAYS", int_range(1, 365), 30)
+    not_delivered_grace_days: int = env("NOT_DELIVERED_GRACE_DAYS", int_range(0, 60), 5)
     callback_allowed_hosts: tuple[str, ...] = env("CALLBACK_ALLOWED_HOSTS", _hosts, ())
     callback_signing_key: str | None = env("CALLBACK_SIGNING_KEY")
     # The push subscription's dead-letter attempts (the worker gives up on the last one), and

@@ -39,6 +39,7 @@ from app.agents.conversation import ConversationService
 from app.agents.faq import FaqAgent
 from app.agents.inquiries import InquiryService
 from app.agents.orders import OrderBook
+from app.agents.policy import StorePolicy
 from app.agents.router import HybridRouter
 from app.agents.sessions import SessionService
 from app.agents.support import SupportAgent
@@ -305,7 +306,8 @@ def build_services(
         queue = LocalQueue(db, clock, policy)
         events = LocalEventLog(db, clock)
 
-    orders = OrderBook()
+    orders = OrderBook(today=clock.now().date())
+    policy = StorePolicy(settings.return_window_days, settings.not_delivered_grace_days)
     faq = FaqAgent()
     sessions = SessionService(store, clock, settings.session_ttl_seconds)
     inquiries = InquiryService(
@@ -317,10 +319,17 @@ def build_services(
         settings.callback_allowed_hosts,
         settings.callback_signing_key,
     )
-    router = HybridRouter(faq, SupportAgent(orders))
+    router = HybridRouter(faq, SupportAgent(orders, store, policy))
     conversation = ConversationService(store, sessions, inquiries, router, model, clock)
     worker = InquiryWorker(
-        store, events, callbacks, model, orders, clock, settings.max_delivery_attempts
+        store,
+        events,
+        callbacks,
+        model,
+        orders,
+        clock,
+        settings.max_delivery_attempts,
+        policy=policy,
     )
     return AppServices(
         settings=settings,

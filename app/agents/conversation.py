@@ -12,21 +12,25 @@ from __future__ import annotations
 import logging
 import random
 import time
+from datetime import datetime
 from typing import Any
 
 from app.agents import idempotency
 from app.agents.inquiries import InquiryService
+from app.agents.replies import Reply
 from app.agents.router import HybridRouter
 from app.agents.sessions import SessionService
 from app.domain import Route, TurnOutcome
 from app.errors import AppError, InvalidInput, NotFound, Unavailable
 from app.logging_setup import log_inquiry_state
 from app.ports import (
+    ClaimExists,
     Clock,
     DuplicateKey,
     IdempotencyRecord,
     Model,
     NewMessage,
+    OrderClaim,
     StaleFlow,
     Store,
     Turn,
@@ -96,7 +100,7 @@ class ConversationService:
                     customer_id=session.customer_id,
                     session_id=session.id,
                 )
-            data = dict(reply.data)
+            data = {**reply.data, "source": reply.source, "intent": understanding.intent.value}
             if inquiry is not None:
                 data["inquiry_id"] = inquiry.id
             answer = NewMessage(
@@ -108,6 +112,8 @@ class ConversationService:
                     "reply_message_id": answer.id,
                     "route": reply.route.value,
                     "inquiry_id": inquiry.id if inquiry else None,
+                    "source": reply.source,
+                    "intent": understanding.intent.value,
                 }
                 record = idempotency.new_record(
                     scope, idempotency_key, body_fingerprint, response, self.clock.now()
@@ -122,10 +128,11 @@ class ConversationService:
                 expires_at=now + self.sessions.ttl,
                 idempotency=record,
                 inquiry=inquiry,
+                order_claim=_claim(reply, session.customer_id, now),
             )
             try:
                 stored = self.store.append_turn(turn)
-            except StaleFlow:
+            except (StaleFlow, ClaimExists):  # recompute on fresh state (the claim included)
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                 session = self.sessions.require(session_id, customer_id)
                 continue
@@ -135,7 +142,11 @@ class ConversationService:
                 log_inquiry_state(inquiry, 0)
                 self.inquiries.publish(inquiry.id)
             return TurnOutcome(
-                reply=stored[-1], route=reply.route, inquiry_id=inquiry.id if inquiry else None
+                reply=stored[-1],
+                route=reply.route,
+                inquiry_id=inquiry.id if inquiry else None,
+                source=reply.source,
+                intent=understanding.intent.value,
             )
         raise Unavailable("the session is too busy right now; retry the message", retry_after=1)
 
@@ -158,4 +169,22 @@ class ConversationService:
             reply=reply,
             route=Route(record.response["route"]),
             inquiry_id=record.response.get("inquiry_id"),
+            source=record.response.get("source", ""),
+            intent=record.response.get("intent", ""),
         )
+
+
+def _claim(reply: Reply, customer_id: str, now: datetime) -> OrderClaim | None:
+    """The order claim (a return) the reply creates, for the turn to store atomically."""
+    request = reply.order_claim
+    if request is None:
+        return None
+    return OrderClaim(
+        order_id=request.order_id,
+        kind=request.kind,
+        claim_id=request.claim_id,
+        customer_id=customer_id,
+        status=request.status,
+        amount_cents=request.amount_cents,
+        created_at=now,
+    )

@@ -1,14 +1,23 @@
-"""The stateless FAQ agent: BM25 ranking (the `bm25s` library) over the shipped knowledge base.
+"""The stateless FAQ agent: BM25 ranking (the `bm25s` library) over the shipped knowledge base,
+on words and on what they mean.
 
-The index is built once when the agent is created (a few milliseconds for the shipped FAQ)
-and only read afterwards, so one agent serves every request and thread with no state.
+Each text, entry or question, becomes terms: its content words (typos corrected against the
+FAQ's own words, lightly stemmed) plus the concepts they express (`faq_lexicon`: "delivery",
+"postage" and "send" all add `#ship`), so a customer's words meet an entry's on meaning, not
+only on spelling. An entry's question counts three times: it is what customers' words resemble
+most.
 
-bm25s computes every term's BM25 weight in every entry; a query's score in an entry is the sum
-of its terms' weights there, which is all `bm25s.BM25.get_scores_from_ids` does per query. For
-a knowledge base of a few dozen entries, numpy's per-call overhead is most of that query's
-cost, so the agent reads each term's weights out of the index once, as postings, and sums them
-in plain Python: the same scores, several times faster (tests/app/test_faq_agent.py compares
-the two).
+`relevant` is the router's: the best entry only when it answers the question, judged by two
+things measured on the question's words: a BM25 score floor, and coverage, the share of the
+question's informative words (weighted by their inverse document frequency, a word the FAQ
+never uses weighing the most) that the entry contains. "Do you sell iphones?" shares "sell"
+with the gift card entry but not "iphones", so it gets no unrelated answer.
+
+The index is built once when the agent is created (a few milliseconds) and only read
+afterwards, so one agent serves every request and thread with no state. Each term's BM25 weight
+in each entry is read out of the bm25s index once, as postings, and a query's scores are summed
+in plain Python: for a few dozen entries numpy's per-call overhead would be most of a query's
+cost (tests/app/test_faq_agent.py compares the two).
 """
 
 from __future__ import annotations
@@ -16,43 +25,63 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import re
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 import bm25s
 
+from app.agents.faq_lexicon import CONCEPTS
 from app.domain import FaqHit
 from app.errors import InvalidInput
+from app.text_matching import GAP, MAX_GAP, Vocabulary, words
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
 MAX_QUERY_CHARS = 500
 MAX_TOP_K = 20
+MIN_RELEVANT_SCORE = 1.0  # below this the best entry is a guess, not an answer
+MIN_COVERAGE = 0.15  # the share of the question's informative words the entry must contain
+QUESTION_WEIGHT = 2.0  # an entry's question weighs this much more than its answer
 
-_WORD = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(bm25s.stopwords.STOPWORDS_EN) | {
     "i", "me", "my", "you", "your", "we", "our", "us", "do", "does", "did", "can", "could",
     "how", "what", "when", "where", "which", "who", "why", "have", "has", "am", "get", "would",
-    "should", "there", "s", "t", "d", "any", "so",
+    "should", "there", "s", "t", "d", "any", "so", "whats", "from", "about", "into", "onto",
+    "with", "for", "of", "to", "at", "on", "in", "by", "up", "it", "its", "this", "that", "im",
+    "ive", "id", "hi", "hello",
+    "please", "pls", "thanks", "guys", "ok", "okay", "hey", "need", "want", "like", "know",
+    "tell", "anything", "something", "someone", "way", "still", "just", "really", "also", "got",
+    "u", "ur", "ya", "yes", "well", "much", "many", "one", "ones", "thats", "dont",
+    "youre", "wanna", "gonna", "let", "give", "make", "made", "go", "going", "see", "once",
+    "out", "say", "says", "here", "isnt", "actually", "roughly", "exactly", "already",
 }  # fmt: skip
 
 
 @functools.lru_cache(maxsize=8192)  # customers reuse a small vocabulary; the cache stays bounded
 def stem(word: str) -> str:
-    """A light English suffix stripper: enough for "orders"/"order", "shipping"/"ship"."""
-    for suffix in ("ing", "ed", "es", "s"):
+    """A light English suffix stripper: enough for "orders"/"order", "shipping"/"ship",
+    "deliveries"/"delivery", "boxes"/"box", "shoes"/"shoe"."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    for suffix in ("ing", "ed"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             word = word[: -len(suffix)]
-            if suffix in ("ing", "ed") and len(word) >= 3 and word[-1] == word[-2]:
+            if len(word) >= 3 and word[-1] == word[-2] and word[-1] not in "ls":
                 word = word[:-1]  # shipp -> ship
-            break
+            return word
+    if word.endswith("es") and word[:-2].endswith(("s", "x", "z", "ch", "sh")) and len(word) > 4:
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
+        return word[:-1]
     return word
 
 
 def tokenize(text: str) -> list[str]:
-    return [stem(w) for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
+    """Content words, stemmed: what the index would hold of `text` without its concepts."""
+    return [stem(w) for w in words(text) if w not in _STOPWORDS and not w.isdigit()]
 
 
 @dataclass(frozen=True)
@@ -61,12 +90,73 @@ class FaqEntry:
     category: str
     question: str
     answer: str
+    alternates: tuple[str, ...] = ()  # other ways customers ask the same question
+
+    @property
+    def phrasings(self) -> tuple[str, ...]:
+        return (self.question, *self.alternates)
 
 
 def load_entries() -> list[FaqEntry]:
     """The FAQ shipped as package data in `app/data/faq.json`."""
     raw = json.loads(resources.files("app.data").joinpath("faq.json").read_text("utf-8"))
-    return [FaqEntry(e["id"], e["category"], e["question"], e["answer"]) for e in raw["entries"]]
+    return [
+        FaqEntry(e["id"], e["category"], e["question"], e["answer"], tuple(e.get("alternates", ())))
+        for e in raw["entries"]
+    ]
+
+
+class Analyzer:
+    """Text -> terms: content stems and `#concept` tokens, each grouped by the word it came
+    from (a question's coverage is counted per word)."""
+
+    def __init__(self, known_texts: Iterable[str]) -> None:
+        self._word_concepts: dict[str, set[str]] = {}
+        phrases: dict[tuple[str, ...], set[str]] = {}
+        for concept, forms in CONCEPTS.items():
+            for form in forms:
+                phrase = tuple(form.split())
+                if len(phrase) == 1:
+                    self._word_concepts.setdefault(stem(phrase[0]), set()).add(f"#{concept}")
+                else:
+                    phrases.setdefault(phrase, set()).add(f"#{concept}")
+        # longest first: "gift card" is one thing, not a gift and a card
+        # by first word, longest first: a text is only tried against the phrases its own words
+        # start, and "gift card" wins over "card"
+        self._phrases_by_start: dict[str, list[tuple[tuple[str, ...], set[str]]]] = {}
+        for phrase, concepts in sorted(phrases.items(), key=lambda item: -len(item[0])):
+            self._phrases_by_start.setdefault(phrase[0], []).append((phrase, concepts))
+        known = {w for text in known_texts for w in words(text)}
+        known |= {w for forms in CONCEPTS.values() for form in forms for w in form.split()}
+        self._spelling = Vocabulary(known - {GAP})
+
+    def word_terms(self, text: str, correct: bool = False) -> list[set[str]]:
+        """One set of terms per phrase or content word: the concepts it expresses, or its stem
+        when it expresses none. A phrase's words count once, as the phrase."""
+        tokens = words(text)
+        if correct:
+            tokens = self._spelling.normalize(tokens)
+        units: list[set[str]] = []
+        used: set[int] = set()
+        candidates = [
+            found
+            for start in dict.fromkeys(tokens)
+            for found in self._phrases_by_start.get(start, ())
+        ]
+        for phrase, concepts in sorted(candidates, key=lambda item: -len(item[0])):
+            at = _find(tokens, phrase, used)
+            if at is not None:
+                units.append(set(concepts))
+                used.update(at)
+        for position, token in enumerate(tokens):
+            if position in used or token in _STOPWORDS or token.isdigit():
+                continue
+            stemmed = stem(token)
+            units.append(set(self._word_concepts.get(stemmed, ())) or {stemmed})
+        return units
+
+    def terms(self, text: str, correct: bool = False) -> list[str]:
+        return [term for unit in self.word_terms(text, correct) for term in sorted(unit)]
 
 
 class FaqAgent:
@@ -76,7 +166,27 @@ class FaqAgent:
         self.entries = entries if entries is not None else load_entries()
         if not self.entries:
             raise ValueError("the FAQ has no entries")
-        self._postings = _postings(build_index(self.entries))
+        self.analyzer = Analyzer(
+            f"{' '.join(e.phrasings)} {e.category} {e.answer}" for e in self.entries
+        )
+        # Each phrasing of a question is a document of its own; an entry's question score is
+        # its best phrasing's, so more phrasings never dilute the first.
+        self._phrasing_entry: list[int] = []
+        phrasings: list[list[str]] = []
+        for position, entry in enumerate(self.entries):
+            for phrasing in entry.phrasings:
+                phrasings.append(self.analyzer.terms(phrasing))
+                self._phrasing_entry.append(position)
+        answers = [self.analyzer.terms(f"{e.category} {e.answer}") for e in self.entries]
+        self._question_postings = _postings(build_index(phrasings))
+        self._answer_postings = _postings(build_index(answers))
+        corpus = [list(answers[i]) for i in range(len(self.entries))]
+        for position, terms in zip(self._phrasing_entry, phrasings, strict=True):
+            corpus[position] += terms
+        self._entry_vocab = [set(terms) for terms in corpus]
+        self._idf = _idf(corpus)
+        self._max_idf = max(self._idf.values())
+        self._position = {e.id: i for i, e in enumerate(self.entries)}
 
     def search(self, query: Any, top_k: Any = 5) -> list[FaqHit]:
         if not isinstance(query, str) or not query.strip():
@@ -85,9 +195,50 @@ class FaqAgent:
             raise InvalidInput(f"query must be at most {MAX_QUERY_CHARS} characters", field="query")
         if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
             raise InvalidInput(f"top_k must be an integer from 1 to {MAX_TOP_K}", field="top_k")
+        return self._ranked(self._query_terms(query), top_k)
+
+    def relevant(self, text: str) -> FaqHit | None:
+        """The entry that answers `text`, or None when no entry is relevant enough: an
+        off-topic question gets no unrelated answer."""
+        query = text[:MAX_QUERY_CHARS]
+        if not query.strip():
+            return None
+        units = self.analyzer.word_terms(query, correct=True)
+        hits = self._ranked([t for unit in units for t in sorted(unit)], 1)
+        if not hits or hits[0].score < MIN_RELEVANT_SCORE:
+            return None
+        best = self._position[hits[0].id]
+        vocabulary = self._entry_vocab[best]
+        about_it = any(t.startswith("#") and t in vocabulary for unit in units for t in unit)
+        if not about_it or self.coverage(units, best) < MIN_COVERAGE:
+            return None  # sharing a word or two is not answering the question
+        return hits[0]
+
+    def coverage(self, units: list[set[str]], entry: int) -> float:
+        """The idf-weighted share of the question's words whose terms the entry contains."""
+        vocabulary = self._entry_vocab[entry]
+        total = covered = 0.0
+        for unit in units:
+            weight = max((self._idf[t] for t in unit if t in self._idf), default=self._max_idf)
+            total += weight
+            if unit & vocabulary:
+                covered += weight
+        return covered / total if total else 0.0
+
+    def _query_terms(self, query: str) -> list[str]:
+        return self.analyzer.terms(query, correct=True)
+
+    def _ranked(self, terms: list[str], top_k: int) -> list[FaqHit]:
+        by_phrasing: dict[int, float] = {}
+        for term in terms:
+            for phrasing, weight in self._question_postings.get(term, ()):
+                by_phrasing[phrasing] = by_phrasing.get(phrasing, 0.0) + weight
         totals: dict[int, float] = {}
-        for token in tokenize(query):
-            for entry, weight in self._postings.get(token, ()):
+        for phrasing, score in by_phrasing.items():
+            entry = self._phrasing_entry[phrasing]
+            totals[entry] = max(totals.get(entry, 0.0), QUESTION_WEIGHT * score)
+        for term in terms:
+            for entry, weight in self._answer_postings.get(term, ()):
                 totals[entry] = totals.get(entry, 0.0) + weight
         ranked = sorted(totals.items(), key=_best_first)[:top_k]
         entries = self.entries
@@ -97,15 +248,46 @@ class FaqAgent:
         ]
 
 
-def build_index(entries: list[FaqEntry]) -> bm25s.BM25:
-    """The bm25s index of `entries`, entry i being document i."""
-    # The question counts three times: it is what a customer's words resemble most.
-    corpus = [
-        tokenize(f"{e.question} {e.question} {e.question} {e.category} {e.answer}") for e in entries
-    ]
+def _find(tokens: list[str], phrase: tuple[str, ...], used: set[int]) -> list[int] | None:
+    """The positions of `phrase`'s words in `tokens` (gaps allowed), none of them used yet."""
+    for start in range(len(tokens)):
+        at = _positions(tokens, start, phrase)
+        if at is not None and not used.intersection(at):
+            return at
+    return None
+
+
+def _positions(tokens: list[str], start: int, phrase: tuple[str, ...]) -> list[int] | None:
+    if not phrase:
+        return []
+    head, rest = phrase[0], phrase[1:]
+    if head == GAP:
+        for skip in range(MAX_GAP + 1):
+            found = _positions(tokens, start + skip, rest)
+            if found is not None:
+                return found
+        return None
+    if start < len(tokens) and tokens[start] == head:
+        found = _positions(tokens, start + 1, rest)
+        return None if found is None else [start, *found]
+    return None
+
+
+def build_index(corpus: list[list[str]]) -> bm25s.BM25:
+    """The bm25s index of the entries' terms, entry i being document i."""
     index = bm25s.BM25()
     index.index(corpus, show_progress=False)
     return index
+
+
+def _idf(corpus: list[list[str]]) -> dict[str, float]:
+    """Each term's inverse document frequency over the entries (BM25's formula)."""
+    count = len(corpus)
+    frequency: dict[str, int] = {}
+    for terms in corpus:
+        for term in set(terms):
+            frequency[term] = frequency.get(term, 0) + 1
+    return {t: math.log(1 + (count - f + 0.5) / (f + 0.5)) for t, f in frequency.items()}
 
 
 def _best_first(item: tuple[int, float]) -> tuple[float, int]:

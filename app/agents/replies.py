@@ -15,9 +15,22 @@ class InquiryRequest:
 
 
 @dataclass(frozen=True)
+class ClaimRequest:
+    """A return the turn creates: stored as the order's one claim, with the turn."""
+
+    order_id: str
+    kind: str
+    claim_id: str
+    status: str
+    amount_cents: int
+
+
+@dataclass(frozen=True)
 class Reply:
     text: str
     route: Route
     flow: dict[str, Any] | None = None  # the session's new flow state; None leaves it as it is
     data: dict[str, Any] = field(default_factory=dict)
     inquiry: InquiryRequest | None = None  # an inquiry to open with this turn
+    source: str = ""  # what answered: an FAQ entry id, a flow step, an inquiry kind
+    order_claim: ClaimRequest | None = None

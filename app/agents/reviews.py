@@ -1,19 +1,22 @@
 """The work behind each inquiry kind, in named steps with a structured result.
 
-Pure functions of the shipped orders, the inquiry's details and its owner: running one twice
-gives the same result, which is what lets the worker retry safely. Each sees only the owner's
-orders: another customer's order reads as one that does not exist.
+Functions of the shipped orders, the inquiry's details and its owner: running one twice gives
+the same result, which is what lets the worker retry safely; the one write, a refund's claim
+on its order, is idempotent per inquiry (`settle_refund`). Each sees only the owner's orders:
+another customer's order reads as one that does not exist.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
-from app.agents.orders import Order, OrderBook, money
+from app.agents.orders import OrderBook, money
+from app.agents.policy import MANUAL_REVIEW_ABOVE_CENTS, StorePolicy, refund_refusal, refundable
+from app.domain import Inquiry
+from app.ports import OrderClaim, Store
 
-MANUAL_REVIEW_ABOVE_CENTS = 20_000  # refunds above 200 EUR are checked by a person
-FULL_REFUND_REASONS = frozenset({"damaged", "wrong_item", "not_delivered"})
 REASON_LABELS = {
     "damaged": "it arrived damaged",
     "wrong_item": "it was the wrong item",
@@ -28,30 +31,16 @@ class InquiryFailed(Exception):
     """The inquiry cannot succeed however often it is retried (for example an unknown order)."""
 
 
-def refundable(order: Order, reason: str) -> tuple[int, bool, list[str]]:
-    """(amount in cents, whether shipping is included, names of items excluded as final sale)."""
-    excluded = [i.name for i in order.items if i.final_sale]
-    cents = sum(i.total_cents for i in order.items if not i.final_sale)
-    with_shipping = reason in FULL_REFUND_REASONS and cents > 0
-    if with_shipping:
-        cents += order.shipping_cents
-    return cents, with_shipping, excluded
-
-
-def ineligibility(order: Order) -> str | None:
-    """Why an order cannot be refunded, or None when it can."""
-    if order.status in ("processing", "shipped"):
-        return "the order has not been delivered yet"
-    if order.status == "cancelled":
-        return "the order was cancelled and nothing was charged"
-    if order.status in ("refunded", "returned"):
-        return "the order has already been refunded"
-    if all(i.final_sale for i in order.items):
-        return "every item in the order is final sale"
-    return None
-
-
-def refund_review(orders: OrderBook, details: dict[str, Any], customer_id: str) -> dict[str, Any]:
+def refund_review(
+    orders: OrderBook,
+    details: dict[str, Any],
+    customer_id: str,
+    policy: StorePolicy,
+    claim: OrderClaim | None = None,
+) -> dict[str, Any]:
+    """The decision on a refund: the store's rules (app.agents.policy) on the owner's order,
+    given the claim the order may already have. An approval is not final until the worker has
+    recorded it as the order's one claim (`settle_refund`)."""
     order_id = details["order_id"]
     reason = details.get("reason") or "other"
     steps: list[dict[str, Any]] = []
@@ -61,7 +50,7 @@ def refund_review(orders: OrderBook, details: dict[str, Any], customer_id: str) 
         raise InquiryFailed(f"order {order_id} does not exist")
     steps.append({"step": "lookup", "outcome": "found", "status": order.status})
 
-    why_not = ineligibility(order)
+    why_not = refund_refusal(order, reason, orders.today, claim, policy)
     steps.append(
         {"step": "eligibility", "outcome": "eligible" if why_not is None else "ineligible"}
     )
@@ -98,6 +87,36 @@ def refund_review(orders: OrderBook, details: dict[str, Any], customer_id: str) 
     return result
 
 
+def settle_refund(
+    result: dict[str, Any], store: Store, inquiry: Inquiry, now: datetime
+) -> dict[str, Any]:
+    """Record an approved (or manual-review) refund as the order's one claim, in the store's
+    transaction; when another request got there first, the decision becomes a refusal naming
+    that claim. Two concurrent reviews of one order therefore approve at most one."""
+    if result["decision"] not in ("approved", "manual_review") or inquiry.customer_id is None:
+        return result
+    order_id = result["order_id"]
+    mine = OrderClaim(
+        order_id=order_id,
+        kind="refund",
+        claim_id=f"RF-{order_id}",
+        customer_id=inquiry.customer_id,
+        status=result["decision"],
+        amount_cents=result["refund"]["amount_cents"],
+        created_at=now,
+        inquiry_id=inquiry.id,
+    )
+    stored = store.create_claim(mine)
+    if stored.inquiry_id == inquiry.id:
+        result["refund"]["claim_id"] = stored.claim_id
+        return result
+    refused = {**result, "eligible": False, "decision": "rejected"}
+    refused["refund"] = {**result["refund"], "amount_cents": 0, "amount": money(0)}
+    refused["ineligible_reason"] = f"Order {order_id} already has a refund, {stored.claim_id}."
+    refused["steps"] = [*result["steps"], {"step": "claim", "outcome": "already_claimed"}]
+    return refused
+
+
 def account_export(orders: OrderBook, details: dict[str, Any], customer_id: str) -> dict[str, Any]:
     """The owner's account; `details.customer_id` was checked to be the owner when accepted."""
     if details.get("customer_id", customer_id) != customer_id:
@@ -129,9 +148,6 @@ def account_export(orders: OrderBook, details: dict[str, Any], customer_id: str)
     }
 
 
-WORK = {"refund_review": refund_review, "account_export": account_export}
-
-
 def summarize(kind: str, result: dict[str, Any] | None, error: str | None) -> str:
     """The sentence that lands in the customer's session when the inquiry is done."""
     label = kind.replace("_", " ")
@@ -149,9 +165,7 @@ def summarize(kind: str, result: dict[str, Any] | None, error: str | None) -> st
                 f"Refund review for order {order}: the refund of {amount} needs a check by our "
                 "team; you will hear from us within 2 business days."
             )
-        return (
-            f"Refund review for order {order}: not eligible, because {result['ineligible_reason']}."
-        )
+        return f"Refund review for order {order}: not eligible. {result['ineligible_reason']}"
     if kind == "account_export":
         totals = result["totals"]
         return (

@@ -1,28 +1,46 @@
-"""The hybrid router: sends each customer turn to the FAQ agent, the support flow, or an inquiry.
+"""The hybrid router: sends each customer turn to the FAQ agent, the support flow, an inquiry or
+a person, and says which answered and from what (`Reply.route` and `Reply.source`).
 
-Rule one: a flow in progress keeps the turn (only "cancel" leaves it), so "A1005" or "yes"
-mean what the flow asked for. Otherwise the model's intent picks the agent: refunds and
-account exports open an inquiry (asynchronous work), order status and returns go to the
-support flow, and everything else is a question for the FAQ.
+A flow in progress keeps the turn when the turn is for it: an order number, a reason, yes or
+no. A question in the middle of a flow is answered and the flow's pending question repeated;
+small talk is met briefly, with the question repeated; an answer the flow cannot use is met by
+asking again with the options, never by guessing. "Cancel" stops the flow, asking for a person
+or for another action (a refund during a return) leaves it. Without a flow, the model's intent
+picks the agent; a question the FAQ has no relevant entry for gets a short answer naming what
+the assistant can help with. Turns in German, French or Spanish are answered in English, with
+a note that says so.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from app.agents.faq import FaqAgent
 from app.agents.replies import InquiryRequest, Reply
-from app.agents.support import SupportAgent
+from app.agents.support import CLEAR, SupportAgent
 from app.domain import Route, Session
 from app.ports import Intent, Understanding
 
-FAQ_MIN_SCORE = 1.0  # below this the best FAQ hit is a guess, not an answer
-
-FALLBACK = (
-    "I am not sure I understood. I can answer questions about shipping, returns, refunds and "
-    'payments, look up an order (for example "Where is my order A1003?"), start a return, '
-    "review a refund, or export your account data."
+OFF_TOPIC = (
+    "I'm sorry, I can't help with that. I can answer questions about shipping, returns, "
+    "refunds, payments and your account, look up your orders, start a return or a refund "
+    "review, or export your data."
 )
+HANDOFF = (
+    "I have asked a member of our support team to join this conversation; they will reply "
+    "here as soon as they can. You can keep writing in the meantime."
+)
+SMALL_TALK = {
+    Intent.THANKS: "You're welcome! Is there anything else I can help you with?",
+    Intent.GOODBYE: "Goodbye, and thank you for shopping with us. Have a lovely day!",
+    Intent.SMALL_TALK: "I'm doing well, thank you! I'm the store's assistant. How can I help?",
+    Intent.CONFIRM: "Alright. What can I do for you?",
+    Intent.DENY: "Alright. Is there anything else I can help you with?",
+}
+LANGUAGE_NAMES = {"de": "German", "fr": "French", "es": "Spanish"}
+ACTIONS = (Intent.REFUND, Intent.RETURN, Intent.ACCOUNT_EXPORT)
+FLOW_OF = {Intent.REFUND: "refund", Intent.RETURN: "return", Intent.ORDER_STATUS: "order_status"}
 
 
 class HybridRouter:
@@ -32,50 +50,89 @@ class HybridRouter:
 
     def decide(self, session: Session, text: str, u: Understanding) -> Reply:
         flow = session.flow
-        if flow.get("name"):
-            if u.intent is Intent.CANCEL:
-                return self.support.cancel(flow)
-            return self.support.continue_flow(session.customer_id, flow, u)
+        reply = self._in_flow(session, flow, text, u) if flow.get("name") else None
+        if reply is None:
+            if u.order_id is None and flow.get("order_id"):
+                u = replace(u, order_id=flow["order_id"])  # the order the flow was about
+            reply = self._fresh(session, text, u)
+            if flow.get("name") and reply.flow is None:
+                reply = replace(reply, flow=CLEAR)  # a new subject ends the old flow
+        if u.language != "en":
+            name = LANGUAGE_NAMES.get(u.language, u.language)
+            reply = replace(
+                reply, text=f"I read your message in {name}; I answer in English. {reply.text}"
+            )
+        return reply
 
+    def _in_flow(
+        self, session: Session, flow: dict[str, Any], text: str, u: Understanding
+    ) -> Reply | None:
+        """The reply within the flow, or None when the turn leaves it for something else."""
+        if u.intent is Intent.CANCEL:
+            return self.support.cancel(flow)
+        if u.intent is Intent.HUMAN:
+            return None
+        other_action = u.intent in ACTIONS and FLOW_OF.get(u.intent) != flow.get("name")
+        if other_action and u.order_id not in (None, flow.get("order_id")):
+            return None  # another action on another order: it starts afresh
+        reply = self.support.continue_flow(session.customer_id, flow, u)
+        if reply is not None:
+            return reply  # "I want a refund, it arrived broken" answers a return's "why?"
+        if other_action:
+            return None
+        pending = self.support.pending_question(flow)
+        if u.intent in SMALL_TALK or u.intent is Intent.GREETING:
+            brief = self._small_talk(session, u).text
+            return Reply(f"{brief} {pending}", Route.SESSION, None, source="flow:small_talk")
+        hit = self.faq.relevant(text)
+        if hit is not None:
+            answer = f"{hit.answer}\n\n{pending}"
+            return Reply(answer, Route.FAQ, None, data=_faq_data(hit), source=hit.id)
+        return self.support.ask_again(flow)
+
+    def _fresh(self, session: Session, text: str, u: Understanding) -> Reply:
+        customer = session.customer_id
         if u.intent is Intent.REFUND:
-            return self.support.start_refund(session.customer_id, u)
+            return self.support.start_refund(customer, u)
         if u.intent is Intent.ACCOUNT_EXPORT:
-            return self._account_export(session)
+            return _account_export(customer)
         if u.intent is Intent.ORDER_STATUS:
-            return self.support.order_status(session.customer_id, u)
+            return self.support.order_status(customer, u)
         if u.intent is Intent.RETURN:
-            return self.support.start_return(session.customer_id, u)
-        if u.intent is Intent.GREETING:
-            return self._greeting(session)
+            return self.support.start_return(customer, u)
+        if u.intent is Intent.HUMAN:
+            return Reply(HANDOFF, Route.HANDOFF, CLEAR, source="human")
+        if u.intent in SMALL_TALK or u.intent is Intent.GREETING:
+            return self._small_talk(session, u)
         return self._faq(text)
 
-    def _account_export(self, session: Session) -> Reply:
-        return Reply(
-            text=(
-                "I have started an export of your account data. I will post it here when it "
-                "is ready."
-            ),
-            route=Route.INQUIRY,
-            flow=None,
-            inquiry=InquiryRequest("account_export", {"customer_id": session.customer_id}),
-        )
-
-    def _greeting(self, session: Session) -> Reply:
-        name = session.preferences.get("name")
-        hello = f"Hello {name}!" if isinstance(name, str) and name.strip() else "Hello!"
-        return Reply(
-            text=f"{hello} How can I help you today?", route=Route.SESSION, flow=None, data={}
-        )
+    def _small_talk(self, session: Session, u: Understanding) -> Reply:
+        if u.intent is Intent.GREETING:
+            name = session.preferences.get("name")
+            hello = f"Hello {name}!" if isinstance(name, str) and name.strip() else "Hello!"
+            text = f"{hello} How can I help you today?"
+        else:
+            text = SMALL_TALK[u.intent]
+        return Reply(text, Route.SESSION, None, source=f"small_talk:{u.intent.value}")
 
     def _faq(self, text: str) -> Reply:
-        query = text[:500]
-        hits = self.faq.search(query, 3) if query.strip() else []
-        if hits and hits[0].score >= FAQ_MIN_SCORE:
-            best = hits[0]
-            data: dict[str, Any] = {
-                "faq_id": best.id,
-                "question": best.question,
-                "score": best.score,
-            }
-            return Reply(text=best.answer, route=Route.FAQ, flow=None, data=data)
-        return Reply(text=FALLBACK, route=Route.FAQ, flow=None, data={"faq_id": None})
+        hit = self.faq.relevant(text)
+        if hit is None:
+            return Reply(OFF_TOPIC, Route.FAQ, None, data={"faq_id": None}, source="no_match")
+        return Reply(hit.answer, Route.FAQ, None, data=_faq_data(hit), source=hit.id)
+
+
+def _faq_data(hit: Any) -> dict[str, Any]:
+    return {"faq_id": hit.id, "question": hit.question, "score": hit.score}
+
+
+def _account_export(customer: str) -> Reply:
+    return Reply(
+        text=(
+            "I have started an export of your account data. I will post it here when it is ready."
+        ),
+        route=Route.INQUIRY,
+        flow=None,
+        inquiry=InquiryRequest("account_export", {"customer_id": customer}),
+        source="account_export",
+    )

@@ -1,9 +1,15 @@
-"""The stateful support agent: multi-turn flows over the shipped orders.
+"""The stateful support agent: multi-turn flows over the customer's own orders.
 
 A flow's state lives in the session (`Session.flow`), so any instance can take the next turn:
 - order status: answers at once when the order number is given, else asks for it;
-- return: collects the order, the reason and a confirmation, then creates the return;
-- refund: collects a missing order number, then opens a refund review inquiry.
+- return: collects the order, the reason and a confirmation, then creates the return (the
+  order's one claim, stored with the turn);
+- refund: collects a missing order number, then answers at once what the store's rules
+  decide with certainty (app.agents.policy) or opens a refund review inquiry.
+
+`continue_flow` answers a turn the flow can use and returns None for one it cannot (a
+question, small talk, nonsense): the router then answers that and repeats the pending question
+(`pending_question`), or asks again with the options (`ask_again`), never guessing.
 
 Every flow acts on the session customer's own orders: another customer's order is answered
 exactly like one that does not exist (no status, carrier, tracking, item or amount), and no
@@ -12,98 +18,137 @@ inquiry is opened for an order the customer does not have.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
-from app.agents.orders import OrderBook, describe_status, money
-from app.agents.replies import InquiryRequest, Reply
-from app.agents.reviews import REASON_LABELS, ineligibility, refundable
+from app.agents.orders import Order, OrderBook, describe_status, money
+from app.agents.policy import StorePolicy, refund_refusal, refundable, return_refusal
+from app.agents.replies import ClaimRequest, InquiryRequest, Reply
+from app.agents.reviews import REASON_LABELS
 from app.domain import Route
-from app.ports import Intent, Understanding
+from app.ports import Intent, OrderClaim, Understanding
 
 MAX_ASKS = 3  # after this many unanswered questions a flow gives up
 CLEAR: dict[str, Any] = {}
 
-ASK_ORDER = "Which order do you mean? Order numbers look like A1003."
-ASK_REASON = (
-    "Why are you returning order {order}? For example: it doesn't fit, it arrived damaged, "
-    "it was the wrong item, or you changed your mind."
+ASK_ORDER = "Which order do you mean? Order numbers look like A1234."
+REASON_OPTIONS = (
+    "it doesn't fit, it arrived damaged, it was the wrong item, or you changed your mind"
 )
+ASK_REASON = "Why are you returning order {order}? For example: " + REASON_OPTIONS + "."
 
 
-def _session_reply(text: str, flow: dict[str, Any] | None, **data: Any) -> Reply:
-    return Reply(text=text, route=Route.SESSION, flow=flow, data=data)
+class ClaimReader(Protocol):
+    def get_claim(self, order_id: str) -> OrderClaim | None: ...
+
+
+def _session_reply(text: str, flow: dict[str, Any] | None, source: str, **data: Any) -> Reply:
+    return Reply(text=text, route=Route.SESSION, flow=flow, data=data, source=source)
 
 
 class SupportAgent:
-    def __init__(self, orders: OrderBook) -> None:
+    def __init__(
+        self, orders: OrderBook, claims: ClaimReader, policy: StorePolicy | None = None
+    ) -> None:
         self.orders = orders
+        self.claims = claims
+        self.policy = policy or StorePolicy()
 
     # --- starting a flow ---
 
     def order_status(self, customer: str, u: Understanding) -> Reply:
         flow = {"name": "order_status", "step": "order_id", "asks": 1}
         if u.order_id is None:
-            return _session_reply(f"I can look that up. {ASK_ORDER}", flow)
+            return _session_reply(f"I can look that up. {ASK_ORDER}", flow, "order_status:ask")
         return self._status_of(customer, u.order_id, flow)
 
     def start_return(self, customer: str, u: Understanding) -> Reply:
         flow = {"name": "return", "step": "order_id", "asks": 1}
         if u.order_id is None:
-            return _session_reply(f"I can help with a return. {ASK_ORDER}", flow)
+            return _session_reply(f"I can help with a return. {ASK_ORDER}", flow, "return:ask")
         return self._return_order(customer, u.order_id, u.reason, flow)
 
     def start_refund(self, customer: str, u: Understanding) -> Reply:
         flow = {"name": "refund", "step": "order_id", "asks": 1, "reason": u.reason or "other"}
         if u.order_id is None:
-            return _session_reply(f"I can start a refund review. {ASK_ORDER}", flow)
+            text = f"I can start a refund review. {ASK_ORDER}"
+            return _session_reply(text, flow, "refund:ask")
         return self._refund_order(customer, u.order_id, u.reason or "other", flow)
 
     def cancel(self, flow: dict[str, Any]) -> Reply:
         names = {"order_status": "order lookup", "return": "return", "refund": "refund request"}
         what = names.get(flow.get("name", ""), "request")
         return _session_reply(
-            f"Okay, I have stopped the {what}. What else can I do for you?", CLEAR
+            f"Okay, I have stopped the {what}. What else can I do for you?", CLEAR, "flow:cancelled"
         )
 
     # --- continuing a flow ---
 
-    def continue_flow(self, customer: str, flow: dict[str, Any], u: Understanding) -> Reply:
+    def continue_flow(self, customer: str, flow: dict[str, Any], u: Understanding) -> Reply | None:
+        """The flow's next reply, or None when this turn gives the flow nothing it can use."""
         name, step = flow.get("name"), flow.get("step")
-        if step == "order_id" and u.order_id is None:
-            return self._ask_again(flow, ASK_ORDER)
         if name == "order_status":
-            return self._status_of(customer, u.order_id or "", flow)
+            return self._status_of(customer, u.order_id, flow) if u.order_id else None
         if name == "refund":
-            reason = flow.get("reason") or u.reason or "other"
-            return self._refund_order(customer, u.order_id or "", reason, flow)
+            if u.order_id is None:
+                return None
+            reason = u.reason or flow.get("reason") or "other"
+            return self._refund_order(customer, u.order_id, reason, flow)
         if name == "return":
-            if step == "order_id":
-                return self._return_order(customer, u.order_id or "", u.reason, flow)
-            if step == "reason":
-                return self._confirm_return(flow, u.reason or "other")
-            if step == "confirm":
-                return self._finish_return(flow, u)
-        return _session_reply("Let's start over. What can I do for you?", CLEAR)
+            if u.order_id is not None and u.order_id != flow.get("order_id"):
+                return self._return_order(customer, u.order_id, u.reason, flow)  # a new order
+            if step == "reason" and u.reason is not None:
+                return self._confirm_return(flow, u.reason)
+            if step == "confirm" and u.intent is Intent.CONFIRM:
+                return self._finish_return(customer, flow)
+            if step == "confirm" and u.intent is Intent.DENY:
+                order_id = flow.get("order_id")
+                text = f"Okay, I have not created a return for order {order_id}."
+                return _session_reply(text, CLEAR, "return:declined")
+            return None
+        return _session_reply("Let's start over. What can I do for you?", CLEAR, "flow:reset")
 
-    def _ask_again(self, flow: dict[str, Any], question: str) -> Reply:
+    def pending_question(self, flow: dict[str, Any]) -> str:
+        """What the flow is waiting for, asked again after an answer to something else."""
+        if flow.get("step") == "reason":
+            return ASK_REASON.format(order=flow.get("order_id"))
+        if flow.get("step") == "confirm":
+            return f"Shall I create the return for order {flow.get('order_id')}? (yes or no)"
+        return ASK_ORDER
+
+    def ask_again(self, flow: dict[str, Any]) -> Reply:
+        """The pending question once more, with its options; the flow gives up after a few."""
+        step = flow.get("step")
+        if step == "reason":
+            question = f"I did not catch the reason. {self.pending_question(flow)}"
+        elif step == "confirm":
+            question = f"Please answer yes or no: {self.pending_question(flow)}"
+        else:
+            question = f"I need the order number to go on. {ASK_ORDER}"
+        return self._ask_again(flow, question, f"{flow.get('name')}:{step}")
+
+    def _ask_again(self, flow: dict[str, Any], question: str, source: str) -> Reply:
         asks = int(flow.get("asks", 1)) + 1
         if asks > MAX_ASKS:
             return _session_reply(
-                "Let's leave it there for now. Ask me again whenever you have the details.", CLEAR
+                "Let's leave it there for now. Ask me again whenever you have the details.",
+                CLEAR,
+                "flow:gave_up",
             )
-        return _session_reply(question, {**flow, "asks": asks})
+        return _session_reply(question, {**flow, "asks": asks}, source)
+
+    def _unknown_order(self, order_id: str, flow: dict[str, Any]) -> Reply:
+        """The answer for an order the customer does not have, whoever else might."""
+        text = f"I cannot find order {order_id.upper()}. {ASK_ORDER}"
+        return self._ask_again({**flow, "step": "order_id"}, text, "order:not_found")
 
     # --- order status ---
 
     def _status_of(self, customer: str, order_id: str, flow: dict[str, Any]) -> Reply:
         order = self.orders.owned(customer, order_id)
         if order is None:
-            return self._not_found(order_id, flow)
-        return _session_reply(describe_status(order), CLEAR, order=order.summary())
-
-    def _not_found(self, order_id: str, flow: dict[str, Any]) -> Reply:
-        """The answer for an order the customer does not have, whoever else might."""
-        return self._ask_again(flow, f"I cannot find order {order_id.upper()}. {ASK_ORDER}")
+            return self._unknown_order(order_id, flow)
+        text = describe_status(order, self.orders.today)
+        return _session_reply(text, CLEAR, "order_status", order=order.summary())
 
     # --- refund ---
 
@@ -112,19 +157,22 @@ class SupportAgent:
     ) -> Reply:
         order = self.orders.owned(customer, order_id)
         if order is None:
-            return self._not_found(order_id, flow)
-        return self._refund_inquiry(order.id, reason)
-
-    def _refund_inquiry(self, order_id: str, reason: str) -> Reply:
+            return self._unknown_order(order_id, flow)
+        refusal = refund_refusal(
+            order, reason, self.orders.today, self.claims.get_claim(order.id), self.policy
+        )
+        if refusal is not None:
+            return _session_reply(refusal, CLEAR, "refund:answered", order_id=order.id)
         return Reply(
             text=(
-                f"I have opened a refund review for order {order_id}. It takes a moment; "
+                f"I have opened a refund review for order {order.id}. It takes a moment; "
                 "I will post the result here when it is done."
             ),
             route=Route.INQUIRY,
             flow=CLEAR,
-            data={"order_id": order_id},
-            inquiry=InquiryRequest("refund_review", {"order_id": order_id, "reason": reason}),
+            data={"order_id": order.id},
+            inquiry=InquiryRequest("refund_review", {"order_id": order.id, "reason": reason}),
+            source="refund_review",
         )
 
     # --- return ---
@@ -134,20 +182,25 @@ class SupportAgent:
     ) -> Reply:
         order = self.orders.owned(customer, order_id)
         if order is None:
-            return self._not_found(order_id, flow)
-        why_not = ineligibility(order)
-        if why_not is not None:
-            return _session_reply(f"Order {order.id} cannot be returned: {why_not}.", CLEAR)
+            return self._unknown_order(order_id, {**flow, "name": "return"})
+        refusal = self._return_refusal(order)
+        if refusal is not None:
+            text = f"Order {order.id} cannot be returned: {refusal}."
+            return _session_reply(text, CLEAR, "return:refused", order_id=order.id)
         flow = {"name": "return", "step": "reason", "asks": 1, "order_id": order.id}
         if reason is None:
-            return _session_reply(ASK_REASON.format(order=order.id), flow)
+            return _session_reply(ASK_REASON.format(order=order.id), flow, "return:reason")
         return self._confirm_return(flow, reason)
+
+    def _return_refusal(self, order: Order) -> str | None:
+        claim = self.claims.get_claim(order.id)
+        return return_refusal(order, self.orders.today, claim, self.policy)
 
     def _confirm_return(self, flow: dict[str, Any], reason: str) -> Reply:
         order = self.orders.get(flow["order_id"])
         assert order is not None  # checked when the order was chosen
         cents, _, excluded = refundable(order, reason)
-        items = ", ".join(i.name for i in order.items if not i.final_sale)
+        items = ", ".join(i.name for i in order.items if i.returnable)
         note = f" ({', '.join(excluded)} is final sale and stays with you)" if excluded else ""
         text = (
             f"To confirm: you return {items} from order {order.id} because "
@@ -155,29 +208,34 @@ class SupportAgent:
             f"{money(cents, order.currency)} once it reaches us. Shall I create the return? "
             "(yes or no)"
         )
-        return _session_reply(
-            text, {**flow, "step": "confirm", "asks": 1, "reason": reason, "amount_cents": cents}
-        )
+        confirm = {**flow, "step": "confirm", "asks": 1, "reason": reason, "amount_cents": cents}
+        return _session_reply(text, confirm, "return:confirm")
 
-    def _finish_return(self, flow: dict[str, Any], u: Understanding) -> Reply:
-        order_id = flow["order_id"]
-        if u.intent is Intent.DENY:
-            return _session_reply(f"Okay, I have not created a return for order {order_id}.", CLEAR)
-        if u.intent is not Intent.CONFIRM:
-            return self._ask_again(
-                flow, f"Please answer yes or no: shall I create the return for order {order_id}?"
-            )
-        rma = f"RMA-{order_id}"
-        return _session_reply(
-            f"Return {rma} is created. We have e-mailed you a prepaid return label; drop the "
-            "parcel at any carrier point within 14 days.",
-            CLEAR,
-            **{
+    def _finish_return(self, customer: str, flow: dict[str, Any]) -> Reply:
+        order = self.orders.owned(customer, flow["order_id"])
+        assert order is not None  # checked when the order was chosen
+        refusal = self._return_refusal(order)
+        if refusal is not None:  # another turn created one meanwhile
+            text = f"Order {order.id} cannot be returned again: {refusal}."
+            return _session_reply(text, CLEAR, "return:refused", order_id=order.id)
+        rma = f"RMA-{order.id}"
+        amount = int(flow.get("amount_cents", 0))
+        return Reply(
+            text=(
+                f"Return {rma} is created. We have e-mailed you a prepaid return label; drop the "
+                f"parcel at any carrier point within 14 days, and we refund "
+                f"{money(amount, order.currency)} once it reaches us."
+            ),
+            route=Route.SESSION,
+            flow=CLEAR,
+            data={
                 "return": {
                     "id": rma,
-                    "order_id": order_id,
+                    "order_id": order.id,
                     "reason": flow.get("reason", "other"),
-                    "refund_cents": flow.get("amount_cents", 0),
+                    "refund_cents": amount,
                 }
             },
+            source="return:created",
+            order_claim=ClaimRequest(order.id, "return", rma, "label_sent", amount),
         )

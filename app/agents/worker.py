@@ -26,7 +26,14 @@ from uuid import uuid4
 
 from app.agents.erasure import ERASURE, erase
 from app.agents.orders import OrderBook
-from app.agents.reviews import WORK, InquiryFailed, summarize
+from app.agents.policy import StorePolicy
+from app.agents.reviews import (
+    InquiryFailed,
+    account_export,
+    refund_review,
+    settle_refund,
+    summarize,
+)
 from app.domain import Delivery, DeliveryResult, Inquiry, InquiryStatus, Route, isoformat
 from app.errors import AppError
 from app.logging_setup import log_inquiry_state
@@ -61,12 +68,14 @@ class InquiryWorker:
         clock: Clock,
         max_delivery_attempts: int,
         lease_seconds: float = INQUIRY_LEASE_SECONDS,
+        policy: StorePolicy | None = None,
     ) -> None:
         self.store = store
         self.events = events
         self.callbacks = callbacks
         self.model = model
         self.orders = orders
+        self.policy = policy or StorePolicy()
         self.clock = clock
         self.max_attempts = max_delivery_attempts
         self.lease = timedelta(seconds=lease_seconds)
@@ -117,7 +126,7 @@ class InquiryWorker:
     ) -> tuple[InquiryStatus, dict[str, Any] | None, str | None] | None:
         """(status, result, error), or None when a transient failure should be retried."""
         work = WORK.get(inquiry.kind)
-        if work is None and inquiry.kind != ERASURE:
+        if work is None:
             return InquiryStatus.FAILED, None, f"unknown inquiry kind {inquiry.kind!r}"
         owner = inquiry.customer_id
         if owner is None:
@@ -127,9 +136,7 @@ class InquiryWorker:
                 "the inquiry records no customer (stored before owners were)",
             )
         try:
-            if work is None:
-                return InquiryStatus.SUCCEEDED, erase(self.store, inquiry.id, owner), None
-            return InquiryStatus.SUCCEEDED, work(self.orders, inquiry.details, owner), None
+            return InquiryStatus.SUCCEEDED, work(self, inquiry, owner), None
         except InquiryFailed as exc:
             return InquiryStatus.FAILED, None, str(exc)
         except AppError as exc:
@@ -196,6 +203,25 @@ class InquiryWorker:
             self.store.release_inquiry(inquiry_id, holder, settled, self.clock.now())
         except AppError as exc:  # the lease expires by itself
             log.warning("could not release the inquiry lease: %s", exc.detail)
+
+
+def _refund_review(worker: InquiryWorker, inquiry: Inquiry, owner: str) -> dict[str, Any]:
+    claim = worker.store.get_claim(str(inquiry.details.get("order_id", "")).upper())
+    result = refund_review(worker.orders, inquiry.details, owner, worker.policy, claim)
+    return settle_refund(result, worker.store, inquiry, worker.clock.now())
+
+
+def _account_export(worker: InquiryWorker, inquiry: Inquiry, owner: str) -> dict[str, Any]:
+    return account_export(worker.orders, inquiry.details, owner)
+
+
+def _erase(worker: InquiryWorker, inquiry: Inquiry, owner: str) -> dict[str, Any]:
+    return erase(worker.store, inquiry.id, owner)
+
+
+# The work of each kind: (worker, inquiry, its owner) -> result; InquiryFailed when it cannot
+# succeed, AppError when a backend did not answer (retried).
+WORK = {"refund_review": _refund_review, "account_export": _account_export, ERASURE: _erase}
 
 
 def _fields(delivery: Delivery) -> dict[str, Any]:

@@ -77,7 +77,10 @@ SCHEMAS: dict[str, Any] = {
         seq={"type": "integer", "minimum": 1},
         role={"enum": ["customer", "agent", "system"]},
         text=STRING,
-        route={"type": ["string", "null"], "enum": ["faq", "session", "inquiry", None]},
+        route={
+            "type": ["string", "null"],
+            "enum": ["faq", "session", "inquiry", "handoff", None],
+        },
         data=OBJECT,
         created_at=TIMESTAMP,
     ),
@@ -91,9 +94,19 @@ SCHEMAS: dict[str, Any] = {
         messages={"type": "array", "items": _ref("Message"), "description": "Oldest first"},
     ),
     "TurnOutcome": _obj(
-        ["reply", "route"],
+        ["reply", "route", "source", "intent"],
         reply=_ref("Message"),
-        route={"enum": ["faq", "session", "inquiry"]},
+        route={
+            "enum": ["faq", "session", "inquiry", "handoff"],
+            "description": "Which agent answered: the FAQ, the support agent, a new inquiry,"
+            " or a request for a person",
+        },
+        source={
+            "type": "string",
+            "description": "What answered: an FAQ entry id (no_match for none), a flow step"
+            " such as return:confirm, or the kind of the inquiry opened",
+        },
+        intent={"type": "string", "description": "What the turn was understood as"},
         inquiry_id={"type": "string", "description": "Set when the turn opened an inquiry"},
     ),
     "Inquiry": _obj(

@@ -2,8 +2,9 @@
 
 jsonPayload: event="http.request", method, path, status, latency_ms, role, and `caller` (the
 verified caller's pseudonym, app.identity.pseudonym; never an e-mail or a token) when the
-request was authenticated; plus Cloud Logging's httpRequest so the line shows like a request
-log in the Logs Explorer.
+request was authenticated, and for a customer turn the `route`, `source` and `intent` that
+answered it (never the customer's words); plus Cloud Logging's httpRequest so the line shows
+like a request log in the Logs Explorer.
 
 A WSGI middleware rather than Flask hooks: it binds the trace once around the whole request
 (error handlers included) and writes its line after Flask's request context is gone, where
@@ -33,6 +34,7 @@ from app.logging_setup import (
 )
 
 logger = logging.getLogger(REQUEST_LOGGER)
+TURN_ENVIRON_KEY = "app.turn"  # (route, source, intent) of a customer turn, set by its view
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -84,6 +86,9 @@ class RequestLog:
         caller = environ.get(CALLER_ENVIRON_KEY)
         if caller is not None:
             payload["caller"] = caller
+        turn = environ.get(TURN_ENVIRON_KEY)
+        if turn is not None:
+            payload["route"], payload["source"], payload["intent"] = turn
         http_request = {
             "requestMethod": method,
             "requestUrl": _url(environ),

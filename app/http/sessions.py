@@ -12,6 +12,7 @@ from app.errors import Forbidden
 from app.http.access import current_customer, customers_only
 from app.http.bodies import NEW_MESSAGE, NEW_SESSION
 from app.http.context import resource_id, services
+from app.http.request_log import TURN_ENVIRON_KEY
 from app.http.validation import idempotency_key, json_body
 
 blueprint = Blueprint("sessions", __name__, url_prefix="/v1/sessions")
@@ -52,4 +53,7 @@ def post_message(session_id: str):
     outcome = services().conversation.post_message(
         session_id, body["text"], key, customer_id=current_customer()
     )
+    # Which agent answered and from what, for the request log line (routing is debuggable
+    # from the logs alone; the customer's words never are logged).
+    request.environ[TURN_ENVIRON_KEY] = (outcome.route.value, outcome.source, outcome.intent)
     return jsonify(outcome.as_dict())

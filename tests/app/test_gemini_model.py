@@ -160,3 +160,26 @@ def test_an_unreachable_endpoint_is_unavailable(stand_in):
 def test_a_project_is_required():
     with pytest.raises(ValueError, match="GOOGLE_CLOUD_PROJECT"):
         GeminiModel(project="", location="europe-west1", model="m", credentials=Credentials("t"))
+
+
+def test_each_call_logs_its_token_usage_without_the_customers_words(stand_in, model, caplog):
+    reply = candidate(json.dumps({"intent": "order_status"}))
+    reply["usageMetadata"] = {"promptTokenCount": 57, "candidatesTokenCount": 9}
+    stand_in.replies.append((200, reply))
+    with caplog.at_level("INFO", logger="app.adapters.gemini_model"):
+        model.understand("Where is my order A1017?")
+    (record,) = [r for r in caplog.records if getattr(r, "json_fields", {}).get("event")]
+    assert record.json_fields == {
+        "event": "model.usage",
+        "model": "gemini-test",
+        "purpose": "understand",
+        "input_tokens": 57,
+        "output_tokens": 9,
+    }
+    assert "A1017" not in record.getMessage()
+
+
+def test_the_new_intents_are_understood(stand_in, model):
+    stand_in.replies.append((200, candidate(json.dumps({"intent": "human"}))))
+    understood = model.understand("Ich möchte mit einem Menschen sprechen")
+    assert (understood.intent, understood.language) == (Intent.HUMAN, "de")

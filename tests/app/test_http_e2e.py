@@ -112,3 +112,20 @@ def test_domain_errors_of_the_real_services_are_problems(real):
 def test_a_push_for_an_unknown_inquiry_is_acknowledged(real):
     _, worker = real
     assert push(worker, "no-such-inquiry").status_code == 204
+
+
+def test_a_turn_says_what_answered_it_and_the_request_log_too(real, restored_root_logging):
+    import io
+
+    from app.logging_setup import configure_logging
+
+    stream = io.StringIO()
+    configure_logging("api", project="demo-project", stream=stream)
+    api, _ = real
+    session_path = api.post("/v1/sessions", json={}).headers["Location"]
+    turn = api.post(f"{session_path}/messages", json={"text": "Is shipping free?"}).get_json()
+    assert (turn["route"], turn["source"], turn["intent"]) == ("faq", "faq-002", "question")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if '"event"' in line]
+    (logged,) = [e for e in lines if e.get("path", "").endswith("/messages")]
+    assert (logged["route"], logged["source"], logged["intent"]) == ("faq", "faq-002", "question")
+    assert "Is shipping free?" not in stream.getvalue()  # the customer's words are not logged

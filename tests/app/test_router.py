@@ -30,11 +30,11 @@ def test_general_questions_go_to_the_faq(services, session):
     assert outcome.reply.text.startswith("We ship to every EU country")
 
 
-def test_unintelligible_turns_get_the_faq_fallback(services, session):
+def test_unintelligible_turns_get_what_the_assistant_can_do(services, session):
     outcome = say(services, session, "purple monkey dishwasher")
     assert outcome.route is Route.FAQ
-    assert outcome.reply.data == {"faq_id": None}
-    assert "I am not sure I understood" in outcome.reply.text
+    assert (outcome.source, outcome.reply.data["faq_id"]) == ("no_match", None)
+    assert "I can't help with that" in outcome.reply.text
 
 
 def test_order_questions_go_to_the_support_flow(services):

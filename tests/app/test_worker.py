@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from app.agents.orders import OrderBook
+from app.agents.policy import StorePolicy
 from app.agents.reviews import InquiryFailed, refund_review
 from app.domain import Delivery, DeliveryResult, InquiryStatus
 from app.errors import NotFound, Unavailable
@@ -90,6 +91,7 @@ def test_refund_review_of_a1007_in_steps(services, callbacks):
         "currency": "EUR",
         "includes_shipping": True,
         "excluded_final_sale_items": [],
+        "claim_id": "RF-A1007",
     }
     assert [s["step"] for s in done.result["steps"]] == [
         "lookup",
@@ -124,9 +126,18 @@ def test_a_change_of_mind_refunds_items_without_shipping(services):
 @pytest.mark.parametrize(
     ("order_id", "decision", "why"),
     [
-        ("A1004", "rejected", "the order has not been delivered yet"),
-        ("A1008", "rejected", "every item in the order is final sale"),
-        ("A1010", "rejected", "the order has already been refunded"),
+        (
+            "A1004",
+            "rejected",
+            "Order A1004 has not shipped yet, so nothing is due yet; you can still cancel it"
+            " while it is processing.",
+        ),
+        ("A1008", "rejected", "Order A1008 cannot be refunded: gift cards are not refundable."),
+        (
+            "A1010",
+            "rejected",
+            "Order A1010 has already been refunded: RF-A1010, 29.90 EUR, paid on 10 February 2025.",
+        ),
         ("A1011", "manual_review", None),
     ],
 )
@@ -265,7 +276,7 @@ def test_the_last_attempt_gives_up_explicitly(services, monkeypatch):
     monkeypatch.setattr(
         "app.agents.worker.WORK",
         {
-            "refund_review": lambda orders, details, customer_id: (_ for _ in ()).throw(
+            "refund_review": lambda worker, inquiry, owner: (_ for _ in ()).throw(
                 Unavailable("down")
             )
         },
@@ -332,9 +343,9 @@ def test_every_state_change_is_logged(services, caplog):
 def test_refund_review_sees_only_the_owners_orders():
     orders = OrderBook()
     details = {"order_id": "A1007", "reason": "damaged"}
-    assert refund_review(orders, details, "C004")["decision"] == "approved"
+    assert refund_review(orders, details, "C004", StorePolicy())["decision"] == "approved"
     with pytest.raises(InquiryFailed, match=r"^order A1007 does not exist$"):
-        refund_review(orders, details, "C001")
+        refund_review(orders, details, "C001", StorePolicy())
 
 
 def test_a_refund_review_of_another_customers_order_fails_as_an_unknown_order(services, callbacks):
