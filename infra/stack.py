@@ -41,6 +41,9 @@ from modules.storage import (
 GEMINI_ROLES = ("roles/aiplatform.user",)
 PUSH_PATH = "/pubsub/inquiries"
 HOUSEKEEPING_PATH = "/tasks/housekeeping"
+# The event of the app's per-call model token lines (app.adapters.gemini_model.USAGE_EVENT;
+# tests/infra hold the two equal): charted as the cost per conversation.
+MODEL_USAGE_EVENT = "model.usage"
 
 
 def run_app_url(service: str, project_number: str, region: str) -> str:
@@ -366,6 +369,7 @@ class EnvironmentStack(TerraformStack):
                 log_retention_days=cfg.observability.log_retention_days,
                 error_ratio_threshold=cfg.observability.error_ratio_threshold,
                 latency_p95_ms=cfg.observability.latency_p95_ms,
+                model_usage_event=MODEL_USAGE_EVENT,
                 depends_on_resources=self.after_apis,
             ),
         )

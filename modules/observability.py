@@ -8,9 +8,13 @@ Creates: email `google_monitoring_notification_channel`s; a
 `google_monitoring_uptime_check_config` on `https://<api_host>/healthz` when `api_host` is
 set; log-based metrics over the app's structured logs: `<prefix>-inquiry-failures`
 (`jsonPayload.event="inquiry.state"`, `jsonPayload.status="failed"`) and
-`<prefix>-unprocessable-pushes` (`jsonPayload.event="pubsub.unprocessable"`); one
+`<prefix>-unprocessable-pushes` (`jsonPayload.event="pubsub.unprocessable"`) and, when
+`model_usage_event` is set, `<prefix>-model-input-tokens` and `<prefix>-model-output-tokens`
+(distributions of the tokens each model call used, by `model`, so the cost per conversation can
+be charted); one
 `google_monitoring_alert_policy` per signal in `signals()`; a `google_monitoring_dashboard`
-with a chart per signal and the matching logs; the `_Default` log bucket's retention.
+with a chart per signal, a chart of model tokens per minute when they are measured, and the
+matching logs; the `_Default` log bucket's retention.
 
 Example::
 
@@ -56,6 +60,8 @@ from typing import Any, NoReturn
 from cdktn import Token
 from cdktn_provider_google.logging_metric import (
     LoggingMetric,
+    LoggingMetricBucketOptions,
+    LoggingMetricBucketOptionsExponentialBuckets,
     LoggingMetricMetricDescriptor,
     LoggingMetricMetricDescriptorLabels,
 )
@@ -85,6 +91,7 @@ _PREFIX = re.compile(r"[a-z][-a-z0-9]{1,38}[a-z0-9]")
 _RESOURCE_NAME = re.compile(r"[a-zA-Z][-_.~+%a-zA-Z0-9]{0,254}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}")
 _HOST = re.compile(r"(?=.{4,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+_EVENT = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 _LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 _LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
 
@@ -142,6 +149,9 @@ class ObservabilityProps:
     dead_letter_backlog_threshold: int = 1
     worker_errors_per_5min: int = 0
     inquiry_failures_per_5min: int = 0
+    model_usage_event: str | None = None
+    """`jsonPayload.event` of the app's lines that report a model call's `input_tokens` and
+    `output_tokens` (with `model`); None: no token metrics or chart."""
     depends_on_resources: Sequence[Any] = ()
     """Resources every resource of this module waits for (e.g. `[ProjectServices.ready]`, the
     gate that exists once every API of a fresh project is enabled)."""
@@ -164,6 +174,9 @@ class ObservabilityProps:
         if self.api_host is not None:
             allowed = "must be a host name like 'api.example.com' (no scheme, no path)"
             _match(owner, "api_host", _HOST, self.api_host, allowed)
+        if self.model_usage_event is not None:
+            allowed = "must be an event name like 'model.usage' (letters, digits, . _ -)"
+            _match(owner, "model_usage_event", _EVENT, self.model_usage_event, allowed)
         ratio = self.error_ratio_threshold
         if not isinstance(ratio, int | float) or not 0 < ratio < 1:
             allowed = "must be a fraction between 0 and 1"
@@ -313,8 +326,15 @@ def _aggregation(signal: Signal) -> dict[str, Any]:
     }
 
 
-def dashboard_json(title: str, project_id: str, rows: list[Signal], logs: dict[str, str]) -> str:
-    """A mosaic dashboard: one chart per signal (with its alert threshold), then log panels."""
+def dashboard_json(
+    title: str,
+    project_id: str,
+    rows: list[Signal],
+    logs: dict[str, str],
+    charts: Sequence[dict[str, Any]] = (),
+) -> str:
+    """A mosaic dashboard: one chart per signal (with its alert threshold), `charts` (widgets
+    without an alert), then log panels."""
     widgets: list[dict[str, Any]] = []
     for signal in rows:
         query: dict[str, Any] = {"filter": signal.filter, "aggregation": _aggregation(signal)}
@@ -328,6 +348,7 @@ def dashboard_json(title: str, project_id: str, rows: list[Signal], logs: dict[s
             "thresholds": [{"value": signal.threshold}],
         }
         widgets.append({"title": signal.title, "xyChart": chart})
+    widgets.extend(charts)
     for name, log_query in logs.items():
         panel = {"filter": log_query, "resourceNames": [f"projects/{project_id}"]}
         widgets.append({"title": f"Logs: {name.replace('_', ' ')}", "logsPanel": panel})
@@ -336,6 +357,25 @@ def dashboard_json(title: str, project_id: str, rows: list[Signal], logs: dict[s
         for i, w in enumerate(widgets)
     ]
     return json.dumps({"displayName": title, "mosaicLayout": {"columns": 48, "tiles": tiles}})
+
+
+def token_chart(input_metric: str, output_metric: str) -> dict[str, Any]:
+    """Tokens per minute by model, input and output: what the model calls cost."""
+
+    def series(metric: str) -> dict[str, Any]:
+        aggregation = {
+            "alignmentPeriod": "60s",
+            "perSeriesAligner": "ALIGN_SUM",
+            "crossSeriesReducer": "REDUCE_SUM",
+            "groupByFields": ["metric.label.model"],
+        }
+        query = {
+            "timeSeriesFilter": {"filter": f'metric.type = "{metric}"', "aggregation": aggregation}
+        }
+        return {"timeSeriesQuery": query, "plotType": "STACKED_BAR"}
+
+    chart = {"dataSets": [series(input_metric), series(output_metric)]}
+    return {"title": "Model tokens per minute (input, output) by model", "xyChart": chart}
 
 
 def _user_metric(name: str) -> str:
@@ -424,12 +464,26 @@ class Observability(Construct):
             "unprocessable_pushes": [self.unprocessable_pushes_metric],
         }
         self.alert_policies = {s.key: self._alert(props, s, routes, needs.get(s.key)) for s in rows}
+        charts = []
+        self.token_metrics: list[LoggingMetric] = []
+        if props.model_usage_event is not None:
+            self.token_metrics = [
+                self._token_metric(props, direction) for direction in ("input", "output")
+            ]
+            charts.append(
+                token_chart(
+                    _user_metric(f"{prefix}-model-input-tokens"),
+                    _user_metric(f"{prefix}-model-output-tokens"),
+                )
+            )
         self.dashboard = MonitoringDashboard(
             self,
             "dashboard",
             project=project,
-            dashboard_json=dashboard_json(f"{prefix} agents", project, rows, self.log_filters),
-            depends_on=after,
+            dashboard_json=dashboard_json(
+                f"{prefix} agents", project, rows, self.log_filters, charts
+            ),
+            depends_on=[*(after or []), *self.token_metrics] or None,
         )
         self.log_bucket = LoggingProjectBucketConfig(
             self,
@@ -465,6 +519,40 @@ class Observability(Construct):
                 value_type="INT64",
                 unit="1",
                 labels=labels if kind_label else None,
+            ),
+            depends_on=list(props.depends_on_resources) or None,
+        )
+
+    def _token_metric(self, props: ObservabilityProps, direction: str) -> LoggingMetric:
+        """The tokens each model call used, as a distribution by model (sums chart cost)."""
+        # Both roles call the model: the api for a turn, the worker for an inquiry's wording.
+        services = " OR ".join(
+            f'resource.labels.service_name="{name}"'
+            for name in (props.api_service_name, props.worker_service_name)
+        )
+        query = (
+            f'resource.type="cloud_run_revision" AND ({services}) AND '
+            f'jsonPayload.event="{props.model_usage_event}"'
+        )
+        model = LoggingMetricMetricDescriptorLabels(
+            key="model", value_type="STRING", description="The model called"
+        )
+        return LoggingMetric(
+            self,
+            f"model-{direction}-tokens",
+            project=props.project_id,
+            name=f"{props.name_prefix}-model-{direction}-tokens",
+            description=f"{direction.capitalize()} tokens of each model call (app structured logs)",
+            filter=query,
+            value_extractor=f"EXTRACT(jsonPayload.{direction}_tokens)",
+            label_extractors={"model": "EXTRACT(jsonPayload.model)"},
+            bucket_options=LoggingMetricBucketOptions(
+                exponential_buckets=LoggingMetricBucketOptionsExponentialBuckets(
+                    num_finite_buckets=20, growth_factor=2, scale=1
+                )
+            ),
+            metric_descriptor=LoggingMetricMetricDescriptor(
+                metric_kind="DELTA", value_type="DISTRIBUTION", unit="1", labels=[model]
             ),
             depends_on=list(props.depends_on_resources) or None,
         )

@@ -7,6 +7,10 @@ failure to get an answer (quota 429, server 5xx, network, auth) becomes `Unavail
 HTTP layer answers with 503 and the worker with a retry. The order number is always taken
 from the customer's words by a regular expression, never from the model, so a model slip
 cannot change which order is looked up.
+
+Every call logs its token usage (`event: model.usage`, with `model`, `purpose`,
+`input_tokens`, `output_tokens`) under the request's trace, so the observability module's
+log-based metric can chart the cost per conversation; the customer's words are never logged.
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ import json
 import logging
 from typing import Any
 
-from app.adapters.rules_model import REASONS, find_order_id
+from app.adapters.rules_model import REASONS, find_order_id, language_of
 from app.errors import Unavailable
+from app.logging_setup import log_event
 from app.ports import Intent, Understanding
+from app.text_matching import words
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +37,12 @@ UNDERSTAND_INSTRUCTION = (
     "payments, account), order_status when the customer asks where a specific order of theirs "
     "is, return when they want to return something, refund when they ask for their money back, "
     "account_export when they ask for a copy of their data, confirm/deny for yes/no answers, "
-    "cancel when they want to stop what they started, greeting for a bare greeting. reason is "
-    "why they want a refund or return, one of: " + ", ".join(REASON_CODES) + ", or none."
+    "cancel when they want to stop what they started, greeting for a bare greeting, thanks, "
+    "goodbye, small_talk for how are you or who are you, human when they ask to talk to a "
+    "person. The message may be in English, German, French or Spanish. reason is why they "
+    "want a refund or return, one of: " + ", ".join(REASON_CODES) + ", or none."
 )
+USAGE_EVENT = "model.usage"
 
 PHRASE_INSTRUCTION = (
     "You are the friendly support assistant of an online store. Rewrite the draft reply in a "
@@ -99,7 +108,7 @@ class GeminiModel:
             max_output_tokens=128,
             thinking_config=self._types.ThinkingConfig(thinking_budget=0),
         )
-        answer = self._generate(text, config)
+        answer = self._generate(text, config, "understand")
         try:
             parsed = json.loads(answer)
             intent = Intent(parsed["intent"])
@@ -108,7 +117,12 @@ class GeminiModel:
         except (ValueError, KeyError, TypeError):
             log.warning("model answered malformed JSON; treating the turn as a question")
             intent, reason = Intent.QUESTION, None
-        return Understanding(intent=intent, order_id=find_order_id(text), reason=reason)
+        return Understanding(
+            intent=intent,
+            order_id=find_order_id(text),
+            reason=reason,
+            language=language_of(words(text)),
+        )
 
     def phrase(self, draft: str, facts: dict[str, Any]) -> str:
         config = self._types.GenerateContentConfig(
@@ -118,10 +132,10 @@ class GeminiModel:
             thinking_config=self._types.ThinkingConfig(thinking_budget=0),
         )
         prompt = f"Draft reply:\n{draft}\n\nFacts (JSON):\n{json.dumps(facts, default=str)}"
-        worded = self._generate(prompt, config).strip()
+        worded = self._generate(prompt, config, "phrase").strip()
         return worded or draft
 
-    def _generate(self, contents: str, config: Any) -> str:
+    def _generate(self, contents: str, config: Any, purpose: str) -> str:
         try:
             response = self._client.models.generate_content(
                 model=self.model, contents=contents, config=config
@@ -136,4 +150,22 @@ class GeminiModel:
             ) from exc
         except self._transport_errors as exc:
             raise Unavailable(f"the model is unreachable: {type(exc).__name__}") from exc
+        self._log_usage(response, purpose)
         return response.text or ""
+
+    def _log_usage(self, response: Any, purpose: str) -> None:
+        """The call's tokens, as log fields a log-based metric sums per model."""
+        usage = getattr(response, "usage_metadata", None)
+        fields = {
+            "event": USAGE_EVENT,
+            "model": self.model,
+            "purpose": purpose,
+            "input_tokens": int(getattr(usage, "prompt_token_count", 0) or 0),
+            "output_tokens": int(getattr(usage, "candidates_token_count", 0) or 0),
+        }
+        log_event(
+            log,
+            logging.INFO,
+            f"{purpose}: {fields['input_tokens']} in, {fields['output_tokens']} out",
+            fields,
+        )

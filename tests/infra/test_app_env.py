@@ -182,9 +182,16 @@ def test_log_metrics_watch_the_service_that_runs_the_role_that_logs(synthesized:
     for tf in synthesized.stacks.values():
         worker = services(tf)["worker"]
         assert plain_values(worker)["AGENT_ROLE"] == "worker"
-        # Inquiry state lines and unprocessable pushes are both the worker's.
-        filters = sorted(m["filter"] for m in resources(tf, "google_logging_metric").values())
-        assert len(filters) == 2
+        # Inquiry state lines and unprocessable pushes are both the worker's; model token lines
+        # come from both roles.
+        metrics = resources(tf, "google_logging_metric").values()
+        usage = [m["filter"] for m in metrics if "tokens" in m["name"]]
+        filters = sorted(m["filter"] for m in metrics if "tokens" not in m["name"])
+        assert len(filters) == 2 and len(usage) == 2
+        api = services(tf)["api"]["name"]
+        for query in usage:
+            assert f'resource.labels.service_name="{api}"' in query
+            assert f'resource.labels.service_name="{worker["name"]}"' in query
         for query in filters:
             assert f'resource.labels.service_name="{worker["name"]}"' in query
         assert [q for q in filters if 'jsonPayload.event="inquiry.state"' in q]
@@ -284,3 +291,10 @@ def test_settings_refuse_a_value_the_infra_could_set_wrongly() -> None:
     # The contract test above is only meaningful if Settings validates what it reads.
     with pytest.raises(SettingsError, match="QUEUE_BACKEND"):
         Settings.from_env({"QUEUE_BACKEND": "kafka"})
+
+
+def test_the_stack_charts_the_event_the_gemini_adapter_logs():
+    from app.adapters.gemini_model import USAGE_EVENT
+    from infra.stack import MODEL_USAGE_EVENT
+
+    assert MODEL_USAGE_EVENT == USAGE_EVENT

@@ -357,3 +357,45 @@ def test_server_error_filters_match_5xx_request_lines_of_their_service(app_lines
 def test_bad_props_name_the_field(changes: dict[str, Any], field: str) -> None:
     with pytest.raises(ValueError, match=rf"^ObservabilityProps\.{field}: .+, got "):
         ObservabilityProps(**{**PROD, **changes})
+
+
+def test_model_token_usage_is_measured_and_charted_when_asked(synth) -> None:
+    built: dict[str, Observability] = {}
+
+    def with_usage(stack: Any) -> None:
+        built["o"] = Observability(
+            stack, "usage", ObservabilityProps(**DEV, model_usage_event="model.usage")
+        )
+
+    tf = synth(with_usage)
+    metrics = {m["name"]: m for m in resources(tf, "google_logging_metric").values()}
+    for direction in ("input", "output"):
+        metric = metrics[f"agents-dev-model-{direction}-tokens"]
+        assert metric["filter"] == (
+            'resource.type="cloud_run_revision" AND (resource.labels.service_name="agents-dev-api"'
+            ' OR resource.labels.service_name="agents-dev-worker") AND'
+            ' jsonPayload.event="model.usage"'
+        )
+        assert metric["value_extractor"] == f"EXTRACT(jsonPayload.{direction}_tokens)"
+        assert metric["label_extractors"] == {"model": "EXTRACT(jsonPayload.model)"}
+        assert metric["metric_descriptor"]["value_type"] == "DISTRIBUTION"
+    (dashboard,) = resources(tf, "google_monitoring_dashboard").values()
+    widgets = [
+        t["widget"] for t in json.loads(dashboard["dashboard_json"])["mosaicLayout"]["tiles"]
+    ]
+    (chart,) = [w for w in widgets if w["title"].startswith("Model tokens")]
+    filters = [
+        d["timeSeriesQuery"]["timeSeriesFilter"]["filter"] for d in chart["xyChart"]["dataSets"]
+    ]
+    assert filters == [
+        'metric.type = "logging.googleapis.com/user/agents-dev-model-input-tokens"',
+        'metric.type = "logging.googleapis.com/user/agents-dev-model-output-tokens"',
+    ]
+    assert len(dashboard["depends_on"]) == 2  # the metrics exist before the chart uses them
+
+
+def test_without_a_usage_event_there_are_no_token_metrics(tf) -> None:
+    names = {m["name"] for m in resources(tf, "google_logging_metric").values()}
+    assert not {n for n in names if "tokens" in n}
+    with pytest.raises(ValueError, match="model_usage_event"):
+        ObservabilityProps(**DEV, model_usage_event="has space")
