@@ -1,0 +1,1 @@
+"""The support agent's evaluation: labelled cases (tune/, check/) run through the HTTP API."""
