@@ -123,9 +123,14 @@ class Analyzer:
         # longest first: "gift card" is one thing, not a gift and a card
         # by first word, longest first: a text is only tried against the phrases its own words
         # start, and "gift card" wins over "card"
-        self._phrases_by_start: dict[str, list[tuple[tuple[str, ...], set[str]]]] = {}
+        self._phrases_by_start: dict[
+            str, list[tuple[tuple[str, ...], set[str], frozenset[str]]]
+        ] = {}
         for phrase, concepts in sorted(phrases.items(), key=lambda item: -len(item[0])):
-            self._phrases_by_start.setdefault(phrase[0], []).append((phrase, concepts))
+            words_needed = frozenset(w for w in phrase if w != GAP)
+            self._phrases_by_start.setdefault(phrase[0], []).append(
+                (phrase, concepts, words_needed)
+            )
         known = {w for text in known_texts for w in words(text)}
         known |= {w for forms in CONCEPTS.values() for form in forms for w in form.split()}
         self._spelling = Vocabulary(known - {GAP})
@@ -138,13 +143,18 @@ class Analyzer:
             tokens = self._spelling.normalize(tokens)
         units: list[set[str]] = []
         used: set[int] = set()
+        present = set(tokens)
+        starts: dict[str, list[int]] = {}
+        for position, token in enumerate(tokens):
+            starts.setdefault(token, []).append(position)
         candidates = [
-            found
-            for start in dict.fromkeys(tokens)
-            for found in self._phrases_by_start.get(start, ())
+            (phrase, concepts)
+            for start in starts
+            for phrase, concepts, needed in self._phrases_by_start.get(start, ())
+            if needed <= present
         ]
         for phrase, concepts in sorted(candidates, key=lambda item: -len(item[0])):
-            at = _find(tokens, phrase, used)
+            at = _find(tokens, phrase, used, starts[phrase[0]])
             if at is not None:
                 units.append(set(concepts))
                 used.update(at)
@@ -248,9 +258,12 @@ class FaqAgent:
         ]
 
 
-def _find(tokens: list[str], phrase: tuple[str, ...], used: set[int]) -> list[int] | None:
-    """The positions of `phrase`'s words in `tokens` (gaps allowed), none of them used yet."""
-    for start in range(len(tokens)):
+def _find(
+    tokens: list[str], phrase: tuple[str, ...], used: set[int], starts: list[int]
+) -> list[int] | None:
+    """The positions of `phrase`'s words in `tokens` (gaps allowed), none of them used yet,
+    trying only the `starts` where its first word stands."""
+    for start in starts:
         at = _positions(tokens, start, phrase)
         if at is not None and not used.intersection(at):
             return at
