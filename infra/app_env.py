@@ -49,6 +49,7 @@ PRODUCTION_VALUES = {
     "queue_backend": "pubsub",
     "push_auth_disabled_for_emulator": False,
     "auth_mode": AUTH_MODE,
+    "callback_loopback_allowed_for_tests": False,
 }
 
 

@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from app.callback_url import CallbackUrlError, normalize_allowed_host
 from app.retry_policy import INQUIRY_LEASE_SECONDS, RetryPolicy
 from app.settings import Settings, SettingsError
 
@@ -35,7 +36,6 @@ LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 BUCKET = re.compile(r"^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$")
 DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
-HOST = re.compile(r"^[a-z0-9.-]+$")
 MEMORY = re.compile(r"^[1-9][0-9]*(Mi|Gi)$")
 SECRET_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 CPU_VALUES = ("1", "2", "4", "8")
@@ -226,10 +226,12 @@ class AppConfig(Strict):
     @field_validator("callback_allowed_hosts")
     @classmethod
     def _hosts(cls, value: list[str]) -> list[str]:
-        for host in value:
-            if not HOST.match(host):
-                raise invalid(f"must be host names without scheme or port, got {host!r}")
-        return value
+        """The app's own rule (app/callback_url.py), so both accept exactly the same entries;
+        a comma inside one would split it in CALLBACK_ALLOWED_HOSTS, and is refused by it."""
+        try:
+            return [normalize_allowed_host(entry) for entry in value]
+        except CallbackUrlError as exc:
+            raise invalid(f"every entry {exc}") from None
 
     @field_validator("callback_signing_secret")
     @classmethod

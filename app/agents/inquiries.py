@@ -16,7 +16,6 @@ import logging
 import re
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 from uuid import uuid4
 
 from app.agents import idempotency
@@ -24,6 +23,7 @@ from app.agents.erasure import ERASURE
 from app.agents.orders import OrderBook
 from app.agents.reviews import REASON_LABELS
 from app.agents.sessions import SessionService, check_customer_id
+from app.callback_url import CallbackUrlError, allowed_callback_url
 from app.domain import Inquiry, InquiryStatus
 from app.errors import AppError, Forbidden, InvalidInput, NotFound
 from app.logging_setup import log_inquiry_state
@@ -40,46 +40,23 @@ MAX_NOTE_CHARS = 500
 
 
 def check_callback_url(url: Any, allowed_hosts: tuple[str, ...], signing_key: str | None) -> str:
-    """An https URL on an allowed host; anything else is InvalidInput(field="callback_url")."""
+    """The URL as it will be sent, when it is https on an allowed host and port (the rule of
+    app/callback_url.py); anything else is InvalidInput(field="callback_url")."""
     if not isinstance(url, str) or not url or len(url) > MAX_URL_CHARS:
         raise InvalidInput(
             f"callback_url must be a URL of at most {MAX_URL_CHARS} characters",
             field="callback_url",
         )
     try:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
-        raise InvalidInput("callback_url is not a valid URL", field="callback_url") from None
-    if parts.scheme != "https":
-        raise InvalidInput("callback_url must use https", field="callback_url")
-    if parts.username is not None or parts.password is not None:
-        raise InvalidInput("callback_url must not carry credentials", field="callback_url")
-    if not host or not _host_allowed(host, allowed_hosts):
-        allowed = (
-            ", ".join(allowed_hosts) if allowed_hosts else "none (CALLBACK_ALLOWED_HOSTS is empty)"
-        )
-        raise InvalidInput(
-            f"callback_url host {host!r} is not allowed; allowed hosts: {allowed}",
-            field="callback_url",
-        )
+        checked = allowed_callback_url(url, allowed_hosts)
+    except CallbackUrlError as exc:
+        raise InvalidInput(str(exc), field="callback_url") from None
     if not signing_key:
         raise InvalidInput(
             "callbacks are disabled: CALLBACK_SIGNING_KEY is not set on the server",
             field="callback_url",
         )
-    return url
-
-
-def _host_allowed(host: str, allowed_hosts: tuple[str, ...]) -> bool:
-    for allowed in allowed_hosts:
-        if allowed.startswith("*."):
-            if host.endswith(allowed[1:]) and host != allowed[2:]:
-                return True
-        elif host == allowed:
-            return True
-    return False
+    return checked
 
 
 def _unknown_keys(details: dict[str, Any], allowed: tuple[str, ...]) -> None:
@@ -288,20 +265,21 @@ class InquiryService:
             return False
         return True
 
-    def requeue_unpublished(self, limit: int = 100) -> int:
-        """Publish inquiries whose first publish failed; returns how many were published.
+    def requeue_unpublished(self, limit: int = 100) -> tuple[int, int]:
+        """Publish inquiries whose first publish failed; returns (published, failed).
 
-        Stops at the first failure: the queue is down, and each further publish would wait
-        out the same timeout, stretching one pass past its caller's deadline (the scheduler
-        gives a housekeeping request 60 s). The next pass tries again.
+        Stops at the first failure, so `failed` is 0 or 1: the queue is down, and each further
+        publish would wait out the same timeout, stretching one pass past its caller's deadline
+        (the scheduler gives a housekeeping request 60 s). The next pass tries again; the
+        failure is returned, not only logged, so that housekeeping's caller sees it.
         """
         due = self.store.unpublished_inquiries(self.clock.now() - REQUEUE_AFTER, limit)
         published = 0
         for inquiry_id in due:
             if not self.publish(inquiry_id):
-                break
+                return published, 1
             published += 1
-        return published
+        return published, 0
 
     def get(self, inquiry_id: Any, *, customer_id: str) -> Inquiry:
         """The customer's inquiry; NotFound for unknown ids and other customers' alike."""

@@ -29,12 +29,12 @@ from cryptography.x509.oid import NameOID
 from app.adapters.http_callback import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, verify
 
 
-def self_signed_cert(directory: Path) -> tuple[Path, Path]:
-    """A certificate for localhost/127.0.0.1 and its key, written as PEM files."""
+def self_signed_cert(directory: Path, names: tuple[str, ...] = ("localhost",)) -> tuple[Path, Path]:
+    """A certificate for the host `names` (default localhost) and its key, as PEM files."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
     now = datetime.datetime.now(datetime.UTC)
-    san = x509.SubjectAlternativeName([x509.DNSName("localhost")])
+    san = x509.SubjectAlternativeName([x509.DNSName(n) for n in names])
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -103,11 +103,12 @@ def _handler(receiver: CallbackReceiver) -> type[http.server.BaseHTTPRequestHand
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             signature = self.headers.get(SIGNATURE_HEADER, "")
+            key = self.headers.get(IDEMPOTENCY_HEADER, "")
             delivery = Delivery(
-                key=self.headers.get(IDEMPOTENCY_HEADER, ""),
+                key=key,
                 path=self.path,
                 body=json.loads(raw or b"{}"),
-                signature_ok=verify(receiver.signing_key, raw, signature, time.time()),
+                signature_ok=verify(receiver.signing_key, raw, signature, key, time.time()),
             )
             if receiver.record(delivery):
                 receiver.held.set()
@@ -140,6 +141,15 @@ class HttpsReceiverServer:
 
     def url(self, path: str) -> str:
         return f"https://localhost:{self.port}{path}"
+
+    def app_env(self) -> dict[str, str]:
+        """What the api and worker need to call this receiver back: its host and port allowed,
+        loopback allowed (test-only), and its certificate trusted."""
+        return {
+            "CALLBACK_ALLOWED_HOSTS": f"localhost:{self.port}",
+            "CALLBACK_LOOPBACK_ALLOWED_FOR_TESTS": "true",
+            "REQUESTS_CA_BUNDLE": str(self.cert_path),
+        }
 
     def __enter__(self) -> HttpsReceiverServer:
         self.thread.start()

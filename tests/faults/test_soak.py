@@ -141,8 +141,7 @@ def test_worker_killed_twice_with_production_leases(tmp_path):
             tmp_path / "data",
             MAX_DELIVERY_ATTEMPTS="10",
             CALLBACK_SIGNING_KEY=SIGNING_KEY,
-            CALLBACK_ALLOWED_HOSTS="localhost",
-            REQUESTS_CA_BUNDLE=str(https.cert_path),
+            **https.app_env(),
         )
         api = Gunicorn("app.api:app", {**env, "AGENT_ROLE": "api"}, tmp_path / "api.log")
         worker = Gunicorn(

@@ -52,8 +52,7 @@ def test_every_inquiry_succeeds_and_each_side_effect_happens_once(tmp_path):
         env = app_env(
             tmp_path / "data",
             CALLBACK_SIGNING_KEY=SIGNING_KEY,
-            CALLBACK_ALLOWED_HOSTS="localhost",
-            REQUESTS_CA_BUNDLE=str(https.cert_path),
+            **https.app_env(),
             MAX_DELIVERY_ATTEMPTS="10",
         )
         api = Gunicorn("app.api:app", {**env, "AGENT_ROLE": "api"}, tmp_path / "api.log")
