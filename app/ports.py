@@ -239,6 +239,10 @@ class Store(Protocol):
     def unpublished_inquiries(self, created_before: datetime, limit: int) -> list[str]:
         """Queued inquiries whose publish never succeeded (for the requeue sweep)."""
 
+    def count_queued_inquiries(self, created_before: datetime, limit: int) -> int:
+        """How many inquiries created before `created_before` are still queued, published or
+        not, counting at most `limit` (housekeeping's count of inquiries queued too long)."""
+
     def claim_inquiry(
         self, inquiry_id: str, holder: str, now: datetime, lease_until: datetime
     ) -> Claim:

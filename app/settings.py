@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from app.callback_url import CallbackUrlError, parse_allow_list
+
 
 class SettingsError(ValueError):
     """A variable holds a value the app cannot use."""
@@ -63,13 +65,11 @@ def _project_id(name: str, raw: str) -> str:
 
 
 def _hosts(name: str, raw: str) -> tuple[str, ...]:
-    hosts = tuple(h.strip().lower() for h in raw.split(",") if h.strip())
-    for host in hosts:
-        if "/" in host or ":" in host or " " in host:
-            raise SettingsError(
-                f"{name}: must be a comma-separated list of host names, got {host!r}"
-            )
-    return hosts
+    """The callback allow-list, by the rule infra/config.py applies to the same entries."""
+    try:
+        return parse_allow_list(raw)
+    except CallbackUrlError as exc:
+        raise SettingsError(f"{name}: every comma-separated entry {exc}") from None
 
 
 _CLAIM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -172,6 +172,11 @@ class Settings:
     not_delivered_grace_days: int = env("NOT_DELIVERED_GRACE_DAYS", int_range(0, 60), 5)
     callback_allowed_hosts: tuple[str, ...] = env("CALLBACK_ALLOWED_HOSTS", _hosts, ())
     callback_signing_key: str | None = env("CALLBACK_SIGNING_KEY")
+    # Only for tests whose callback receiver runs on this machine: lets callbacks reach
+    # loopback addresses (never private or metadata ones); refused on Cloud Run.
+    callback_loopback_allowed_for_tests: bool = env(
+        "CALLBACK_LOOPBACK_ALLOWED_FOR_TESTS", _bool, False
+    )
     # The push subscription's dead-letter attempts (the worker gives up on the last one), and
     # the local queue's. 5 to 100 are Pub/Sub's limits; with the subscription's retry policy
     # (10 s doubling), 5 is also the fewest whose last retry comes after a 60 s inquiry lease
@@ -181,6 +186,9 @@ class Settings:
     log_level: str = env("LOG_LEVEL", _choice("debug", "info", "warning", "error"), "info")
     # The Pub/Sub worker's background housekeeping thread; 0 turns it off. Cloud Run sets 0:
     # there Cloud Scheduler calls POST /tasks/housekeeping instead (see app/wiring.py).
+    # An inquiry still queued this long after it was accepted is counted by each housekeeping
+    # pass (jsonPayload stale_queued), which the observability module alerts on.
+    stale_queued_after_seconds: int = env("STALE_QUEUED_AFTER_SECONDS", int_range(60, 86_400), 600)
     housekeeping_interval_seconds: int = env(
         "HOUSEKEEPING_INTERVAL_SECONDS", int_range(0, 3600), 30
     )

@@ -7,8 +7,8 @@ STATE_BACKEND=firestore (FirestoreStore), QUEUE_BACKEND=pubsub (topics, pushed t
 REDIS_HOST (a session cache in front of whichever store). A selected backend whose required
 variables are missing fails here, at start-up, naming the variable.
 
-Housekeeping (publishing inquiries whose publish failed, purging expired state) runs on the
-worker, one pass at a time (`AppServices.housekeeping`):
+Housekeeping (publishing inquiries whose publish failed, purging expired state, counting the
+inquiries left queued too long) runs on the worker, one pass at a time (`AppServices.housekeeping`):
 - with the local queue, inside its dispatcher threads (`make run`);
 - on request, `POST /tasks/housekeeping` (push identity only), which Cloud Scheduler calls
   every few minutes on Cloud Run;
@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from app.adapters.http_callback import DisabledCallbackSender, HttpCallbackSender
@@ -112,16 +113,50 @@ class AppServices:
     def readiness(self) -> dict[str, bool]:
         return {"store": self.store.ping(), "queue": self.queue.ping()}
 
-    def housekeeping(self) -> dict[str, int]:
+    def housekeeping(self, stale_after: timedelta | None = None) -> dict[str, int]:
         """One pass: publish inquiries whose publish failed; purge expired state and old acked
-        messages. Returns what it did: `republished` and `purged` counts."""
-        republished = self.inquiries.requeue_unpublished()
-        purged = self.store.purge_expired(self.clock.now())
+        messages; count the inquiries still `queued` longer than `stale_after` (default
+        STALE_QUEUED_AFTER_SECONDS).
+
+        Returns the counts `republished`, `republish_failed` (1 when a publish failed again,
+        which POST /tasks/housekeeping answers with a 503 so that Cloud Scheduler retries and
+        the worker's 5xx alert sees it), `purged` and `stale_queued` (counted up to 1000: an
+        inquiry nobody works on, whether its publish failed or its deliveries do). Logged on
+        one line, jsonPayload event="housekeeping", which the observability module's
+        stale-queued metric reads: at WARNING when something is wrong, at DEBUG when idle.
+        """
+        if stale_after is None:
+            stale_after = timedelta(seconds=self.settings.stale_queued_after_seconds)
+        now = self.clock.now()
+        republished, republish_failed = self.inquiries.requeue_unpublished()
+        purged = self.store.purge_expired(now)
         if isinstance(self.queue, LocalQueue):
             purged += self.queue.purge()
-        if republished or purged:
-            log.info("housekeeping: republished %d inquiries, purged %d", republished, purged)
-        return {"republished": republished, "purged": purged}
+        stale_queued = self.store.count_queued_inquiries(now - stale_after, 1000)
+        summary = {
+            "republished": republished,
+            "republish_failed": republish_failed,
+            "purged": purged,
+            "stale_queued": stale_queued,
+        }
+        level = logging.DEBUG
+        if republish_failed or stale_queued:
+            level = logging.WARNING
+        elif republished or purged:
+            level = logging.INFO
+        seconds = int(stale_after.total_seconds())
+        fields = {"event": "housekeeping", **summary, "stale_after_seconds": seconds}
+        log.log(
+            level,
+            "housekeeping: republished %d (%d failed), purged %d, %d queued for over %d s",
+            republished,
+            republish_failed,
+            purged,
+            stale_queued,
+            seconds,
+            extra={"json_fields": fields},
+        )
+        return summary
 
     def start_background(self) -> None:
         """On the worker: with the local queue, dispatcher threads that deliver to the worker
@@ -286,7 +321,7 @@ def build_services(
     closers: list[Any] = []
     if callbacks is None:
         if settings.callback_signing_key:
-            sender = HttpCallbackSender(settings.callback_signing_key)
+            sender = HttpCallbackSender.from_settings(settings)
             closers.append(sender.close)
             callbacks = sender
         else:

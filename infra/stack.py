@@ -225,7 +225,11 @@ class EnvironmentStack(TerraformStack):
                 maximum_backoff_seconds=cfg.messaging.maximum_backoff_seconds,
                 max_delivery_attempts=cfg.messaging.max_delivery_attempts,
                 message_retention_seconds=cfg.messaging.message_retention_seconds,
-                inquiries_publishers=[identity.api_member],
+                # Who runs code that publishes where (tests/infra/test_publish_grants.py
+                # derives it from the app): the api accepts inquiries; the worker's
+                # housekeeping republishes those whose first publish failed, and the worker
+                # publishes the inquiry events.
+                inquiries_publishers=[identity.api_member, identity.worker_member],
                 events_publishers=[identity.worker_member],
                 depends_on_resources=self.after_apis,
             ),

@@ -162,7 +162,10 @@ class MessagingProps:
 
     `push_endpoint` is the worker's URL for Pub/Sub pushes (https only);
     `push_service_account_email` signs the OIDC token and `push_audience` is its audience,
-    both of which the worker checks.
+    both of which the worker checks. `inquiries_publishers` and `events_publishers` get
+    `roles/pubsub.publisher` on their topic: every identity whose code publishes there, which
+    for the inquiries topic is also whoever republishes an inquiry whose first publish failed
+    (a denied republish is an accepted inquiry that never reaches the worker).
     """
 
     project_id: str

@@ -1,14 +1,18 @@
 """Observability layer: alerts, an uptime check, a dashboard and log retention for the agents.
 
 Why: the platform must tell someone when the api fails or slows down, when the worker errors,
-when Pub/Sub work piles up or dead-letters, and when inquiries fail; and show all of it on
-one page. Every alert carries a runbook text and goes to the configured channels.
+when Pub/Sub work piles up or dead-letters, when inquiries fail, and when accepted inquiries
+stay `queued` with nobody working on them; and show all of it on one page. Every alert
+carries a runbook text and goes to the configured channels.
 
 Creates: email `google_monitoring_notification_channel`s; a
 `google_monitoring_uptime_check_config` on `https://<api_host>/healthz` when `api_host` is
 set; log-based metrics over the app's structured logs: `<prefix>-inquiry-failures`
-(`jsonPayload.event="inquiry.state"`, `jsonPayload.status="failed"`) and
-`<prefix>-unprocessable-pushes` (`jsonPayload.event="pubsub.unprocessable"`) and, when
+(`jsonPayload.event="inquiry.state"`, `jsonPayload.status="failed"`),
+`<prefix>-unprocessable-pushes` (`jsonPayload.event="pubsub.unprocessable"`),
+`<prefix>-stale-queued-passes` (the worker's `jsonPayload.event="housekeeping"` passes whose
+`jsonPayload.stale_queued`, the inquiries still queued past the app's threshold, is at least
+`stale_queued_threshold`) and, when
 `model_usage_event` is set, `<prefix>-model-input-tokens` and `<prefix>-model-output-tokens`
 (distributions of the tokens each model call used, by `model`, so the cost per conversation can
 be charted); one
@@ -32,13 +36,13 @@ What `terraform plan` of this example alone must show (tests/modules/test_copy_a
 Inventory::
 
     counts:
-      google_logging_metric: 2
+      google_logging_metric: 3
       google_logging_project_bucket_config: 1
-      google_monitoring_alert_policy: 8
+      google_monitoring_alert_policy: 9
       google_monitoring_dashboard: 1
       google_monitoring_notification_channel: 1
       google_monitoring_uptime_check_config: 1
-      resources: 14
+      resources: 16
     values:
       google_monitoring_notification_channel.observability_email-oncall-example-com:
         {type: email, labels: {email_address: oncall@example.com}}
@@ -47,6 +51,9 @@ Inventory::
       google_logging_project_bucket_config.observability_default-log-bucket:
         {bucket_id: _Default, retention_days: 30}
       google_monitoring_alert_policy.observability_alert-dead-letter-backlog: {combiner: OR}
+      google_logging_metric.observability_stale-queued-passes:
+        {name: agents-dev-stale-queued-passes}
+      google_monitoring_alert_policy.observability_alert-stale-queued: {severity: ERROR}
 """
 
 from __future__ import annotations
@@ -149,6 +156,9 @@ class ObservabilityProps:
     dead_letter_backlog_threshold: int = 1
     worker_errors_per_5min: int = 0
     inquiry_failures_per_5min: int = 0
+    stale_queued_threshold: int = 1
+    """An alert when one housekeeping pass of the worker counts at least this many inquiries
+    still `queued` longer than the app's threshold (the app counts at most 1000)."""
     model_usage_event: str | None = None
     """`jsonPayload.event` of the app's lines that report a model call's `input_tokens` and
     `output_tokens` (with `model`); None: no token metrics or chart."""
@@ -185,7 +195,8 @@ class ObservabilityProps:
                   "oldest_unacked_seconds": (10, 604_800),
                   "dead_letter_backlog_threshold": (1, 10**6),
                   "worker_errors_per_5min": (0, 10**6),
-                  "inquiry_failures_per_5min": (0, 10**6)}  # fmt: skip
+                  "inquiry_failures_per_5min": (0, 10**6),
+                  "stale_queued_threshold": (1, 1000)}  # fmt: skip
         for name, (low, high) in ranges.items():
             value = getattr(self, name)
             if not isinstance(value, int) or not low <= value <= high:
@@ -240,6 +251,9 @@ def log_filters(props: ObservabilityProps) -> dict[str, str]:
         'jsonPayload.event="http.request" AND jsonPayload.status>=500',
         "unprocessable_pushes": f"{on(props.worker_service_name)} AND "
         'jsonPayload.event="pubsub.unprocessable"',
+        "stale_queued": f"{on(props.worker_service_name)} AND "
+        'jsonPayload.event="housekeeping" AND '
+        f"jsonPayload.stale_queued>={props.stale_queued_threshold}",
     }
 
 
@@ -247,6 +261,7 @@ def signals(
     props: ObservabilityProps,
     failure_metric: str,
     unprocessable_metric: str,
+    stale_queued_metric: str,
     uptime_check_id: str | None,
 ) -> list[Signal]:
     """The alert table: one row per signal the platform watches."""
@@ -274,8 +289,10 @@ def signals(
                filter=_run_metric(worker, "request_count", five_xx),
                aligner="ALIGN_DELTA", reducer="REDUCE_SUM", group_by=by_service,
                threshold=props.worker_errors_per_5min, duration="0s",
-               runbook=f"`{worker}` answered Pub/Sub pushes with 5xx: those messages are "
-               "retried and may dead-letter. Check the worker's error logs."),
+               runbook=f"`{worker}` answered with 5xx. A Pub/Sub push: the message is retried "
+               "and may dead-letter. Cloud Scheduler's `POST /tasks/housekeeping`: an inquiry "
+               "whose publish had failed could not be published again (the pass's "
+               '`event="housekeeping"` line counts it). Check the worker\'s error logs.'),
         # Monitoring compares with > only: "at least N messages" is "> N - 1".
         Signal(key="dead_letter_backlog", title="Dead-letter backlog", severity="ERROR",
                filter=_pubsub_metric(dead_letter, "num_undelivered_messages"),
@@ -303,6 +320,17 @@ def signals(
                runbook="The worker acknowledged pushes it can never process (not retried, so "
                "not dead-lettered). Find them, with their data, in Logs Explorer with "
                f"`{log_filters(props)['unprocessable_pushes']}`."),
+        Signal(key="stale_queued", title="Inquiries queued too long", severity="ERROR",
+               filter=f'metric.type = "{stale_queued_metric}" AND '
+               'resource.type = "cloud_run_revision"',
+               aligner="ALIGN_DELTA", reducer="REDUCE_SUM", threshold=0, duration="0s",
+               runbook=f"A housekeeping pass of `{worker}` counted at least "
+               f"{props.stale_queued_threshold} accepted inquiries still `queued` after the "
+               "app's threshold (`stale_after_seconds` of its line): no worker has them. Their "
+               "publish keeps failing (the worker's 5xx alert fires too: check Pub/Sub and the "
+               "worker's publisher grant on the inquiries topic), or their pushes never reach "
+               "the worker (check the push subscription, the dead-letter backlog and 401s). "
+               f"Find the passes in Logs Explorer with `{log_filters(props)['stale_queued']}`."),
     ]
     if uptime_check_id is not None:
         rows.append(Signal(key="api_uptime", title="API uptime check failures", severity="CRITICAL",
@@ -384,10 +412,11 @@ def _user_metric(name: str) -> str:
 
 
 class Observability(Construct):
-    """Channels, uptime check, log-based metric, alert policies, dashboard, log retention.
+    """Channels, uptime check, log-based metrics, alert policies, dashboard, log retention.
 
     Attributes: `channels` (list of notification channels), `alert_policies` (dict by signal
-    key, see `signals()`), `dashboard`, `inquiry_failures_metric`, `uptime_check` (or None),
+    key, see `signals()`), `dashboard`, `inquiry_failures_metric`,
+    `unprocessable_pushes_metric`, `stale_queued_metric`, `uptime_check` (or None),
     `log_bucket`, `log_filters` (dict of the Logging queries used, by name).
     """
 
@@ -450,11 +479,19 @@ class Observability(Construct):
             "Pushes the worker acknowledged but can never process (app structured logs)",
             self.log_filters["unprocessable_pushes"],
         )
+        self.stale_queued_metric = self._log_metric(
+            props,
+            "stale-queued-passes",
+            f"Housekeeping passes that counted at least {props.stale_queued_threshold} inquiries"
+            " queued too long (app structured logs)",
+            self.log_filters["stale_queued"],
+        )
         check_id = self.uptime_check.uptime_check_id if self.uptime_check else None
         rows = signals(
             props,
             _user_metric(f"{prefix}-inquiry-failures"),
             _user_metric(f"{prefix}-unprocessable-pushes"),
+            _user_metric(f"{prefix}-stale-queued-passes"),
             check_id,
         )
         routes = [c.name for c in self.channels] + list(props.extra_notification_channels)
@@ -462,6 +499,7 @@ class Observability(Construct):
         needs = {
             "inquiry_failures": [self.inquiry_failures_metric],
             "unprocessable_pushes": [self.unprocessable_pushes_metric],
+            "stale_queued": [self.stale_queued_metric],
         }
         self.alert_policies = {s.key: self._alert(props, s, routes, needs.get(s.key)) for s in rows}
         charts = []

@@ -64,7 +64,9 @@ class CompositeQuery:
         return (*((name, "ASCENDING") for name in self.equals), self.order_by)
 
 
-# Queued inquiries not updated since before a moment, oldest first (the requeue sweep).
+# Queued inquiries not updated since before a moment, oldest first: the requeue sweep, and
+# housekeeping's count of inquiries queued too long (a queued inquiry's `updated_at` is its
+# `created_at`), which one index serves.
 UNPUBLISHED_INQUIRIES = CompositeQuery(
     name="unpublished_inquiries",
     collection=INQUIRIES,

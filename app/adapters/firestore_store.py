@@ -449,6 +449,16 @@ class FirestoreStore:
                         break
         return found
 
+    def count_queued_inquiries(self, created_before: datetime, limit: int) -> int:
+        """A count aggregation over the sweep's query: the same index serves it, and Firestore
+        bills one read per batch of up to 1000 index entries counted, not one per inquiry."""
+        query = self._composite(
+            UNPUBLISHED_INQUIRIES, {"status": InquiryStatus.QUEUED.value}, "<", created_before
+        ).limit(limit)
+        with translated_errors("inquiry count"):
+            (results,) = query.count(alias="queued").get(**self._call)
+        return int(results[0].value)
+
     def claim_inquiry(
         self, inquiry_id: str, holder: str, now: datetime, lease_until: datetime
     ) -> Claim:

@@ -415,6 +415,15 @@ class SqliteStore:
             ).fetchall()
         return [r["id"] for r in rows]
 
+    def count_queued_inquiries(self, created_before: datetime, limit: int) -> int:
+        with self.db.read() as conn:
+            row = conn.execute(
+                "SELECT COUNT(*) AS n FROM (SELECT 1 FROM inquiries WHERE status = ?"
+                " AND created_at < ? LIMIT ?)",
+                (InquiryStatus.QUEUED.value, to_ts(created_before), limit),
+            ).fetchone()
+        return int(row["n"])
+
     def claim_inquiry(
         self, inquiry_id: str, holder: str, now: datetime, lease_until: datetime
     ) -> Claim:

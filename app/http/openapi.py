@@ -123,16 +123,26 @@ SCHEMAS: dict[str, Any] = {
         error=STRING,
     ),
     "HousekeepingSummary": _obj(
-        ["republished", "purged"],
+        ["republished", "republish_failed", "purged", "stale_queued"],
         republished={
             "type": "integer",
             "minimum": 0,
             "description": "Inquiries whose earlier publish had failed, published now",
         },
+        republish_failed={
+            "type": "integer",
+            "minimum": 0,
+            "description": "1 when a republish failed again (the pass then answers 503)",
+        },
         purged={
             "type": "integer",
             "minimum": 0,
             "description": "Expired sessions, messages, inquiries and records deleted",
+        },
+        stale_queued={
+            "type": "integer",
+            "minimum": 0,
+            "description": "Inquiries still queued longer than STALE_QUEUED_AFTER_SECONDS",
         },
     ),
 }

@@ -157,9 +157,9 @@ def test_an_inquiry_whose_publish_failed_is_accepted_and_published_later(
     assert services.queue.counts() == {}
 
     monkeypatch.setattr(services.queue, "publish", real_publish)
-    assert services.inquiries.requeue_unpublished() == 0  # too young: its publish may be in flight
+    assert services.inquiries.requeue_unpublished() == (0, 0)  # too young: may be in flight
     clock.advance(31)
-    assert services.inquiries.requeue_unpublished() == 1
+    assert services.inquiries.requeue_unpublished() == (1, 0)
     assert services.queue.counts() == {"pending": 1}
-    assert services.inquiries.requeue_unpublished() == 0  # published once only
+    assert services.inquiries.requeue_unpublished() == (0, 0)  # published once only
     assert services.inquiries.get(inquiry.id, customer_id="C004").status is InquiryStatus.QUEUED

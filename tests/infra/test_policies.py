@@ -94,26 +94,6 @@ def test_worker_is_internal_and_invokable_by_the_push_identity_alone(stack: Any)
     assert all(g["role"] == "roles/run.invoker" for g in invokers)
 
 
-def test_only_the_api_publishes_inquiries_and_only_the_worker_publishes_events(
-    stack: Any,
-) -> None:
-    _, tf, _ = stack
-    prefix = _prefix(stack)
-
-    def publishers(topic_name: str) -> set[str]:
-        topic = only(tf, "google_pubsub_topic", name=topic_name)
-        topic_ref = f"${{{ref(tf, 'google_pubsub_topic', topic)}.name}}"
-        grants = resources(tf, "google_pubsub_topic_iam_member").values()
-        return {g["member"] for g in grants if g["topic"] == topic_ref}
-
-    def member(workload: str) -> str:
-        account = only(tf, "google_service_account", account_id=f"{prefix}-{workload}")
-        return f"${{{ref(tf, 'google_service_account', account)}.member}}"
-
-    assert publishers(f"{prefix}-inquiries") == {member("api")}
-    assert publishers(f"{prefix}-inquiry-events") == {member("worker")}
-
-
 def test_push_subscription_uses_oidc_and_dead_letters_with_the_agent_grants(stack: Any) -> None:
     _, tf, env = stack
     prefix = _prefix(stack)

@@ -39,6 +39,7 @@ NETWORK_ID = f"projects/{PROJECT}/global/networks/agents-dev"
 OWN = {
     "test/observability/alert-inquiry-failures": "test/observability/inquiry-failures",
     "test/observability/alert-unprocessable-pushes": "test/observability/unprocessable-pushes",
+    "test/observability/alert-stale-queued": "test/observability/stale-queued-passes",
     "test/api/service": "test/secret-grant",
     "test/worker/service": "test/secret-grant",
     "test/customer-identity/password-policy": "test/customer-identity/config",

@@ -7,6 +7,7 @@ import json
 import logging
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,6 +36,7 @@ SIGNALS = {
     "oldest_unacked_age",
     "inquiry_failures",
     "unprocessable_pushes",
+    "stale_queued",
 }
 BUILT: dict[str, Observability] = {}
 
@@ -53,6 +55,7 @@ def build(stack: Any) -> None:
             latency_p95_ms=1500,
             oldest_unacked_seconds=300,
             dead_letter_backlog_threshold=3,
+            stale_queued_threshold=3,
         ),
     )
     BUILT["dev"] = Observability(stack, "dev", ObservabilityProps(**DEV))
@@ -348,6 +351,8 @@ def test_server_error_filters_match_5xx_request_lines_of_their_service(app_lines
         ({"log_retention_days": 3651}, "log_retention_days"),
         ({"dead_letter_backlog_threshold": 0}, "dead_letter_backlog_threshold"),
         ({"oldest_unacked_seconds": 1}, "oldest_unacked_seconds"),
+        ({"stale_queued_threshold": 0}, "stale_queued_threshold"),
+        ({"stale_queued_threshold": 1001}, "stale_queued_threshold"),
         ({"name_prefix": "Agents"}, "name_prefix"),
         ({"worker_service_name": ""}, "worker_service_name"),
         ({"labels": {"app": "agents"}}, "labels"),
@@ -399,3 +404,72 @@ def test_without_a_usage_event_there_are_no_token_metrics(tf) -> None:
     assert not {n for n in names if "tokens" in n}
     with pytest.raises(ValueError, match="model_usage_event"):
         ObservabilityProps(**DEV, model_usage_event="has space")
+
+
+# --- Inquiries left queued too long ------------------------------------------------------
+
+
+def test_stale_queued_alert_watches_its_log_metric_after_it_exists(tf: dict[str, Any]) -> None:
+    """Passes that counted at least the threshold's inquiries queued too long, on the worker."""
+    metrics = resources(tf, "google_logging_metric")
+    for prefix, at_least in (("agents-prod", 3), ("agents-dev", 1)):
+        (logical,) = [k for k, m in metrics.items() if m["name"] == f"{prefix}-stale-queued-passes"]
+        metric = metrics[logical]
+        assert metric["filter"] == (
+            f'resource.type="cloud_run_revision" AND resource.labels.service_name="{prefix}-'
+            f'worker" AND jsonPayload.event="housekeeping" AND jsonPayload.stale_queued>={at_least}'
+        )
+        assert metric["metric_descriptor"]["metric_kind"] == "DELTA"
+        alert = policies(tf, prefix)["Inquiries queued too long"]
+        assert f"google_logging_metric.{logical}" in alert["depends_on"]
+        (cond,) = alert["conditions"]
+        threshold = cond["condition_threshold"]
+        assert f'"logging.googleapis.com/user/{prefix}-stale-queued-passes"' in threshold["filter"]
+        assert (threshold["comparison"], threshold["threshold_value"]) == ("COMPARISON_GT", 0)
+        assert alert["severity"] == "ERROR"
+        assert f"at least {at_least} accepted inquiries" in alert["documentation"]["content"]
+    assert (
+        BUILT["prod"].stale_queued_metric.filter_input == BUILT["prod"].log_filters["stale_queued"]
+    )
+
+
+def test_worker_errors_runbook_covers_a_failed_housekeeping_pass(tf: dict[str, Any]) -> None:
+    """Housekeeping answers 503 when a republish fails: that 5xx is what this alert sees."""
+    (cond,) = policies(tf, "agents-prod")["Worker 5xx responses"]["conditions"]
+    runbook = policies(tf, "agents-prod")["Worker 5xx responses"]["documentation"]["content"]
+    assert "/tasks/housekeeping" in runbook
+    assert 'response_code_class = "5xx"' in cond["condition_threshold"]["filter"]
+
+
+def test_stale_queued_filter_matches_the_worker_s_real_housekeeping_lines(tmp_path: Path) -> None:
+    """Through the app's logging and its real housekeeping: a pass that counted inquiries
+    queued too long matches, a quiet pass and the api do not, and the threshold holds."""
+    from app.logging_setup import configure_logging
+    from tests.app.core_support import make_services
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    stream = io.StringIO()
+    services = make_services(tmp_path / "data", agent_role="worker")
+    try:
+        configure_logging("worker", level="debug", project=PROJECT, stream=stream)
+        services.housekeeping()  # nothing queued
+        for order_id in ("A1007", "A1008"):
+            services.inquiries.create("refund_review", {"order_id": order_id}, customer_id="C004")
+        services.clock.advance(11 * 60)  # never delivered: the dispatcher is not running
+        assert services.housekeeping()["stale_queued"] == 2
+    finally:
+        services.close()
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
+    quiet, stale = [ln for ln in stream.getvalue().splitlines() if '"housekeeping"' in ln]
+    assert json.loads(stale)["severity"] == "WARNING"
+    assert json.loads(stale)["stale_after_seconds"] == 600
+    dev, prod = BUILT["dev"].log_filters["stale_queued"], BUILT["prod"].log_filters["stale_queued"]
+    assert matches(dev, as_log_entry(stale, "agents-dev-worker"))
+    assert not matches(dev, as_log_entry(quiet, "agents-dev-worker"))
+    assert not matches(dev, as_log_entry(stale, "agents-dev-api"))
+    assert not matches(prod, as_log_entry(stale, "agents-prod-worker"))  # 2 is under its 3
