@@ -1,11 +1,12 @@
-"""The stateless FAQ agent: BM25 ranking (the `bm25s` library) over the shipped knowledge base,
-on words and on what they mean.
+"""The stateless FAQ agent: BM25 ranking over the shipped knowledge base, on words and on what
+they mean.
 
 Each text, entry or question, becomes terms: its content words (typos corrected against the
 FAQ's own words, lightly stemmed) plus the concepts they express (`faq_lexicon`: "delivery",
 "postage" and "send" all add `#ship`), so a customer's words meet an entry's on meaning, not
-only on spelling. An entry's question counts three times: it is what customers' words resemble
-most.
+only on spelling. Each phrasing of an entry's question (the question and its alternates) is a
+document; an entry scores its best phrasing, weighted, plus its answer: the question is what
+customers' words resemble most.
 
 `relevant` is the router's: the best entry only when it answers the question, judged by two
 things measured on the question's words: a BM25 score floor, and coverage, the share of the
@@ -13,32 +14,29 @@ question's informative words (weighted by their inverse document frequency, a wo
 never uses weighing the most) that the entry contains. "Do you sell iphones?" shares "sell"
 with the gift card entry but not "iphones", so it gets no unrelated answer.
 
-The index is built once when the agent is created (a few milliseconds) and only read
-afterwards, so one agent serves every request and thread with no state. Each term's BM25 weight
-in each entry is read out of the bm25s index once, as postings, and a query's scores are summed
-in plain Python: for a few dozen entries numpy's per-call overhead would be most of a query's
-cost (tests/app/test_faq_agent.py compares the two).
+The index is built once when the agent is created and only read afterwards, so one agent
+serves every request and thread with no state. It is postings: each term's Lucene BM25 weight
+in each document (k1 1.5, b 0.75, the formula and defaults of the `bm25s` library, which the
+tests hold it to), computed here in plain Python; a query's scores are sums over them. Doing
+without bm25s keeps numpy out of every cold start, and for a few hundred short documents plain
+Python is as fast as numpy's per-call overhead.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import logging
 import math
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import bm25s
-
 from app.agents.faq_lexicon import CONCEPTS
 from app.domain import FaqHit
 from app.errors import InvalidInput
 from app.text_matching import GAP, MAX_GAP, Vocabulary, words
-
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
 MAX_QUERY_CHARS = 500
 MAX_TOP_K = 20
@@ -46,17 +44,20 @@ MIN_RELEVANT_SCORE = 1.0  # below this the best entry is a guess, not an answer
 MIN_COVERAGE = 0.15  # the share of the question's informative words the entry must contain
 QUESTION_WEIGHT = 2.0  # an entry's question weighs this much more than its answer
 
-_STOPWORDS = frozenset(bm25s.stopwords.STOPWORDS_EN) | {
-    "i", "me", "my", "you", "your", "we", "our", "us", "do", "does", "did", "can", "could",
-    "how", "what", "when", "where", "which", "who", "why", "have", "has", "am", "get", "would",
-    "should", "there", "s", "t", "d", "any", "so", "whats", "from", "about", "into", "onto",
-    "with", "for", "of", "to", "at", "on", "in", "by", "up", "it", "its", "this", "that", "im",
-    "ive", "id", "hi", "hello",
-    "please", "pls", "thanks", "guys", "ok", "okay", "hey", "need", "want", "like", "know",
-    "tell", "anything", "something", "someone", "way", "still", "just", "really", "also", "got",
-    "u", "ur", "ya", "yes", "well", "much", "many", "one", "ones", "thats", "dont",
-    "youre", "wanna", "gonna", "let", "give", "make", "made", "go", "going", "see", "once",
-    "out", "say", "says", "here", "isnt", "actually", "roughly", "exactly", "already",
+K1, B = 1.5, 0.75  # BM25's term-frequency saturation and length normalisation
+# Words that carry no question's meaning: common English function words, then chat filler.
+_STOPWORDS = {
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is",
+    "it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there",
+    "these", "they", "this", "to", "was", "will", "with", "i", "me", "my", "you", "your", "we",
+    "our", "us", "do", "does", "did", "can", "could", "how", "what", "when", "where", "which",
+    "who", "why", "have", "has", "am", "get", "would", "should", "s", "t", "d", "any", "so",
+    "whats", "from", "about", "onto", "up", "its", "im", "ive", "id", "hi", "hello", "please",
+    "pls", "thanks", "guys", "ok", "okay", "hey", "need", "want", "like", "know", "tell",
+    "anything", "something", "someone", "way", "still", "just", "really", "also", "got", "u",
+    "ur", "ya", "yes", "well", "much", "many", "one", "ones", "thats", "dont", "youre",
+    "wanna", "gonna", "let", "give", "make", "made", "go", "going", "see", "once", "out",
+    "say", "says", "here", "isnt", "actually", "roughly", "exactly", "already",
 }  # fmt: skip
 
 
@@ -188,8 +189,8 @@ class FaqAgent:
                 phrasings.append(self.analyzer.terms(phrasing))
                 self._phrasing_entry.append(position)
         answers = [self.analyzer.terms(f"{e.category} {e.answer}") for e in self.entries]
-        self._question_postings = _postings(build_index(phrasings))
-        self._answer_postings = _postings(build_index(answers))
+        self._question_postings = postings(phrasings)
+        self._answer_postings = postings(answers)
         corpus = [list(answers[i]) for i in range(len(self.entries))]
         for position, terms in zip(self._phrasing_entry, phrasings, strict=True):
             corpus[position] += terms
@@ -286,13 +287,6 @@ def _positions(tokens: list[str], start: int, phrase: tuple[str, ...]) -> list[i
     return None
 
 
-def build_index(corpus: list[list[str]]) -> bm25s.BM25:
-    """The bm25s index of the entries' terms, entry i being document i."""
-    index = bm25s.BM25()
-    index.index(corpus, show_progress=False)
-    return index
-
-
 def _idf(corpus: list[list[str]]) -> dict[str, float]:
     """Each term's inverse document frequency over the entries (BM25's formula)."""
     count = len(corpus)
@@ -308,16 +302,14 @@ def _best_first(item: tuple[int, float]) -> tuple[float, int]:
     return -score, entry
 
 
-def _postings(index: bm25s.BM25) -> dict[str, tuple[tuple[int, float], ...]]:
-    """Each indexed term's (entry, BM25 weight) pairs, read from `index` once per term.
-
-    Only positive weights are kept (bm25s's IDF is always positive), so every entry a query
-    reaches has a positive score.
-    """
-    postings = {}
-    for term, term_id in index.vocab_dict.items():
-        if not term:
-            continue  # bm25s keeps "" for unknown words; the tokenizer never produces it
-        weights = index.get_scores_from_ids([term_id])
-        postings[term] = tuple((int(i), float(weights[i])) for i in (weights > 0).nonzero()[0])
-    return postings
+def postings(corpus: list[list[str]]) -> dict[str, tuple[tuple[int, float], ...]]:
+    """Each term's (document, Lucene BM25 weight) pairs over `corpus`, document i being
+    corpus[i]: idf * tf / (tf + K1 * (1 - B + B * length / average length))."""
+    idf = _idf(corpus)
+    average = sum(len(terms) for terms in corpus) / max(1, len(corpus)) or 1.0
+    found: dict[str, list[tuple[int, float]]] = {}
+    for document, terms in enumerate(corpus):
+        norm = K1 * (1 - B + B * len(terms) / average)
+        for term, count in sorted(Counter(terms).items()):
+            found.setdefault(term, []).append((document, idf[term] * count / (count + norm)))
+    return {term: tuple(pairs) for term, pairs in found.items()}

@@ -8,7 +8,6 @@ from app.agents.faq import (
     QUESTION_WEIGHT,
     FaqAgent,
     FaqEntry,
-    build_index,
     load_entries,
     stem,
     tokenize,
@@ -76,6 +75,15 @@ QUERIES = [
     "gift card balance and vouchers",
     "xylophone",
 ]
+
+
+def build_index(corpus: list[list[str]]):
+    """The bm25s library's index of `corpus` (a dev dependency: the reference, not the app's)."""
+    import bm25s
+
+    index = bm25s.BM25()
+    index.index(corpus, show_progress=False)
+    return index
 
 
 def bm25s_scores(faq: FaqAgent, query: str) -> dict[int, float]:
