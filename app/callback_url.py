@@ -18,19 +18,20 @@ host: `https://attacker.tld\\.partner.example/cb` passed a check made with `urls
 
 Where the host's addresses point (loopback, private, metadata) is checked by the sender on
 the address it connects to (app/adapters/http_callback.py), since DNS can change after this.
+requests is imported at the first URL checked, not with this module: the settings and infra
+only read the allow-list, and an instance's cold start should not pay for it.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from requests.adapters import HTTPAdapter
-from requests.exceptions import RequestException
-from requests.models import PreparedRequest
-from urllib3.exceptions import LocationParseError
-from urllib3.util import parse_url
+if TYPE_CHECKING:
+    from requests.adapters import HTTPAdapter
 
 HTTPS_PORT = 443
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
@@ -40,8 +41,14 @@ ENTRY_FORMS = (
     "a host name, *.domain (of two labels at least), or either with :port (1-65535):"
     " letters, digits, hyphens and dots, not an IP address"
 )
-# Only its URL-to-connection step is used; it opens no connection.
-_ADAPTER = HTTPAdapter()
+
+
+@functools.cache
+def _adapter() -> HTTPAdapter:
+    """requests' adapter; only its URL-to-connection step is used, it opens no connection."""
+    from requests.adapters import HTTPAdapter
+
+    return HTTPAdapter()
 
 
 class CallbackUrlError(ValueError):
@@ -107,11 +114,16 @@ def allowed_callback_url(url: str, allowed_hosts: Iterable[str]) -> str:
             "callback_url must be printable ASCII without spaces, backslashes or control"
             " characters (percent-encode anything else)"
         )
+    from requests.exceptions import RequestException
+    from requests.models import PreparedRequest
+    from urllib3.exceptions import LocationParseError
+    from urllib3.util import parse_url
+
     prepared = PreparedRequest()
     try:
         prepared.prepare_url(url, None)
         parsed = parse_url(prepared.url or "")
-        target, _ = _ADAPTER.build_connection_pool_key_attributes(prepared, True)
+        target, _ = _adapter().build_connection_pool_key_attributes(prepared, True)
     except (RequestException, LocationParseError, ValueError):
         raise CallbackUrlError("callback_url is not a valid URL") from None
     if target["scheme"] != "https" or parsed.scheme != "https":

@@ -61,7 +61,7 @@ logconfig_dict = {
     "disable_existing_loggers": False,
     "handlers": {
         "json": {
-            "class": "google.cloud.logging_v2.handlers.StructuredLogHandler",
+            "class": "app.cloud_log_handler.CloudLogHandler",
             "labels": {"component": "gunicorn"},
             "stream": "ext://sys.stdout",
         }
@@ -70,8 +70,6 @@ logconfig_dict = {
     "loggers": {
         "gunicorn.error": {"handlers": ["json"], "level": loglevel.upper(), "propagate": False},
         "gunicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
-        # the library's one diagnostic line would otherwise reach the root handler twice
-        "google.cloud.logging_v2.handlers.structured_log": {"propagate": False},
     },
 }
 

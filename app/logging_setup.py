@@ -1,6 +1,6 @@
 """Structured JSON logs on stdout, in the shape Cloud Logging parses on Cloud Run.
 
-One `StructuredLogHandler` (google-cloud-logging) on the root logger writes every record as one
+One `CloudLogHandler` (app.cloud_log_handler) on the root logger writes every record as one
 JSON line with `severity`, `message`, `logging.googleapis.com/labels` and
 `logging.googleapis.com/trace`. Fields passed as `extra={"json_fields": {...}}` land in the
 entry's `jsonPayload`, which is what the log-based metrics of `modules/observability.py` filter
@@ -8,9 +8,7 @@ on (`jsonPayload.event`, `jsonPayload.status`).
 
 The trace of the request being served is kept in a context variable (bound by the HTTP layer
 for each request), so every line logged while serving it, from any module, is grouped under the
-request's trace in Cloud Logging. Importing the handler costs about 0.2 s (it pulls in the
-logging client), so it is imported once, inside `configure_logging`, and never by modules that
-only log.
+request's trace in Cloud Logging.
 
 For the agents: call `log_inquiry_state(inquiry, attempt)` on every inquiry state change.
 """
@@ -27,7 +25,9 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import IO, Any
 
+from app.cloud_log_handler import CloudLogHandler, TraceFields
 from app.domain import Inquiry, InquiryStatus
+from app.structured_line import StructuredLineWriter
 
 INQUIRY_LOGGER = "app.inquiry"
 REQUEST_LOGGER = "app.http"
@@ -109,31 +109,17 @@ class LogPayload(dict):
         return str(self.get("message", ""))
 
 
-class _CloudLoggingFields(logging.Filter):
-    """Sets the Cloud Logging fields StructuredLogHandler writes: the bound request trace, then
-    the library's own CloudLoggingFilter (which, left to itself, would take the trace from
-    Flask's request headers without validating them)."""
+def _bound_trace_fields(project: str | None) -> TraceFields:
+    """The bound request's trace as the handler writes it: trace, spanId and trace_sampled."""
 
-    def __init__(self, library_filter: logging.Filter, project: str | None) -> None:
-        super().__init__()
-        self.library = library_filter
-        self.project = project
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "trace"):
-            trace = _current_trace.get()
-            record.trace = trace_resource_name(trace.trace_id, self.project) if trace else None
-            record.span_id = trace.span_id if trace else None
-            record.trace_sampled = trace.sampled if trace else False
-        return self.library.filter(record)
-
-    def trace_fields(self) -> tuple[str, str, str]:
-        """The bound trace as the library writes it: trace, spanId and trace_sampled."""
+    def fields() -> tuple[str, str, str]:
         trace = _current_trace.get()
         if trace is None:
             return "", "", "false"
-        name = trace_resource_name(trace.trace_id, self.project)
+        name = trace_resource_name(trace.trace_id, project)
         return name, trace.span_id or "", "true" if trace.sampled else "false"
+
+    return fields
 
 
 def configure_logging(
@@ -148,16 +134,11 @@ def configure_logging(
     Replaces the root logger's handlers, so calling it again (a test, a reload) never doubles
     lines. Returns the installed handler.
     """
-    from google.cloud.logging_v2.handlers import StructuredLogHandler
-
-    from app.structured_line import StructuredLineWriter
-
-    handler = StructuredLogHandler(
-        labels={"role": role}, project_id=project, stream=stream or sys.stdout
+    handler = CloudLogHandler(
+        labels={"role": role},
+        stream=stream or sys.stdout,
+        trace_fields=_bound_trace_fields(project),
     )
-    (library_filter,) = handler.filters
-    fields = _CloudLoggingFields(library_filter, project)
-    handler.filters = [fields]
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -169,13 +150,8 @@ def configure_logging(
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    # The library logs one diagnostic line through its own logger; without this it would
-    # also propagate to the root handler and be written twice.
-    logging.getLogger("google.cloud.logging_v2.handlers.structured_log").propagate = False
     _state["role"] = role
-    _state["writer"] = StructuredLineWriter(
-        handler, fields.trace_fields, library_filter.default_labels
-    )
+    _state["writer"] = StructuredLineWriter(handler)
     return handler
 
 

@@ -42,6 +42,8 @@ def english_words() -> frozenset[str]:
 def fold(text: str) -> str:
     """Lower case without accents or apostrophes: "Où est ma commande" -> "ou est ma commande"."""
     text = text.lower().replace("ß", "ss").translate(_APOSTROPHES)
+    if text.isascii():
+        return text  # nothing to decompose: most texts, at a fraction of the cost
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
@@ -87,7 +89,9 @@ class Vocabulary:
 
     def __init__(self, vocabulary: Iterable[str], known: Iterable[str] = ()) -> None:
         self.words = frozenset(vocabulary)
-        self.known = frozenset(known) | self.words | english_words()
+        # English words are looked up apart, and only for a word that would be corrected:
+        # reading the list costs ~10 ms, which building a vocabulary should not pay.
+        self.known = frozenset(known) | self.words
         self._by_deletion: dict[str, set[str]] = {}
         for word in self.words:
             if len(word) >= FUZZY_MIN_LENGTH:
@@ -105,7 +109,9 @@ class Vocabulary:
         close = sorted(w for w in found if w[0] == typed[0] and abs(len(w) - len(typed)) <= 1)
         if not close:  # short words: two letters swapped ("tlak"), nothing else
             close = sorted(w for w in _transpositions(typed) if w in self.words)
-        return close[0] if len(close) == 1 else typed
+        if len(close) != 1 or typed in english_words():
+            return typed
+        return close[0]
 
     def normalize(self, tokens: Sequence[str]) -> list[str]:
         return [self.canonical(token) for token in tokens]

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from app.adapters.http_callback import DisabledCallbackSender, HttpCallbackSender
+from app.adapters.disabled_callbacks import DisabledCallbackSender
 from app.adapters.local_queue import LocalEventLog, LocalQueue
 from app.adapters.rules_model import RulesModel
 from app.adapters.sqlite_db import Database
@@ -321,6 +321,8 @@ def build_services(
     closers: list[Any] = []
     if callbacks is None:
         if settings.callback_signing_key:
+            from app.adapters.http_callback import HttpCallbackSender  # requests, ~30 ms
+
             sender = HttpCallbackSender.from_settings(settings)
             closers.append(sender.close)
             callbacks = sender

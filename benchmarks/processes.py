@@ -30,13 +30,15 @@ STOP_LIMIT_SECONDS = 15
 
 @dataclass(frozen=True)
 class Finished:
-    """A process that ran to its end: wall time, exit code, output, peak RSS in MiB."""
+    """A process that ran to its end: wall time, exit code, output, peak RSS in MiB, and the
+    monotonic time it was spawned at."""
 
     seconds: float
     returncode: int
     stdout: str
     stderr: str
     peak_rss_mib: float
+    spawned_at: float = 0.0
 
 
 def base_env(**extra: str) -> dict[str, str]:
@@ -56,6 +58,7 @@ def run_probe(
     child's high-water mark into its parent's), so a synth's Node.js child counts.
     """
     started = time.perf_counter()
+    spawned_at = time.monotonic()
     with open(os.devnull, "rb") as stdin:
         process = subprocess.Popen(
             argv,
@@ -98,6 +101,7 @@ def run_probe(
         b"".join(out_chunks).decode(),
         b"".join(err_chunks).decode(),
         usage.ru_maxrss / 1024,
+        spawned_at,
     )
 
 

@@ -362,12 +362,3 @@ class HttpCallbackSender:
 
     def close(self) -> None:
         self.adapter.close()
-
-
-class DisabledCallbackSender:
-    """Used when CALLBACK_SIGNING_KEY is unset; inquiries with a callback URL are refused then,
-    so this is only reached by inquiries stored under an earlier configuration."""
-
-    def send(self, url: str, payload: dict[str, Any], idempotency_key: str) -> CallbackOutcome:
-        log.error("callback not sent: CALLBACK_SIGNING_KEY is not set")
-        return CallbackOutcome.REJECTED

@@ -14,8 +14,8 @@ question's informative words (weighted by their inverse document frequency, a wo
 never uses weighing the most) that the entry contains. "Do you sell iphones?" shares "sell"
 with the gift card entry but not "iphones", so it gets no unrelated answer.
 
-The index is built once when the agent is created and only read afterwards, so one agent
-serves every request and thread with no state. It is postings: each term's Lucene BM25 weight
+The index is built once, at the first search, and only read afterwards, so one agent serves
+every request and thread with no state. It is postings: each term's Lucene BM25 weight
 in each document (k1 1.5, b 0.75, the formula and defaults of the `bm25s` library, which the
 tests hold it to), computed here in plain Python; a query's scores are sums over them. Doing
 without bm25s keeps numpy out of every cold start, and for a few hundred short documents plain
@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import threading
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -170,13 +171,11 @@ class Analyzer:
         return [term for unit in self.word_terms(text, correct) for term in sorted(unit)]
 
 
-class FaqAgent:
-    """Implements `app.services.FaqService`."""
+class FaqIndex:
+    """The postings and statistics of a set of entries; built once, then only read."""
 
-    def __init__(self, entries: list[FaqEntry] | None = None) -> None:
-        self.entries = entries if entries is not None else load_entries()
-        if not self.entries:
-            raise ValueError("the FAQ has no entries")
+    def __init__(self, entries: list[FaqEntry]) -> None:
+        self.entries = entries
         self.analyzer = Analyzer(
             f"{' '.join(e.phrasings)} {e.category} {e.answer}" for e in self.entries
         )
@@ -194,52 +193,12 @@ class FaqAgent:
         corpus = [list(answers[i]) for i in range(len(self.entries))]
         for position, terms in zip(self._phrasing_entry, phrasings, strict=True):
             corpus[position] += terms
-        self._entry_vocab = [set(terms) for terms in corpus]
+        self.entry_vocab = [set(terms) for terms in corpus]
         self._idf = _idf(corpus)
         self._max_idf = max(self._idf.values())
-        self._position = {e.id: i for i, e in enumerate(self.entries)}
+        self.position = {e.id: i for i, e in enumerate(self.entries)}
 
-    def search(self, query: Any, top_k: Any = 5) -> list[FaqHit]:
-        if not isinstance(query, str) or not query.strip():
-            raise InvalidInput("query must be a non-empty string", field="query")
-        if len(query) > MAX_QUERY_CHARS:
-            raise InvalidInput(f"query must be at most {MAX_QUERY_CHARS} characters", field="query")
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
-            raise InvalidInput(f"top_k must be an integer from 1 to {MAX_TOP_K}", field="top_k")
-        return self._ranked(self._query_terms(query), top_k)
-
-    def relevant(self, text: str) -> FaqHit | None:
-        """The entry that answers `text`, or None when no entry is relevant enough: an
-        off-topic question gets no unrelated answer."""
-        query = text[:MAX_QUERY_CHARS]
-        if not query.strip():
-            return None
-        units = self.analyzer.word_terms(query, correct=True)
-        hits = self._ranked([t for unit in units for t in sorted(unit)], 1)
-        if not hits or hits[0].score < MIN_RELEVANT_SCORE:
-            return None
-        best = self._position[hits[0].id]
-        vocabulary = self._entry_vocab[best]
-        about_it = any(t.startswith("#") and t in vocabulary for unit in units for t in unit)
-        if not about_it or self.coverage(units, best) < MIN_COVERAGE:
-            return None  # sharing a word or two is not answering the question
-        return hits[0]
-
-    def coverage(self, units: list[set[str]], entry: int) -> float:
-        """The idf-weighted share of the question's words whose terms the entry contains."""
-        vocabulary = self._entry_vocab[entry]
-        total = covered = 0.0
-        for unit in units:
-            weight = max((self._idf[t] for t in unit if t in self._idf), default=self._max_idf)
-            total += weight
-            if unit & vocabulary:
-                covered += weight
-        return covered / total if total else 0.0
-
-    def _query_terms(self, query: str) -> list[str]:
-        return self.analyzer.terms(query, correct=True)
-
-    def _ranked(self, terms: list[str], top_k: int) -> list[FaqHit]:
+    def ranked(self, terms: list[str], top_k: int) -> list[FaqHit]:
         by_phrasing: dict[int, float] = {}
         for term in terms:
             for phrasing, weight in self._question_postings.get(term, ()):
@@ -257,6 +216,79 @@ class FaqAgent:
             FaqHit(entries[i].id, entries[i].question, entries[i].answer, round(score, 4))
             for i, score in ranked
         ]
+
+    def coverage(self, units: list[set[str]], entry: int) -> float:
+        """The idf-weighted share of the question's words whose terms the entry contains."""
+        vocabulary = self.entry_vocab[entry]
+        total = covered = 0.0
+        for unit in units:
+            weight = max((self._idf[t] for t in unit if t in self._idf), default=self._max_idf)
+            total += weight
+            if unit & vocabulary:
+                covered += weight
+        return covered / total if total else 0.0
+
+
+class FaqAgent:
+    """Implements `app.services.FaqService`.
+
+    The entries are read when the agent is made (a broken FAQ file stops the start); the index
+    (~35 ms) is built by the first search, so an instance woken by any other request, and the
+    worker, which never searches, start without it.
+    """
+
+    def __init__(self, entries: list[FaqEntry] | None = None) -> None:
+        self.entries = entries if entries is not None else load_entries()
+        if not self.entries:
+            raise ValueError("the FAQ has no entries")
+        self._index: FaqIndex | None = None
+        self._building = threading.Lock()
+
+    @property
+    def index(self) -> FaqIndex:
+        index = self._index
+        if index is None:
+            with self._building:  # one build, however many requests arrive at once
+                if self._index is None:
+                    self._index = FaqIndex(self.entries)
+                index = self._index
+        return index
+
+    @property
+    def analyzer(self) -> Analyzer:
+        return self.index.analyzer
+
+    def search(self, query: Any, top_k: Any = 5) -> list[FaqHit]:
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidInput("query must be a non-empty string", field="query")
+        if len(query) > MAX_QUERY_CHARS:
+            raise InvalidInput(f"query must be at most {MAX_QUERY_CHARS} characters", field="query")
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
+            raise InvalidInput(f"top_k must be an integer from 1 to {MAX_TOP_K}", field="top_k")
+        index = self.index
+        return index.ranked(index.analyzer.terms(query, correct=True), top_k)
+
+    def relevant(self, text: str) -> FaqHit | None:
+        """The entry that answers `text`, or None when no entry is relevant enough: an
+        off-topic question gets no unrelated answer."""
+        query = text[:MAX_QUERY_CHARS]
+        if not query.strip():
+            return None
+        index = self.index
+        units = index.analyzer.word_terms(query, correct=True)
+        hits = index.ranked([t for unit in units for t in sorted(unit)], 1)
+        if not hits or hits[0].score < MIN_RELEVANT_SCORE:
+            return None
+        best = index.position[hits[0].id]
+        vocabulary = index.entry_vocab[best]
+        about_it = any(t.startswith("#") and t in vocabulary for unit in units for t in unit)
+        if not about_it or index.coverage(units, best) < MIN_COVERAGE:
+            return None  # sharing a word or two is not answering the question
+        return hits[0]
+
+    def coverage(self, units: list[set[str]], entry: int) -> float:
+        """The idf-weighted share of the question's words whose terms the entry contains."""
+        return self.index.coverage(units, entry)
 
 
 def _find(

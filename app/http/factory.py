@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.http import customers, dev_token, faq, health, inquiries, openapi, pubsub, sessions, tasks
+from app.http import customers, faq, health, inquiries, openapi, pubsub, sessions, tasks
 from app.http.access import install_access_gate
 from app.http.problems import register_problem_handlers
 from app.http.push_auth import PushVerifier, choose_push_verifier
@@ -68,6 +68,8 @@ def create_app(
     if identity is not None:
         install_access_gate(app, identity.authenticator)
         if identity.local_issuer is not None:
+            from app.http import dev_token  # local mode only: it loads the local issuer
+
             dev_token.register(app, identity.local_issuer)
     register_problem_handlers(app)
     install_request_logging(app, role)

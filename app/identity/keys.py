@@ -18,11 +18,12 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
-
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from typing import TYPE_CHECKING
 
 from app.identity.errors import InvalidToken, KeysUnavailable
+
+if TYPE_CHECKING:  # cryptography is imported with the first keys fetched, not at start
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 # Identity Platform (Firebase Auth) ID tokens are signed by these keys, published as X.509
 # certificates by key id: https://firebase.google.com/docs/auth/admin/verify-id-tokens
@@ -64,6 +65,9 @@ def fetch_url(url: str) -> tuple[bytes, Mapping[str, str]]:
 
 def parse_certificates(body: bytes) -> dict[str, RSAPublicKey]:
     """`{"<kid>": "<PEM certificate>", ...}` -> RSA public keys by key id."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
     document = json.loads(body.decode("utf-8"))
     if not isinstance(document, dict) or not document:
         raise ValueError("expected a JSON object of key id -> PEM certificate")

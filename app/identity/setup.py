@@ -11,13 +11,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from app.identity.callers import Authenticator
 from app.identity.keys import RemoteKeys
-from app.identity.local_issuer import LocalIssuer, LocalKeyError
 from app.identity.pseudonym import Pseudonyms
 from app.identity.tokens import TokenVerifier
 from app.settings import Settings, SettingsError
+
+if TYPE_CHECKING:  # the local issuer (PyJWT, cryptography) is imported in local mode only
+    from app.identity.local_issuer import LocalIssuer
 
 SECURETOKEN_ISSUER = "https://securetoken.google.com/"
 
@@ -54,6 +57,8 @@ def build_identity(
                 "AUTH_MODE: must be identity_platform on Cloud Run (K_SERVICE is set): local"
                 " mode lets anyone mint a token"
             )
+        from app.identity.local_issuer import LocalIssuer, LocalKeyError
+
         try:
             issuer = LocalIssuer.load_or_create(settings.data_dir, settings.auth_customer_claim)
         except LocalKeyError as error:

@@ -8,7 +8,9 @@ signature, `iss` and `aud` exactly the expected ones, `exp` in the future and `i
 
 Every refusal is an `InvalidToken` whose reason names the failed check and never repeats the
 token. PyJWT does the decoding and the standard claims; the algorithm is fixed here, never
-taken from the token, so `alg: none` or HS256 signed with the public key cannot pass.
+taken from the token, so `alg: none` or HS256 signed with the public key cannot pass. PyJWT
+(and the cryptography it loads, ~25 ms) is imported at the first token checked, not at start:
+an instance woken by an anonymous request or a health check never pays for it.
 
 A client sends the same token with every request for up to an hour, and the signature check
 is most of a verification's cost (~0.1 ms), so tokens that passed are remembered (a bounded
@@ -23,12 +25,12 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
-
-import jwt
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from typing import TYPE_CHECKING, Any, Protocol
 
 from app.identity.errors import InvalidToken
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 ALGORITHM = "RS256"
 CLOCK_SKEW_SECONDS = 30
@@ -46,13 +48,13 @@ class KeySource(Protocol):
         ...
 
 
-_REFUSALS: tuple[tuple[type[Exception], str], ...] = (
-    (jwt.ExpiredSignatureError, "the token has expired"),
-    (jwt.ImmatureSignatureError, "the token is not valid yet (issued in the future)"),
-    (jwt.InvalidSignatureError, "the token's signature is invalid"),
-    (jwt.InvalidIssuedAtError, "the token's iat must be a number"),
-    (jwt.InvalidAlgorithmError, f"the token's algorithm must be {ALGORITHM}"),
-    (jwt.DecodeError, "the token is malformed"),
+_REFUSALS: tuple[tuple[str, str], ...] = (  # PyJWT's exception names, first match wins
+    ("ExpiredSignatureError", "the token has expired"),
+    ("ImmatureSignatureError", "the token is not valid yet (issued in the future)"),
+    ("InvalidSignatureError", "the token's signature is invalid"),
+    ("InvalidIssuedAtError", "the token's iat must be a number"),
+    ("InvalidAlgorithmError", f"the token's algorithm must be {ALGORITHM}"),
+    ("DecodeError", "the token is malformed"),
 )
 
 
@@ -92,6 +94,8 @@ class TokenVerifier:
         if len(token) > MAX_TOKEN_BYTES:
             raise InvalidToken(f"the token is longer than {MAX_TOKEN_BYTES} bytes")
         key = self.keys.key_for(_key_id(_header(token)))
+        import jwt
+
         try:
             claims = jwt.decode(
                 token,
@@ -130,6 +134,8 @@ class TokenVerifier:
 
 
 def _header(token: str) -> Mapping[str, Any]:
+    import jwt
+
     try:
         header = jwt.get_unverified_header(token)
     except jwt.InvalidTokenError:
@@ -153,7 +159,9 @@ def _key_id(header: Mapping[str, Any]) -> str:
 
 
 def _reason(error: Exception) -> str:
+    import jwt
+
     for kind, reason in _REFUSALS:
-        if isinstance(error, kind):
+        if isinstance(error, getattr(jwt, kind)):
             return reason
     return "the token is not valid"

@@ -1,9 +1,9 @@
 """`log_payload` writes the request line straight to the handler, byte for byte as logging would.
 
 Each case writes one line through `StructuredLineWriter` and the same record through the
-handler (its filters, the library's CloudLoggingFilter and formatting), and compares the two.
-The other tests hold the cases where the direct write must step aside: another handler or a
-filter on the way, a level the handler drops, the library's first diagnostic line still due.
+handler (a LogRecord, formatted by `CloudLogHandler.format`), and compares the two. The other
+tests hold the cases where the direct write must step aside: another handler or a filter on
+the way, a level the handler drops.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import logging
 import threading
 import time
 
-import google.cloud.logging_v2 as logging_library
 import pytest
 
 from app.logging_setup import (
@@ -50,10 +49,8 @@ HTTP_REQUEST = {
 
 
 @pytest.fixture
-def root_handlers(restored_root_logging, monkeypatch):
-    """The library's one-off diagnostic line counts as written, as it is after a process's
-    first line; pytest's root handlers come back afterwards."""
-    monkeypatch.setattr(logging_library, "_instrumentation_emitted", True)
+def root_handlers(restored_root_logging):
+    """pytest's root handlers come back afterwards."""
 
 
 def _lines(stream: io.StringIO) -> list[str]:
@@ -171,29 +168,31 @@ def test_the_handler_level_still_applies(root_handlers):
     assert json.loads(stream.getvalue())["severity"] == "ERROR"
 
 
-def test_the_library_writes_its_diagnostic_line_first(root_handlers, monkeypatch):
-    monkeypatch.setattr(logging_library, "_instrumentation_emitted", False)
+def test_the_first_line_is_the_first_record(root_handlers):
+    """No line of library versions or anything else comes before the app's own."""
     stream = io.StringIO()
     configure_logging("api", stream=stream)
     logger = logging.getLogger("app.http")
     log_payload(logger, logging.INFO, PAYLOAD, site=SITE, http_request={})
-    log_payload(logger, logging.INFO, PAYLOAD, site=SITE, http_request={})
-    diagnostic, first, second = (json.loads(line) for line in _lines(stream))
-    assert "logging.googleapis.com/diagnostic" in diagnostic
-    assert first == second
+    logger.info("second")
+    first, second = (json.loads(line) for line in _lines(stream))
     assert first["message"] == PAYLOAD["message"]
+    assert second["message"] == "second"
 
 
-def test_a_payload_with_cloud_logging_fields_is_left_to_the_library(root_handlers):
-    """The library drops such keys from the payload; written directly they would be doubled."""
+def test_a_payload_cannot_write_cloud_logging_fields(root_handlers):
+    """Reserved keys are dropped from the payload on both paths: a payload forges no
+    severity or httpRequest, and no key is written twice."""
     stream = io.StringIO()
     configure_logging("api", stream=stream)
     logger = logging.getLogger("app.http")
     payload = {**PAYLOAD, "severity": "DEBUG", "httpRequest": {"status": 1}}
     log_payload(logger, logging.INFO, payload, site=SITE, http_request={})
+    logger.handle(payload_record(logger, logging.INFO, payload, SITE, {}, {}))
     logger.handle(payload_record(logger, logging.INFO, PAYLOAD, SITE, {}, {}))
-    written, without_those_keys = _lines(stream)
-    assert written == without_those_keys
+    direct, through_logging, without_those_keys = _lines(stream)
+    assert direct == through_logging == without_those_keys
+    assert json.loads(direct)["severity"] == "INFO"
 
 
 def test_a_payload_that_is_not_json_is_reported_like_any_logging_error(root_handlers, capsys):
@@ -248,7 +247,7 @@ def test_lines_from_many_threads_never_interleave(root_handlers):
     assert messages == sorted(f"line {n}" for n in range(8))
 
 
-def test_lines_with_labels_of_their_own_go_through_the_library(root_handlers):
+def test_lines_with_labels_of_their_own_go_through_logging(root_handlers):
     stream = io.StringIO()
     configure_logging("api", stream=stream)
     logger = logging.getLogger("app.http")
