@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import fields
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -98,6 +98,10 @@ class NetworkConfig(Strict):
 
 
 class FirestoreConfig(Strict):
+    # Where a multi-region database's customer-managed key must be (the same table as
+    # modules/storage.py's FIRESTORE_KMS_LOCATIONS); a regional database's is in its region.
+    KMS_LOCATIONS: ClassVar[dict[str, str]] = {"nam5": "us", "eur3": "europe"}
+
     database: str = Field(
         default="(default)", pattern=r"^(\(default\)|[a-z][a-z0-9-]{2,61}[a-z0-9])$"
     )
@@ -105,6 +109,13 @@ class FirestoreConfig(Strict):
     point_in_time_recovery: bool
     delete_protection: bool
     backup_retention_days: int | None = Field(default=None, ge=1, le=98)
+
+    @property
+    def kms_location(self) -> str | None:
+        """The Cloud KMS location of the database's key, or None where Cloud KMS has none."""
+        if REGION.match(self.location):
+            return self.location
+        return self.KMS_LOCATIONS.get(self.location)
 
 
 def _off(value: object) -> object:
@@ -201,6 +212,19 @@ class ServiceConfig(Strict):
 class ApiConfig(ServiceConfig):
     # Public: anyone may invoke the api (through the load balancer when edge is on).
     public: bool = True
+    # Public without an `allUsers` grant, for organisations whose domain-restricted sharing
+    # forbids one: Cloud Run's invoker check is turned off instead, behind the load balancer.
+    invoker_iam_disabled: bool = False
+
+    @field_validator("invoker_iam_disabled")
+    @classmethod
+    def _invoker_check(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("public") is False:
+            raise invalid(
+                "needs public: true (with the invoker check off, anyone who reaches the api may"
+                " call it)"
+            )
+        return value
 
 
 class ComputeConfig(Strict):
@@ -328,6 +352,26 @@ class AuthConfig(Strict):
         return value
 
 
+class EncryptionConfig(Strict):
+    """Customer-managed encryption keys (Cloud KMS) for what the platform stores."""
+
+    # On: Firestore, the Pub/Sub topics, the image repository, the stack's secrets, Redis and
+    # the Cloud Run services are encrypted with keys of the environment's own key rings.
+    cmek: bool = False
+    # Each key gets a new primary version this often.
+    rotation_days: int = 90
+
+    @field_validator("rotation_days")
+    @classmethod
+    def _rotation(cls, value: int) -> int:
+        if not 1 <= value <= 90:
+            raise invalid(
+                f"must be 1 to 90 days (keys rotate at most daily, and checkov's CKV_GCP_43"
+                f" holds them to 90), got {value}"
+            )
+        return value
+
+
 class ObservabilityConfig(Strict):
     notification_emails: list[str] = []
     log_retention_days: int = Field(default=30, ge=1, le=3650)
@@ -363,6 +407,7 @@ class EnvironmentConfig(Strict):
     edge: EdgeConfig = EdgeConfig()
     auth: AuthConfig = AuthConfig()
     observability: ObservabilityConfig = ObservabilityConfig()
+    encryption: EncryptionConfig = EncryptionConfig()
 
     @field_validator("project_id")
     @classmethod
@@ -408,6 +453,24 @@ class EnvironmentConfig(Strict):
         if value.enabled and compute is not None and not compute.api.public:
             raise invalid(
                 "enabled needs compute.api.public: true (the load balancer is the public entry)"
+            )
+        if not value.enabled and compute is not None and compute.api.invoker_iam_disabled:
+            raise invalid(
+                "enabled: true is needed by compute.api.invoker_iam_disabled: without Cloud Run's"
+                " invoker check, only the load balancer's ingress (and Cloud Armor) may stand"
+                " before the api"
+            )
+        return value
+
+    @field_validator("encryption")
+    @classmethod
+    def _encryption(cls, value: EncryptionConfig, info: ValidationInfo) -> EncryptionConfig:
+        firestore = info.data.get("firestore")
+        if value.cmek and firestore is not None and firestore.kms_location is None:
+            known = ", ".join(f"{k} ({v})" for k, v in FirestoreConfig.KMS_LOCATIONS.items())
+            raise invalid(
+                f"cmek needs firestore.location to be a region or a multi-region Cloud KMS holds"
+                f" keys for: {known}, got {firestore.location!r}"
             )
         return value
 

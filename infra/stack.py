@@ -8,6 +8,8 @@ own bucket. Naming is deterministic from `name_prefix`, so two environments neve
 
 from __future__ import annotations
 
+from typing import Any
+
 from cdktn import GcsBackend, TerraformOutput, TerraformStack
 from cdktn_provider_google.provider import GoogleProvider
 from cdktn_provider_google.secret_manager_secret_iam_member import SecretManagerSecretIamMember
@@ -26,10 +28,11 @@ from modules.compute import (
 from modules.customer_identity import CustomerIdentity, CustomerIdentityProps, PasswordPolicy
 from modules.edge import Edge, EdgeProps
 from modules.identity import Secret, SecretProps, WorkloadIdentity, WorkloadIdentityProps
+from modules.kms import Kms, KmsProps
 from modules.messaging import Messaging, MessagingProps
 from modules.network import Network, NetworkProps
 from modules.observability import Observability, ObservabilityProps
-from modules.project import ProjectServices, ProjectServicesProps
+from modules.project import DEFAULT_SERVICES, ProjectServices, ProjectServicesProps
 from modules.scheduler import HousekeepingSchedule, HousekeepingScheduleProps
 from modules.storage import (
     FirestoreDatabase,
@@ -39,6 +42,7 @@ from modules.storage import (
 )
 
 GEMINI_ROLES = ("roles/aiplatform.user",)
+KMS_API = "cloudkms.googleapis.com"
 PUSH_PATH = "/pubsub/inquiries"
 HOUSEKEEPING_PATH = "/tasks/housekeeping"
 # The event of the app's per-call model token lines (app.adapters.gemini_model.USAGE_EVENT;
@@ -73,6 +77,7 @@ class EnvironmentStack(TerraformStack):
         GcsBackend(self, bucket=self.cfg.state.bucket, prefix=self.cfg.state.prefix)
 
         self._foundation()
+        self._encryption()
         self._customer_identity()
         self._storage()
         self._messaging()
@@ -93,8 +98,9 @@ class EnvironmentStack(TerraformStack):
         orders create and destroy as naming all the APIs would, with one `depends_on` entry.
         """
         cfg = self.cfg
+        services = (*DEFAULT_SERVICES, KMS_API) if cfg.encryption.cmek else DEFAULT_SERVICES
         self.apis = ProjectServices(
-            self, "project", ProjectServicesProps(project_id=cfg.project_id)
+            self, "project", ProjectServicesProps(project_id=cfg.project_id, services=services)
         )
         self.after_apis = [self.apis.ready]
         self.network = Network(
@@ -127,6 +133,53 @@ class EnvironmentStack(TerraformStack):
             ),
         )
         self.readers = [self.identity.api_member, self.identity.worker_member]
+
+    def _encryption(self) -> None:
+        """Customer-managed keys, where the environment asks: one per use, where its data is.
+
+        Every resource that stores data gets its key's name and waits for its key's grant to
+        the service agent that encrypts it (`_key`). Keys are protected from destroy wherever
+        the environment protects anything they encrypt: a destroyed key leaves what it
+        encrypted, kept by the deletion protection, unreadable.
+        """
+        cfg = self.cfg
+        self.kms: Kms | None = None
+        self.keys_protected = (
+            cfg.firestore.delete_protection
+            or cfg.redis.deletion_protection
+            or cfg.compute.deletion_protection
+        )
+        if not cfg.encryption.cmek:
+            return
+        keys = {
+            "firestore": cfg.firestore.kms_location,
+            "pubsub": "global",  # topics are global: Pub/Sub advises a global key
+            "artifact-registry": cfg.region,
+            "run": cfg.region,
+        }
+        if cfg.redis.tier != "off":
+            # The stack's only secret is Redis's AUTH string, replicated automatically.
+            keys.update({"redis": cfg.region, "secrets": "global"})
+        self.kms = Kms(
+            self,
+            "kms",
+            KmsProps(
+                project_id=cfg.project_id,
+                project_number=cfg.project_number,
+                key_ring=self.prefix,
+                keys=keys,
+                labels=self.labels,
+                rotation_days=cfg.encryption.rotation_days,
+                deletion_protection=self.keys_protected,
+                depends_on_resources=self.after_apis,
+            ),
+        )
+
+    def _key(self, use: str) -> tuple[str | None, list[Any]]:
+        """The key name for `use` and what its user waits for (its grant); none without CMEK."""
+        if self.kms is None:
+            return None, []
+        return self.kms.key_ids[use], self.kms.ready[use]
 
     def _customer_identity(self) -> None:
         """Identity Platform: the customers' accounts, whose ID tokens the api verifies."""
@@ -161,6 +214,7 @@ class EnvironmentStack(TerraformStack):
     def _storage(self) -> None:
         """Firestore always; Redis and its AUTH secret unless the environment turns it off."""
         cfg = self.cfg
+        key, key_ready = self._key("firestore")
         self.database = FirestoreDatabase(
             self,
             "firestore",
@@ -171,13 +225,15 @@ class EnvironmentStack(TerraformStack):
                 point_in_time_recovery=cfg.firestore.point_in_time_recovery,
                 delete_protection=cfg.firestore.delete_protection,
                 backup_retention_days=cfg.firestore.backup_retention_days,
-                depends_on_resources=self.after_apis,
+                kms_key_name=key,
+                depends_on_resources=[*self.after_apis, *key_ready],
             ),
         )
         self.redis: RedisCache | None = None
         self.redis_auth: Secret | None = None
         if cfg.redis.tier == "off":
             return
+        key, key_ready = self._key("redis")
         self.redis = RedisCache(
             self,
             "redis",
@@ -190,9 +246,11 @@ class EnvironmentStack(TerraformStack):
                 network_id=self.network.network_id,
                 labels=self.labels,
                 deletion_protection=cfg.redis.deletion_protection,
-                depends_on_resources=[*self.after_apis, self.network.psa_connection],
+                kms_key_name=key,
+                depends_on_resources=[*self.after_apis, self.network.psa_connection, *key_ready],
             ),
         )
+        key, key_ready = self._key("secrets")
         self.redis_auth = Secret(
             self,
             "redis-auth",
@@ -202,13 +260,15 @@ class EnvironmentStack(TerraformStack):
                 accessors=self.readers,
                 labels=self.labels,
                 data=self.redis.auth_string,
-                depends_on_resources=self.after_apis,
+                kms_key_name=key,
+                depends_on_resources=[*self.after_apis, *key_ready],
             ),
         )
 
     def _messaging(self) -> None:
         """Topics and the push subscription to the worker's deterministic URL."""
         cfg, identity = self.cfg, self.identity
+        key, key_ready = self._key("pubsub")
         self.messaging = Messaging(
             self,
             "messaging",
@@ -231,13 +291,15 @@ class EnvironmentStack(TerraformStack):
                 # publishes the inquiry events.
                 inquiries_publishers=[identity.api_member, identity.worker_member],
                 events_publishers=[identity.worker_member],
-                depends_on_resources=self.after_apis,
+                kms_key_name=key,
+                depends_on_resources=[*self.after_apis, *key_ready],
             ),
         )
 
     def _compute(self) -> None:
         """The image repository and the two services, with the app's env block."""
         cfg, identity = self.cfg, self.identity
+        key, key_ready = self._key("artifact-registry")
         self.images = ArtifactRepository(
             self,
             "images",
@@ -247,7 +309,8 @@ class EnvironmentStack(TerraformStack):
                 repository_id=self.prefix,
                 labels=self.labels,
                 keep_recent=cfg.compute.artifact_keep_recent,
-                depends_on_resources=self.after_apis,
+                kms_key_name=key,
+                depends_on_resources=[*self.after_apis, *key_ready],
             ),
         )
         refs = PlatformRefs(
@@ -260,8 +323,9 @@ class EnvironmentStack(TerraformStack):
             redis_ca_cert=self.redis.server_ca_cert if self.redis else None,
             redis_auth_secret_id=self.redis_auth.secret_id if self.redis_auth else None,
         )
+        run_key, run_key_ready = self._key("run")
         shared_ready = list(self.redis_auth.resources) if self.redis_auth else []
-        shared_ready += self._callback_key_grants()
+        shared_ready += self._callback_key_grants() + run_key_ready
         secrets_ready = {"api": shared_ready + self._pseudonym_key_grants(), "worker": shared_ready}
 
         if cfg.edge.enabled:
@@ -300,10 +364,12 @@ class EnvironmentStack(TerraformStack):
                     secret_env=secret_env,
                     ingress=api_ingress if is_api else "internal",
                     public=cfg.compute.api.public if is_api else False,
+                    invoker_iam_disabled=is_api and cfg.compute.api.invoker_iam_disabled,
                     invokers=() if is_api else (identity.push_member,),
                     network_name=self.network.network_name,
                     subnet_name=self.network.subnet_name,
                     deletion_protection=cfg.compute.deletion_protection,
+                    kms_key_name=run_key,
                     service_depends_on=secrets_ready[role],
                     depends_on_resources=self.after_apis,
                 ),
@@ -379,7 +445,22 @@ class EnvironmentStack(TerraformStack):
         )
 
     def _accepted_checkov_findings(self) -> None:
-        """Checks that do not apply here, each skipped on its resource with the reason."""
+        """Checks that do not apply here, each skipped on its resource with the reason.
+
+        With `encryption.cmek` on, the customer-managed key checks pass and are not skipped;
+        keys left destroyable (nothing the environment keeps is protected) are skipped."""
+        if self.kms is not None:
+            if not self.keys_protected:
+                for key in self.kms.keys.values():
+                    skip_check(
+                        key,
+                        "CKV_GCP_82",
+                        "This environment protects none of the data the key encrypts from"
+                        " destroy (firestore.delete_protection, redis.deletion_protection and"
+                        " compute.deletion_protection are off), so its keys may be destroyed"
+                        " with it.",
+                    )
+            return
         for topic in (
             self.messaging.inquiries_topic,
             self.messaging.events_topic,
@@ -389,14 +470,14 @@ class EnvironmentStack(TerraformStack):
                 topic,
                 "CKV_GCP_83",
                 "Messages carry inquiry ids and states only, no customer data; Pub/Sub encrypts"
-                " them at rest with Google-managed keys, and a per-environment Cloud KMS key"
-                " ring is outside this blueprint.",
+                " them at rest with Google-managed keys, as this environment leaves"
+                " encryption.cmek off.",
             )
         skip_check(
             self.images.repository,
             "CKV_GCP_84",
             "Container images hold code, not customer data, and are encrypted at rest with"
-            " Google-managed keys; set ArtifactRepositoryProps.kms_key_name for a Cloud KMS key.",
+            " Google-managed keys, as this environment leaves encryption.cmek off.",
         )
 
     def _callback_key_grants(self) -> list[SecretManagerSecretIamMember]:

@@ -116,6 +116,7 @@ _SECRET_ID = re.compile(r"(projects/[^/]+/secrets/)?[A-Za-z0-9_-]{1,255}")
 _MEMORY = re.compile(r"([1-9][0-9]*)(Mi|Gi)")
 _LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 _LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
+_KMS_KEY = re.compile(r"projects/[^/]+/locations/([^/]+)/keyRings/[^/]+/cryptoKeys/[^/]+")
 
 # cdktn's string token marker (`Token.is_unresolved` tests this very pattern in Node.js).
 _TOKEN = re.compile(r"\$\{TfToken\[[a-zA-Z0-9:._-]+\]\}")
@@ -161,6 +162,16 @@ def _check_members(owner: str, name: str, members: Sequence[str]) -> None:
         _fail(owner, name, "must not repeat a member", list(members))
 
 
+def _check_key(owner: str, key: str | None, region: str) -> None:
+    """A customer-managed key (or a token) in the resource's region."""
+    if key is None or (isinstance(key, str) and _unresolved(key)) or _unresolved(region):
+        return
+    found = _KMS_KEY.fullmatch(key) if isinstance(key, str) else None
+    if found is None or found[1] != region:
+        allowed = f"must be a Cloud KMS key in the region ({region}): projects/P/locations/"
+        _fail(owner, "kms_key_name", allowed + f"{region}/keyRings/R/cryptoKeys/K", key)
+
+
 def _slug(member: str, index: int) -> str:
     """A stable logical id for a member; tokens (unknown until apply) fall back to the index."""
     if _unresolved(member):
@@ -180,7 +191,9 @@ class ArtifactRepositoryProps:
     readers: Sequence[str] = ()
     keep_recent: int = 10
     untagged_max_age_days: int = 14
-    # CMEK: the Artifact Registry service agent needs cryptoKeyEncrypterDecrypter on this key.
+    # CMEK, in the region, chosen at creation only: the Artifact Registry service agent needs
+    # roles/cloudkms.cryptoKeyEncrypterDecrypter on it first (pass that grant in
+    # depends_on_resources).
     kms_key_name: str | None = None
     depends_on_resources: Sequence[Any] = ()
     """Resources every resource of this module waits for (e.g. `[ProjectServices.ready]`, the
@@ -198,6 +211,7 @@ class ArtifactRepositoryProps:
             value = getattr(self, name)
             if not isinstance(value, int) or not 1 <= value <= high:
                 _fail(owner, name, f"must be an integer between 1 and {high}", value)
+        _check_key(owner, self.kms_key_name, self.region)
 
 
 class ArtifactRepository(Construct):
@@ -269,7 +283,17 @@ class SecretEnv:
 
 @dataclass(frozen=True, kw_only=True)
 class CloudRunServiceProps:
-    """One Cloud Run service; see the module docstring. Sizes follow Cloud Run's limits."""
+    """One Cloud Run service; see the module docstring. Sizes follow Cloud Run's limits.
+
+    `public=True` lets anyone invoke it: by an `allUsers` invoker grant, or, with
+    `invoker_iam_disabled=True`, by turning Cloud Run's invoker check off instead, for
+    organisations whose domain-restricted sharing forbids `allUsers`; that needs ingress
+    `internal-and-cloud-load-balancing`, so that only a load balancer (and internal traffic)
+    reaches it. `kms_key_name` encrypts the container image Cloud Run keeps with a
+    customer-managed key in the region; the Cloud Run service agent needs
+    `roles/cloudkms.cryptoKeyEncrypterDecrypter` on it first: pass that grant in
+    `service_depends_on`.
+    """
 
     project_id: str
     region: str
@@ -287,10 +311,12 @@ class CloudRunServiceProps:
     secret_env: Mapping[str, SecretEnv] = field(default_factory=dict)
     ingress: Literal["all", "internal", "internal-and-cloud-load-balancing"] = "internal"
     public: bool = False
+    invoker_iam_disabled: bool = False
     invokers: Sequence[str] = ()
     network_name: str | None = None
     subnet_name: str | None = None
     deletion_protection: bool = True
+    kms_key_name: str | None = None
     health_path: str = "/healthz"
     port: int = 8080
     service_depends_on: Sequence[Any] = ()
@@ -318,11 +344,33 @@ class CloudRunServiceProps:
             allowed = "public=True needs ingress 'all' or 'internal-and-cloud-load-balancing'"
             _fail(owner, "public", allowed, self.ingress)
         _check_members(owner, "invokers", self.invokers)
+        self._check_invoker_iam_disabled(owner)
         if (self.network_name is None) != (self.subnet_name is None):
             allowed = "network_name and subnet_name must be given together"
             _fail(owner, "subnet_name", allowed, (self.network_name, self.subnet_name))
+        _check_key(owner, self.kms_key_name, self.region)
         if not isinstance(self.health_path, str) or not self.health_path.startswith("/"):
             _fail(owner, "health_path", "must be a path starting with '/'", self.health_path)
+
+    def _check_invoker_iam_disabled(self, owner: str) -> None:
+        """Without the invoker check the ingress is all that stands between the service and
+        the internet: only behind a load balancer, and only for a public service."""
+        if not isinstance(self.invoker_iam_disabled, bool):
+            _fail(owner, "invoker_iam_disabled", "must be true or false", self.invoker_iam_disabled)
+        if not self.invoker_iam_disabled:
+            return
+        if self.ingress != "internal-and-cloud-load-balancing":
+            allowed = (
+                "needs ingress 'internal-and-cloud-load-balancing' (a load balancer in front):"
+                " without the invoker check the ingress is the only gate"
+            )
+            _fail(owner, "invoker_iam_disabled", allowed, self.ingress)
+        if not self.public:
+            allowed = "needs public=True: with the invoker check off anyone who reaches it may call"
+            _fail(owner, "invoker_iam_disabled", allowed, self.public)
+        if self.invokers:
+            allowed = "makes invokers pointless (every caller may invoke): leave them empty"
+            _fail(owner, "invoker_iam_disabled", allowed, list(self.invokers))
 
     def _check_size(self, owner: str) -> None:
         if self.cpu not in _CPU_MEMORY_MIB:
@@ -386,6 +434,7 @@ class CloudRunService(Construct):
             location=props.region,
             name=props.name,
             ingress=INGRESS[props.ingress],
+            invoker_iam_disabled=props.invoker_iam_disabled or None,
             deletion_protection=props.deletion_protection,
             labels=dict(props.labels),
             template=CloudRunV2ServiceTemplate(
@@ -398,6 +447,7 @@ class CloudRunService(Construct):
                     max_instance_count=props.max_instances,
                 ),
                 vpc_access=vpc_access,
+                encryption_key=props.kms_key_name,
                 labels=dict(props.labels),
                 containers=[_container(props)],
             ),
@@ -408,7 +458,9 @@ class CloudRunService(Construct):
         self.uri = self.service.uri
         self.service_id = self.service.id
         self.invokers: dict[str, CloudRunV2ServiceIamMember] = {}
-        members = list(props.invokers) + (["allUsers"] if props.public else [])
+        # Public through the invoker check turned off needs no allUsers grant.
+        everyone = props.public and not props.invoker_iam_disabled
+        members = list(props.invokers) + (["allUsers"] if everyone else [])
         for index, member in enumerate(members):
             self.invokers[member] = CloudRunV2ServiceIamMember(
                 self,

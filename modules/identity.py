@@ -67,6 +67,7 @@ from cdktn_provider_google.secret_manager_secret import (
     SecretManagerSecret,
     SecretManagerSecretReplication,
     SecretManagerSecretReplicationAuto,
+    SecretManagerSecretReplicationAutoCustomerManagedEncryption,
 )
 from cdktn_provider_google.secret_manager_secret_iam_member import SecretManagerSecretIamMember
 from cdktn_provider_google.secret_manager_secret_version import SecretManagerSecretVersion
@@ -97,6 +98,8 @@ _DATABASE = re.compile(r"^(\(default\)|[a-z][a-z0-9-]{2,61}[a-z0-9])$")
 _ROLE = re.compile(r"^(roles/[A-Za-z0-9_.]+|(projects|organizations)/[^/]+/roles/[A-Za-z0-9_.]+)$")
 _MEMBER = re.compile(r"^(serviceAccount|user|group|domain|principal|principalSet):\S+$")
 _SECRET_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+# An automatically replicated secret takes a customer-managed key in `global` only.
+_GLOBAL_KEY = re.compile(r"^projects/[^/]+/locations/global/keyRings/[^/]+/cryptoKeys/[^/]+$")
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 _LABEL_RULE = "labels must be <= 63 lowercase letters, digits, _ or -"
@@ -255,13 +258,19 @@ class WorkloadIdentity(Construct):
 
 @dataclass(frozen=True, kw_only=True)
 class SecretProps:
-    """A secret, who may read it, and optionally its value (a Terraform token, never a literal)."""
+    """A secret, who may read it, and optionally its value (a Terraform token, never a literal).
+
+    `kms_key_name` encrypts its versions with a customer-managed key in `global` (the secret
+    replicates automatically); the Secret Manager service agent needs
+    `roles/cloudkms.cryptoKeyEncrypterDecrypter` on it first: pass that grant in
+    `depends_on_resources`."""
 
     project_id: str
     secret_id: str
     accessors: Sequence[str]
     labels: Mapping[str, str]
     data: str | None = None
+    kms_key_name: str | None = None
     depends_on_resources: Sequence[Any] = ()
     """Resources every resource of this module waits for (e.g. `[ProjectServices.ready]`, the
     gate that exists once every API of a fresh project is enabled)."""
@@ -282,6 +291,12 @@ class SecretProps:
         ok = self.data is None or (isinstance(self.data, str) and _unresolved(self.data))
         msg = "must be None or a Terraform token (a literal would sit in cdk.tf.json in clear)"
         _check(self, "data", ok, msg, "<literal string>" if isinstance(self.data, str) else None)
+        key = self.kms_key_name
+        ok = key is None or (
+            isinstance(key, str) and (_unresolved(key) or _matches(_GLOBAL_KEY, key))
+        )
+        msg = "must be a Cloud KMS key in location global (projects/P/locations/global/keyRings/R/"
+        _check(self, "kms_key_name", ok, msg + "cryptoKeys/K): the secret replicates automatically")
 
 
 class Secret(Construct):
@@ -297,13 +312,20 @@ class Secret(Construct):
     def __init__(self, scope: Construct, id: str, props: SecretProps) -> None:
         super().__init__(scope, id)
         after = list(props.depends_on_resources) or None
+        encryption = None
+        if props.kms_key_name is not None:
+            encryption = SecretManagerSecretReplicationAutoCustomerManagedEncryption(
+                kms_key_name=props.kms_key_name
+            )
         self.secret = SecretManagerSecret(
             self,
             "secret",
             project=props.project_id,
             secret_id=props.secret_id,
             labels=dict(props.labels),
-            replication=SecretManagerSecretReplication(auto=SecretManagerSecretReplicationAuto()),
+            replication=SecretManagerSecretReplication(
+                auto=SecretManagerSecretReplicationAuto(customer_managed_encryption=encryption)
+            ),
             depends_on=after,
         )
         self.secret_id: str = self.secret.secret_id

@@ -93,6 +93,10 @@ PATTERNS: dict[str, tuple[re.Pattern[str], str]] = {
         re.compile(r"^(serviceAccount|user|group|domain|principal|principalSet):\S+$"),
         "items must be IAM members such as 'serviceAccount:<email>' (never allUsers)",
     ),
+    "kms_key": (
+        re.compile(r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$"),
+        "must be a Cloud KMS key: 'projects/P/locations/L/keyRings/R/cryptoKeys/K'",
+    ),
 }
 LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
@@ -166,6 +170,10 @@ class MessagingProps:
     `roles/pubsub.publisher` on their topic: every identity whose code publishes there, which
     for the inquiries topic is also whoever republishes an inquiry whose first publish failed
     (a denied republish is an accepted inquiry that never reaches the worker).
+    `kms_key_name` encrypts the messages of all three topics with a customer-managed key
+    (Pub/Sub advises a `global` one); the Pub/Sub service agent needs
+    `roles/cloudkms.cryptoKeyEncrypterDecrypter` on it first: pass that grant in
+    `depends_on_resources`.
     """
 
     project_id: str
@@ -184,6 +192,7 @@ class MessagingProps:
     inquiries_publishers: Sequence[str] = ()
     events_publishers: Sequence[str] = ()
     events_subscribers: Sequence[str] = ()
+    kms_key_name: str | None = None
     depends_on_resources: Sequence[Any] = ()
     """Resources every resource of this module waits for (e.g. `[ProjectServices.ready]`, the
     gate that exists once every API of a fresh project is enabled)."""
@@ -216,6 +225,8 @@ class MessagingProps:
         )
         for field in ("inquiries_publishers", "events_publishers", "events_subscribers"):
             object.__setattr__(self, field, _check_members(owner, field, getattr(self, field)))
+        if self.kms_key_name is not None:
+            _match(owner, "kms_key_name", self.kms_key_name, "kms_key")
         object.__setattr__(self, "labels", dict(self.labels))
 
 
@@ -245,6 +256,7 @@ class Messaging(Construct):
                 name=name,
                 labels=labels,
                 message_retention_duration=f"{retention_seconds}s",
+                kms_key_name=props.kms_key_name,
                 depends_on=after,
             )
 

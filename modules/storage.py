@@ -61,6 +61,7 @@ from cdktn_provider_google.firestore_backup_schedule import (
     FirestoreBackupScheduleDailyRecurrence,
 )
 from cdktn_provider_google.firestore_database import FirestoreDatabase as FirestoreDatabaseResource
+from cdktn_provider_google.firestore_database import FirestoreDatabaseCmekConfig
 from cdktn_provider_google.firestore_field import (
     FirestoreField,
     FirestoreFieldIndexConfig,
@@ -100,6 +101,10 @@ PATTERNS: dict[str, tuple[re.Pattern[str], str]] = {
         "must be 'projects/<project>/global/networks/<name>'",
     ),
     "version": (re.compile(r"^REDIS_[0-9]+(_[0-9X]+)?$"), "must be like 'REDIS_7_2'"),
+    "kms_key": (
+        re.compile(r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$"),
+        "must be a Cloud KMS key: 'projects/P/locations/L/keyRings/R/cryptoKeys/K'",
+    ),
 }
 LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
@@ -108,6 +113,8 @@ QUERY_SCOPES = ("COLLECTION", "COLLECTION_GROUP")
 REDIS_TIERS = {"basic": "BASIC", "standard_ha": "STANDARD_HA"}
 DAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 MAX_BACKUP_RETENTION_DAYS = 98  # Firestore keeps scheduled backups for at most 14 weeks.
+# Where a Firestore multi-region's customer-managed key must be (a region's key is in it).
+FIRESTORE_KMS_LOCATIONS = {"nam5": "us", "eur3": "europe"}
 
 # cdktn's string token marker (`Token.is_unresolved` tests this very pattern in Node.js).
 _TOKEN = re.compile(r"\$\{TfToken\[[a-zA-Z0-9:._-]+\]\}")
@@ -130,6 +137,14 @@ def _match(owner: str, field: str, value: Any, kind: str) -> None:
     pattern, allowed = PATTERNS[kind]
     if not isinstance(value, str) or not (_unresolved(value) or pattern.match(value)):
         _fail(owner, field, allowed, value)
+
+
+def _check_key(owner: str, value: Any, location: str, where: str) -> None:
+    """A customer-managed key (or a token) whose location, when literal, is `location`."""
+    _match(owner, "kms_key_name", value, "kms_key")
+    if not _unresolved(value) and value.split("/")[3] != location:
+        allowed = f"must be a key in Cloud KMS location '{location}' ({where})"
+        _fail(owner, "kms_key_name", allowed, value)
 
 
 def _sequence(owner: str, field: str, value: Any) -> tuple[Any, ...]:
@@ -207,6 +222,11 @@ class FirestoreDatabaseProps:
 
     `ttl_field_indexed=False` exempts the TTL field from single-field indexing: nothing
     queries it, and an indexed, steadily increasing timestamp hot-spots at high write rates.
+    `kms_key_name` encrypts the database with a customer-managed key, in the database's
+    location (`FIRESTORE_KMS_LOCATIONS` for a multi-region), chosen at creation only (another
+    key replaces the database); the Firestore service agent needs
+    `roles/cloudkms.cryptoKeyEncrypterDecrypter` on it first: pass that grant in
+    `depends_on_resources`.
     """
 
     project_id: str
@@ -219,6 +239,7 @@ class FirestoreDatabaseProps:
     ttl_field: str = "expires_at"
     ttl_field_indexed: bool = False
     indexes: Sequence[CompositeIndex] = DEFAULT_INDEXES
+    kms_key_name: str | None = None
     depends_on_resources: Sequence[Any] = ()
     """Resources every resource of this module waits for (e.g. `[ProjectServices.ready]`, the
     gate that exists once every API of a fresh project is enabled)."""
@@ -239,6 +260,9 @@ class FirestoreDatabaseProps:
         for index in _sequence(owner, "indexes", self.indexes):
             if not isinstance(index, CompositeIndex):
                 _fail(owner, "indexes", "items must be CompositeIndex", index)
+        if self.kms_key_name is not None:
+            location = FIRESTORE_KMS_LOCATIONS.get(self.location_id, self.location_id)
+            _check_key(owner, self.kms_key_name, location, "the database's location")
         object.__setattr__(self, "ttl_collections", tuple(self.ttl_collections))
         object.__setattr__(self, "indexes", tuple(self.indexes))
         object.__setattr__(self, "depends_on_resources", tuple(self.depends_on_resources))
@@ -272,6 +296,11 @@ class FirestoreDatabase(Construct):
             point_in_time_recovery_enablement=f"POINT_IN_TIME_RECOVERY_{pitr}",
             delete_protection_state=f"DELETE_PROTECTION_{protection}",
             deletion_policy=policy,
+            cmek_config=(
+                FirestoreDatabaseCmekConfig(kms_key_name=props.kms_key_name)
+                if props.kms_key_name is not None
+                else None
+            ),
             depends_on=after,
         )
         database = self.database.name
@@ -325,7 +354,10 @@ class FirestoreDatabase(Construct):
 @dataclass(frozen=True, kw_only=True)
 class RedisCacheProps:
     """What `RedisCache` builds. `network_id` is the VPC's id (`projects/P/global/networks/N`);
-    `depends_on_resources` should also hold the Private Service Access connection."""
+    `depends_on_resources` should also hold the Private Service Access connection.
+    `kms_key_name` encrypts the instance with a customer-managed key in its region, chosen at
+    creation only; the Memorystore service agent needs `roles/cloudkms.cryptoKeyEncrypterDecrypter`
+    on it first: pass that grant in `depends_on_resources` too."""
 
     project_id: str
     region: str
@@ -338,6 +370,7 @@ class RedisCacheProps:
     maintenance_day: str = "SUNDAY"
     maintenance_hour_utc: int = 3
     deletion_protection: bool = False
+    kms_key_name: str | None = None
     depends_on_resources: Sequence[Any] = ()
     """Resources every resource of this module waits for (e.g. `[ProjectServices.ready]`, the
     gate that exists once every API of a fresh project is enabled)."""
@@ -355,6 +388,8 @@ class RedisCacheProps:
         _check_choice(owner, "maintenance_day", self.maintenance_day, DAYS)
         _check_int(owner, "maintenance_hour_utc", self.maintenance_hour_utc, 0, 23)
         _check_bool(owner, "deletion_protection", self.deletion_protection)
+        if self.kms_key_name is not None:
+            _check_key(owner, self.kms_key_name, self.region, "the instance's region")
         object.__setattr__(self, "labels", dict(self.labels))
         object.__setattr__(self, "depends_on_resources", tuple(self.depends_on_resources))
 
@@ -391,6 +426,7 @@ class RedisCache(Construct):
             transit_encryption_mode="SERVER_AUTHENTICATION",
             maintenance_policy=RedisInstanceMaintenancePolicy(weekly_maintenance_window=[window]),
             deletion_protection=props.deletion_protection,
+            customer_managed_key=props.kms_key_name,
             labels=dict(props.labels),
             depends_on=list(props.depends_on_resources) or None,
         )

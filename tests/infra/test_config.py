@@ -157,9 +157,38 @@ def test_the_shipped_environments_are_valid_and_distinct() -> None:
             "auth.pseudonym_key_secret: must be a Secret Manager secret id, got 'log key'",
         ),
         (
-            {"edge.enabled": False, "compute.api.public": False},
+            {
+                "edge.enabled": False,
+                "compute.api.public": False,
+                "compute.api.invoker_iam_disabled": False,
+            },
             "auth: must list at least one host in authorized_domains when the api has no public"
             " host",
+        ),
+        (
+            {"compute.api.public": False, "edge.enabled": False},
+            "compute.api.invoker_iam_disabled: needs public: true (with the invoker check off,"
+            " anyone who reaches the api may call it)",
+        ),
+        (
+            {"edge.enabled": False},
+            "edge: enabled: true is needed by compute.api.invoker_iam_disabled: without Cloud"
+            " Run's invoker check, only the load balancer's ingress (and Cloud Armor) may stand"
+            " before the api",
+        ),
+        ({"compute.api.invoker_iam_disabled": "yes"}, "compute.api.invoker_iam_disabled: must"),
+        (
+            {"encryption.rotation_days": 365},
+            "encryption.rotation_days: must be 1 to 90 days (keys rotate at most daily, and"
+            " checkov's CKV_GCP_43 holds them to 90), got 365",
+        ),
+        ({"encryption.rotation_days": 0}, "encryption.rotation_days: must be 1 to 90 days"),
+        ({"encryption.cmek": "on"}, "encryption.cmek: must be true or false, got 'on'"),
+        ({"encryption.key_ring_location": "eu"}, "encryption.key_ring_location: is not a known"),
+        (
+            {"firestore.location": "nam7"},
+            "encryption: cmek needs firestore.location to be a region or a multi-region Cloud KMS"
+            " holds keys for: nam5 (us), eur3 (europe), got 'nam7'",
         ),
     ],
 )
@@ -314,3 +343,27 @@ def test_a_value_a_module_refuses_fails_the_synth_and_writes_nothing(
     assert done.stderr.startswith(f"environments/prod.yaml: {refusal}")
     assert snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cdktf.out", "environments"]
+
+
+def test_prod_turns_the_enterprise_controls_on_and_dev_leaves_them_off() -> None:
+    """Customer-managed keys and a public api without an allUsers grant, in prod; dev keeps
+    Google-managed keys and the plain grant."""
+    envs = {e.name: e.config for e in load_environments(directory=REPO / "environments")}
+    prod, dev = envs["prod"], envs["dev"]
+    assert prod.encryption.cmek and prod.encryption.rotation_days <= 90
+    assert prod.compute.api.invoker_iam_disabled and prod.edge.enabled
+    assert not dev.encryption.cmek and not dev.compute.api.invoker_iam_disabled
+
+
+def test_a_firestore_key_lives_where_cloud_kms_keeps_the_database_s_location() -> None:
+    """The same table as the storage module's, which refuses a key anywhere else."""
+    from infra.config import FirestoreConfig
+    from modules.storage import FIRESTORE_KMS_LOCATIONS
+
+    assert FirestoreConfig.KMS_LOCATIONS == FIRESTORE_KMS_LOCATIONS
+    base = {"point_in_time_recovery": True, "delete_protection": True}
+    where = {
+        location: FirestoreConfig(location=location, **base).kms_location
+        for location in ("eur3", "nam5", "europe-west1", "nam7")
+    }
+    assert where == {"eur3": "europe", "nam5": "us", "europe-west1": "europe-west1", "nam7": None}

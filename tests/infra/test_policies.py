@@ -201,12 +201,14 @@ def test_customers_sign_in_to_the_environment_s_identity_platform(stack: Any) ->
 
 
 def _password_policy_resource(tf: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The API gate's address, and the other terraform_data: the one that sets the policy."""
+    """The API gate's address, and the terraform_data that sets the password policy (the
+    stack's others create service agents, where customer-managed keys are on)."""
     gate, _ = api_gate(tf)
     (policy,) = (
         config
         for name, config in resources(tf, "terraform_data").items()
         if f"terraform_data.{name}" != gate
+        and "BODY" in config["provisioner"][0]["local-exec"]["environment"]
     )
     return gate, policy
 

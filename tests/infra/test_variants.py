@@ -1,4 +1,5 @@
-"""Options the shipped environments leave off: Redis off, Gemini, signed callbacks, private api."""
+"""Options the shipped environments leave off: Redis off, Gemini, signed callbacks, private api;
+and the enterprise controls turned on in every environment."""
 
 from __future__ import annotations
 
@@ -101,3 +102,59 @@ def test_the_stack_s_own_grants_wait_for_the_apis_and_the_services_for_them(
     addresses = {f"google_secret_manager_secret_iam_member.{n}" for n in grants}
     for name, service in resources(variant, "google_cloud_run_v2_service").items():
         assert set(service["depends_on"]) == {gate} | addresses, name
+
+
+@pytest.fixture(scope="module")
+def enterprise(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Every shipped environment with the enterprise controls on: customer-managed keys, and
+    the api public behind the load balancer without an allUsers grant. Dev's copy also keeps
+    its database in a region and turns Redis off, so a regional Firestore key and a stack
+    without secrets are covered too."""
+    folder = tmp_path_factory.mktemp("enterprise")
+    envs = []
+    for name in ("dev", "staging", "prod"):
+        data = yaml.safe_load((REPO / "environments" / f"{name}.yaml").read_text())
+        data["encryption"] = {"cmek": True, "rotation_days": 30}
+        data["edge"] = {"enabled": True, "domains": [f"{name}.agents.example.com"]}
+        data["compute"]["api"].update(public=True, invoker_iam_disabled=True)
+        if name == "dev":
+            data["firestore"]["location"] = "europe-west1"
+            data["redis"]["tier"] = "off"
+        path = folder / f"{name}-enterprise.yaml"
+        path.write_text(yaml.safe_dump(data))
+        envs.append(load_environment(path))
+    written = synthesize(envs, folder / "cdktf.out")
+    return {path.parent.name: path for path in written}
+
+
+def test_the_enterprise_controls_synthesize_match_the_schema_and_plan_in_every_environment(
+    enterprise: dict[str, Any], provider_schema: dict, terraform: str, standin_mirror: Any, tmp_path
+) -> None:
+    from infra.schema_check import count_resources
+    from infra.standin.run import plan_stacks
+
+    stacks = {name: json.loads(path.read_text()) for name, path in enterprise.items()}
+    assert sorted(stacks) == ["dev-enterprise", "prod-enterprise", "staging-enterprise"]
+    for name, tf in stacks.items():
+        assert check_stack(tf, provider_schema) == [], name
+        members = {
+            g["member"] for g in resources(tf, "google_cloud_run_v2_service_iam_member").values()
+        }
+        assert "allUsers" not in members, name
+        assert resources(tf, "google_kms_crypto_key"), name
+    dev = stacks["dev-enterprise"]
+    key_uses = {k["name"] for k in resources(dev, "google_kms_crypto_key").values()}
+    assert key_uses == {"firestore", "pubsub", "artifact-registry", "run"}  # no Redis, no secret
+    (database,) = resources(dev, "google_firestore_database").values()
+    assert "/locations/europe-west1/" in database["cmek_config"]["kms_key_name"]
+    runs = plan_stacks(
+        [(name, path.parent) for name, path in enterprise.items()],
+        tmp_path,
+        terraform,
+        standin_mirror,
+    )
+    for run in runs:
+        assert run.ok, f"terraform {run.failed_step} failed on {run.name}:\n{run.output[-4000:]}"
+        assert run.warnings == [], run.name
+        created = count_resources(stacks[run.name])
+        assert run.summary == f"Plan: {created} to add, 0 to change, 0 to destroy.", run.name

@@ -23,6 +23,7 @@ DEPLOYER = "group:deployers@example.com"
 BASE = {"project_id": PROJECT, "region": REGION, "labels": LABELS}
 RUN = "google_cloud_run_v2_service"
 INVOKER = "google_cloud_run_v2_service_iam_member"
+KEY = f"projects/{PROJECT}/locations/{REGION}/keyRings/agents-dev/cryptoKeys/{{}}"
 BUILT: dict[str, Any] = {}
 
 
@@ -32,7 +33,13 @@ def build(stack: Any) -> None:
     BUILT["repo"] = ArtifactRepository(
         stack,
         "images",
-        ArtifactRepositoryProps(**BASE, repository_id="agents", readers=[DEPLOYER], keep_recent=5),
+        ArtifactRepositoryProps(
+            **BASE,
+            repository_id="agents",
+            readers=[DEPLOYER],
+            keep_recent=5,
+            kms_key_name=KEY.format("artifact-registry"),
+        ),
     )
     BUILT["api"] = CloudRunService(
         stack,
@@ -64,6 +71,20 @@ def build(stack: Any) -> None:
             service_account_email=WORKER_SA,
             invokers=[PUSH],
             deletion_protection=False,
+        ),
+    )
+    # Public behind a load balancer without an allUsers grant, its image under its own key.
+    BUILT["gated"] = CloudRunService(
+        stack,
+        "gated",
+        CloudRunServiceProps(
+            **BASE,
+            name="agents-dev-gated",
+            service_account_email=API_SA,
+            ingress="internal-and-cloud-load-balancing",
+            public=True,
+            invoker_iam_disabled=True,
+            kms_key_name=KEY.format("run"),
         ),
     )
     # Values known only at apply time (another resource's attributes) pass validation.
@@ -201,6 +222,24 @@ def test_invokers_are_exactly_the_given_members_and_all_users_only_when_public(t
     assert len(public) == 1
 
 
+def test_public_with_the_invoker_check_off_grants_no_one(tf) -> None:
+    """Domain-restricted sharing forbids allUsers: the invoker check is off instead."""
+    _, gated = named(tf, RUN, "agents-dev-gated")
+    assert gated["invoker_iam_disabled"] is True
+    assert gated["ingress"] == "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
+    assert invokers_of(tf, "agents-dev-gated") == []
+    for service in ("agents-dev-api", "agents-dev-worker"):
+        assert "invoker_iam_disabled" not in named(tf, RUN, service)[1]
+
+
+def test_customer_managed_keys_encrypt_the_images_where_given(tf) -> None:
+    (repo,) = resources(tf, "google_artifact_registry_repository").values()
+    assert repo["kms_key_name"] == KEY.format("artifact-registry")
+    _, gated = named(tf, RUN, "agents-dev-gated")
+    assert gated["template"]["encryption_key"] == KEY.format("run")
+    assert "encryption_key" not in named(tf, RUN, "agents-dev-api")[1]["template"]
+
+
 def test_apply_time_values_pass_and_get_index_based_ids(tf) -> None:
     logical, late = named(tf, RUN, "agents-dev-late")
     assert late["template"]["service_account"] == "${google_service_account.late.email}"
@@ -244,6 +283,23 @@ GOOD = {**BASE, "name": "agents-dev-api", "service_account_email": API_SA}
         ({"health_path": "healthz"}, "health_path"),
         ({"port": 0}, "port"),
         ({"region": "Europe"}, "region"),
+        ({"kms_key_name": "run"}, "kms_key_name"),
+        ({"kms_key_name": KEY.format("run").replace(REGION, "global")}, "kms_key_name"),
+        ({"invoker_iam_disabled": "yes"}, "invoker_iam_disabled"),
+        ({"invoker_iam_disabled": True, "public": True, "ingress": "all"}, "invoker_iam_disabled"),
+        (
+            {"invoker_iam_disabled": True, "ingress": "internal-and-cloud-load-balancing"},
+            "invoker_iam_disabled",
+        ),
+        (
+            {
+                "invoker_iam_disabled": True,
+                "public": True,
+                "ingress": "internal-and-cloud-load-balancing",
+                "invokers": [PUSH],
+            },
+            "invoker_iam_disabled",
+        ),
     ],
 )
 def test_bad_service_props_name_the_field(changes: dict[str, Any], field: str) -> None:
@@ -258,6 +314,7 @@ def test_bad_service_props_name_the_field(changes: dict[str, Any], field: str) -
         ({"keep_recent": 0}, "keep_recent"),
         ({"readers": ["allUsers"]}, "readers"),
         ({"project_id": "x"}, "project_id"),
+        ({"kms_key_name": "projects/p/locations/us/keyRings/r/cryptoKeys/k"}, "kms_key_name"),
     ],
 )
 def test_bad_repository_props_name_the_field(changes: dict[str, Any], field: str) -> None:

@@ -4,14 +4,13 @@ and an optional TOTP second factor."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import require_binary
 from tests.modules.conftest import PROJECT, resources
+from tests.support.local_exec import apply_alone
 
 STRICT_PROJECT = "acme-shop-prod"
 ADMIN_CONFIG = f"https://identitytoolkit.googleapis.com/admin/v2/projects/{STRICT_PROJECT}/config"
@@ -172,49 +171,13 @@ def test_the_minimal_configuration_enforces_a_long_password_without_a_second_fac
     assert (props.mfa, props.allow_sign_up) == ("off", True)
 
 
-STUB_CURL = """#!/bin/sh
-for arg in "$@"; do printf '%s\\n' "$arg" >> "$STUB_LOG.argv"; done
-cat > "$STUB_LOG.stdin"
-while [ $# -gt 0 ]; do
-  if [ "$1" = "--output" ]; then printf '%s' "$STUB_ANSWER" > "$2"; fi
-  shift
-done
-exit "$STUB_EXIT"
-"""
 TOKEN = "stub-access-token-7f3a"
 
 
 def apply_policy(built: dict[str, Any], folder: Path, curl_exit: int) -> tuple[Any, Path]:
-    """`terraform apply` of the policy resource alone (Terraform's built-in provider, no
-    download), with stand-ins for `gcloud` and `curl` that record what they were given."""
-    terraform = require_binary("terraform")
+    """`terraform apply` of the policy resource alone, with stand-ins for `gcloud` and `curl`."""
     _, policy = by_path(built["tf"], "terraform_data", "strict/password-policy")
-    policy = {k: v for k, v in policy.items() if k not in {"//", "depends_on"}}
-    folder.mkdir()
-    (folder / "main.tf.json").write_text(
-        json.dumps({"resource": {"terraform_data": {"policy": policy}}})
-    )
-    stubs = folder / "bin"
-    stubs.mkdir()
-    (stubs / "gcloud").write_text(f"#!/bin/sh\necho {TOKEN}\n")
-    (stubs / "curl").write_text(STUB_CURL)
-    for stub in stubs.iterdir():
-        stub.chmod(0o755)
-    log = folder / "curl"
-    env = {
-        "PATH": f"{stubs}:/usr/bin:/bin",
-        "HOME": str(folder),
-        "CHECKPOINT_DISABLE": "1",
-        "TF_IN_AUTOMATION": "1",
-        "STUB_LOG": str(log),
-        "STUB_EXIT": str(curl_exit),
-        "STUB_ANSWER": "stub answer body",
-    }
-    run = {"cwd": folder, "env": env, "capture_output": True, "text": True, "timeout": 120}
-    init = subprocess.run([terraform, "init", "-no-color"], check=False, **run)
-    assert init.returncode == 0, init.stderr[-2000:]
-    applied = subprocess.run([terraform, "apply", "-auto-approve", "-no-color"], check=False, **run)
-    return applied, log
+    return apply_alone(policy, folder, token=TOKEN, answer="stub answer body", curl_exit=curl_exit)
 
 
 def test_the_patch_sends_the_token_on_stdin_and_prints_no_successful_answer(

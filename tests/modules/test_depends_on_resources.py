@@ -25,6 +25,7 @@ BUILT_AS = {
     "customer_identity": ("customer-identity",),
     "edge": ("edge",),
     "identity": ("identity", "secret"),
+    "kms": ("kms",),
     "messaging": ("messaging",),
     "network": ("network",),
     "observability": ("observability",),
@@ -43,6 +44,7 @@ OWN = {
     "test/api/service": "test/secret-grant",
     "test/worker/service": "test/secret-grant",
     "test/customer-identity/password-policy": "test/customer-identity/config",
+    "test/kms/grant-pubsub": "test/kms/agent-pubsub",
 }
 # Redis waits for the PSA connection as the stack passes it: after the APIs, in the same list.
 ALSO_GIVEN = {"test/redis/": "test/psa"}
@@ -62,6 +64,7 @@ def build(stack: Any, after: list[Any]) -> None:
         customer_identity,
         edge,
         identity,
+        kms,
         messaging,
         network,
         observability,
@@ -102,6 +105,18 @@ def build(stack: Any, after: list[Any]) -> None:
             accessors=["group:readers@example.com"],
             labels=LABELS,
             data=password.string_value,
+            depends_on_resources=after,
+        ),
+    )
+    kms.Kms(
+        stack,
+        "kms",
+        kms.KmsProps(
+            project_id=PROJECT,
+            project_number=PROJECT_NUMBER,
+            key_ring="agents-dev",
+            keys={"pubsub": "global"},
+            labels=LABELS,
             depends_on_resources=after,
         ),
     )

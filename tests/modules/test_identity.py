@@ -16,6 +16,7 @@ BASE_ROLES = {
 }
 BASIC_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
 SERVICE_AGENT = f"serviceAccount:service-{PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com"
+GLOBAL_KEY = f"projects/{PROJECT}/locations/global/keyRings/agents-dev/cryptoKeys/secrets"
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +57,7 @@ def tf(synth):
                 secret_id="agents-dev-callback-key",
                 accessors=[identity.worker_member],
                 labels=LABELS,
+                kms_key_name=GLOBAL_KEY,
             ),
         )
 
@@ -158,14 +160,24 @@ def test_secret_accessors_are_bound_on_the_secret_only(tf):
 
 
 def test_secret_replicates_automatically_with_labels_and_holds_data_when_given(tf):
-    for secret in resources(tf, "google_secret_manager_secret").values():
-        assert secret["replication"] == {"auto": {}}
+    for key, secret in resources(tf, "google_secret_manager_secret").items():
+        if key != secret_key(tf, "agents-dev-callback-key"):
+            assert secret["replication"] == {"auto": {}}
         assert secret["labels"] == LABELS
         assert secret["project"] == PROJECT
     (version,) = resources(tf, "google_secret_manager_secret_version").values()
     redis = secret_key(tf, "agents-dev-redis-auth")
     assert version["secret"] == f"${{google_secret_manager_secret.{redis}.id}}"
     assert version["secret_data"] == "${var.redis_auth}"
+
+
+def test_a_customer_managed_key_encrypts_the_secret_where_given(tf):
+    secret = resources(tf, "google_secret_manager_secret")[
+        secret_key(tf, "agents-dev-callback-key")
+    ]
+    assert secret["replication"] == {
+        "auto": {"customer_managed_encryption": {"kms_key_name": GLOBAL_KEY}}
+    }
 
 
 def identity_props(**overrides):
@@ -241,6 +253,12 @@ def secret_props(**overrides):
         ({"accessors": "serviceAccount:a@b"}, "accessors", "serviceAccount:a@b"),
         ({"accessors": ["user:a@b.c", "user:a@b.c"]}, "accessors", "user:a@b.c"),
         ({"labels": {"app": "agents"}}, "labels", "'app'"),
+        (
+            {"kms_key_name": GLOBAL_KEY.replace("global", "europe-west1")},
+            "kms_key_name",
+            "in location global",
+        ),
+        ({"kms_key_name": "secrets"}, "kms_key_name", "'secrets'"),
     ],
 )
 def test_bad_secret_props_name_the_field(overrides, field, bad):

@@ -17,6 +17,7 @@ API = f"serviceAccount:agents-dev-api@{PROJECT}.iam.gserviceaccount.com"
 WORKER = f"serviceAccount:agents-dev-worker@{PROJECT}.iam.gserviceaccount.com"
 ANALYST = "group:analysts@example.com"
 SERVICE_AGENT = f"serviceAccount:service-{PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com"
+KEY = f"projects/{PROJECT}/locations/global/keyRings/agents-dev/cryptoKeys/pubsub"
 BASE = {
     "project_id": PROJECT,
     "project_number": PROJECT_NUMBER,
@@ -44,6 +45,7 @@ def build(stack: Any) -> None:
             inquiries_publishers=[API],
             events_publishers=[WORKER],
             events_subscribers=[ANALYST],
+            kms_key_name=KEY,
         ),
     )
     # Values known only at apply time (another resource's attributes) pass validation.
@@ -107,6 +109,17 @@ def test_three_topics_with_retention_and_labels(tf) -> None:
     for topic in ours.values():
         assert topic["labels"] == LABELS
         assert topic["project"] == PROJECT
+
+
+def test_a_customer_managed_key_encrypts_every_topic_where_given(tf) -> None:
+    topics = resources(tf, "google_pubsub_topic").values()
+    keys = {t["name"]: t.get("kms_key_name") for t in topics}
+    assert {name: key for name, key in keys.items() if name.startswith(f"{PREFIX}-")} == {
+        f"{PREFIX}-inquiries": KEY,
+        f"{PREFIX}-inquiry-events": KEY,
+        f"{PREFIX}-inquiries-dead-letter": KEY,
+    }
+    assert {key for name, key in keys.items() if name.startswith("agents-stg-")} == {None}
 
 
 def test_push_subscription_sends_an_oidc_token_to_the_https_endpoint(tf) -> None:
@@ -238,6 +251,7 @@ def test_plain_string_attributes_for_the_app_and_alerts(tf) -> None:
         ({"inquiries_publishers": ["allUsers"]}, "inquiries_publishers", "never allUsers"),
         ({"events_publishers": API}, "events_publishers", "a list of IAM members"),
         ({"events_subscribers": [API, API]}, "events_subscribers", "must not repeat"),
+        ({"kms_key_name": "pubsub"}, "kms_key_name", "projects/P/locations/L/keyRings/R/"),
     ],
 )
 def test_bad_props_name_the_field_and_what_is_allowed(change, field, allowed) -> None:

@@ -16,6 +16,7 @@ from modules.storage import (
 from tests.modules.conftest import LABELS, PROJECT, REGION, resources
 
 NETWORK_ID = f"projects/{PROJECT}/global/networks/agents-dev"
+KEYS = f"projects/{PROJECT}/locations/{{}}/keyRings/agents-dev/cryptoKeys/{{}}"
 DEFAULT_TTL_COLLECTIONS = {"sessions", "messages", "inquiries", "idempotency"}
 
 
@@ -32,6 +33,7 @@ def build(stack: Any) -> None:
             point_in_time_recovery=True,
             delete_protection=True,
             backup_retention_days=14,
+            kms_key_name=KEYS.format("europe", "firestore"),  # eur3's keys live in europe
         ),
     )
     FirestoreDatabase(
@@ -82,6 +84,7 @@ def build(stack: Any) -> None:
             labels={"app": "agents", "env": "prod"},
             maintenance_day="TUESDAY",
             maintenance_hour_utc=22,
+            kms_key_name=KEYS.format(REGION, "redis"),
         ),
     )
     TerraformOutput(stack, "database_name", value=protected.database_name)
@@ -225,6 +228,46 @@ def test_redis_waits_for_the_given_resources(tf) -> None:
     assert "depends_on" not in ha
 
 
+def test_customer_managed_keys_encrypt_only_where_given(tf) -> None:
+    _, protected = named(tf, "google_firestore_database", "(default)")
+    _, scratch = named(tf, "google_firestore_database", "agents-scratch")
+    assert protected["cmek_config"] == {"kms_key_name": KEYS.format("europe", "firestore")}
+    assert "cmek_config" not in scratch
+    _, ha = named(tf, "google_redis_instance", "agents-prod-cache")
+    _, basic = named(tf, "google_redis_instance", "agents-dev-cache")
+    assert ha["customer_managed_key"] == KEYS.format(REGION, "redis")
+    assert "customer_managed_key" not in basic
+
+
+def test_a_key_known_only_at_apply_time_passes(synth) -> None:
+    from cdktn_provider_google.kms_crypto_key import KmsCryptoKey
+
+    def build(stack: Any) -> None:
+        key = KmsCryptoKey(stack, "key", name="firestore", key_ring="ring")
+        FirestoreDatabase(
+            stack,
+            "db",
+            FirestoreDatabaseProps(**{**DATABASE, "kms_key_name": key.id}),
+        )
+        RedisCache(stack, "cache", RedisCacheProps(**{**REDIS, "kms_key_name": key.id}))
+
+    tf = synth(build)
+    key = f"${{google_kms_crypto_key.{next(iter(resources(tf, 'google_kms_crypto_key')))}.id}}"
+    (db,) = resources(tf, "google_firestore_database").values()
+    (redis,) = resources(tf, "google_redis_instance").values()
+    assert (db["cmek_config"]["kms_key_name"], redis["customer_managed_key"]) == (key, key)
+
+
+def test_firestore_keys_follow_the_database_location() -> None:
+    """A regional database's key is in its region, a multi-region's where Cloud KMS keeps it."""
+    from modules.storage import FIRESTORE_KMS_LOCATIONS
+
+    assert FIRESTORE_KMS_LOCATIONS == {"nam5": "us", "eur3": "europe"}
+    for location, key_location in (*FIRESTORE_KMS_LOCATIONS.items(), (REGION, REGION)):
+        props = {**DATABASE, "location_id": location}
+        FirestoreDatabaseProps(**props, kms_key_name=KEYS.format(key_location, "firestore"))
+
+
 def test_attributes_point_at_the_instance_and_database(tf) -> None:
     key, _ = named(tf, "google_redis_instance", "agents-dev-cache")
     outputs = {name: out["value"] for name, out in tf["output"].items()}
@@ -265,6 +308,20 @@ REDIS = {
         (FirestoreDatabaseProps, {"ttl_collections": ("s", "s")}, "ttl_collections", "repeat"),
         (FirestoreDatabaseProps, {"ttl_field": "expires at"}, "ttl_field", "a field path"),
         (FirestoreDatabaseProps, {"indexes": ({"collection": "x"},)}, "indexes", "CompositeIndex"),
+        (FirestoreDatabaseProps, {"kms_key_name": "my-key"}, "kms_key_name", "a Cloud KMS key"),
+        (
+            FirestoreDatabaseProps,
+            {"kms_key_name": KEYS.format("eur3", "firestore")},
+            "kms_key_name",
+            "must be a key in Cloud KMS location 'europe' (the database's location)",
+        ),
+        (
+            RedisCacheProps,
+            {"kms_key_name": KEYS.format("global", "redis")},
+            "kms_key_name",
+            "must be a key in Cloud KMS location 'europe-west1' (the instance's region)",
+        ),
+        (RedisCacheProps, {"kms_key_name": 7}, "kms_key_name", "a Cloud KMS key"),
         (RedisCacheProps, {"tier": "standard"}, "tier", "must be one of basic, standard_ha"),
         (RedisCacheProps, {"memory_size_gb": 0}, "memory_size_gb", "between 1 and 300, got 0"),
         (RedisCacheProps, {"memory_size_gb": True}, "memory_size_gb", "an integer"),
