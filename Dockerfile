@@ -34,6 +34,9 @@ COPY --from=deps /opt/venv /opt/venv
 WORKDIR /srv
 COPY container/entrypoint.sh ./container/entrypoint.sh
 COPY app/ ./app/
+# Ship the app as bytecode: without it every cold start compiles app/ again (~45 ms), since
+# PYTHONDONTWRITEBYTECODE keeps a running instance from writing it.
+RUN python -m compileall -q app
 
 USER 10001:10001
 EXPOSE 8080

@@ -2,10 +2,19 @@
 
 - bind: 0.0.0.0:$PORT (Cloud Run sets PORT; default 8080). `--bind` on the command line wins.
 - workers: $WEB_CONCURRENCY (default 1: Cloud Run scales instances, not processes);
-  threads: $GUNICORN_THREADS (default 8) of the gthread worker, so one process serves several
-  requests while others wait on the store or the model.
+  threads: $GUNICORN_THREADS (default 8), so one process serves several requests while others
+  wait on the store or the model.
+- worker class: `RequestBufferingWorker` (app/server/buffering_worker.py), gunicorn's gthread
+  worker that gives a thread only a request that has arrived whole. Its event loop reads headers
+  and body from non-blocking sockets; a request that is not whole $GUNICORN_READ_TIMEOUT seconds
+  (default 10) after its connection was accepted or became readable gets `408` and is closed.
+  Stock gthread hands a thread every connection that has sent a byte and then reads the body
+  with blocking calls that have no deadline, so 8 clients that stop halfway through a body took
+  every thread and the instance answered nothing, not even /healthz. gunicorn's `timeout` and
+  `keepalive` do not cover a body that stops arriving.
 - graceful_timeout 8 s: Cloud Run sends SIGTERM and kills 10 s later; requests in flight and
-  the worker's background dispatcher finish or stop inside that window.
+  the worker's background dispatcher finish or stop inside that window. A request still
+  arriving when SIGTERM comes has 2 s more to arrive whole.
 - No access log (the app logs one structured line per request) and gunicorn's own lines are
   JSON on stdout as well. Routing them through `logconfig_dict` would turn gunicorn's access
   log back on internally: it would build every request's access-log fields (~8 us) for a
@@ -20,6 +29,7 @@ import os
 
 from gunicorn.glogging import Logger
 
+from app.server.buffering_worker import RequestBufferingWorker
 from app.settings import SettingsError, int_range
 
 
@@ -33,9 +43,12 @@ def _env_int(name: str, default: int, minimum: int, maximum: int) -> int:
         raise SystemExit(str(error)) from None
 
 
+READ_TIMEOUT_SECONDS = _env_int("GUNICORN_READ_TIMEOUT", 10, 1, 300)
+RequestBufferingWorker.read_timeout_seconds = READ_TIMEOUT_SECONDS
+
 bind = [f"0.0.0.0:{_env_int('PORT', 8080, 1, 65535)}"]
 workers = _env_int("WEB_CONCURRENCY", 1, 1, 64)
-worker_class = "gthread"
+worker_class = RequestBufferingWorker
 threads = _env_int("GUNICORN_THREADS", 8, 1, 256)
 timeout = _env_int("GUNICORN_TIMEOUT", 30, 0, 3600)
 graceful_timeout = 8

@@ -2,7 +2,8 @@
 # The start command of the one image both Cloud Run services run.
 #
 # AGENT_ROLE (api | worker) picks the WSGI app, app.api:app or app.worker:app. gunicorn reads
-# PORT, WEB_CONCURRENCY, GUNICORN_THREADS and GUNICORN_TIMEOUT through app/gunicorn_conf.py.
+# PORT, WEB_CONCURRENCY, GUNICORN_THREADS, GUNICORN_TIMEOUT and GUNICORN_READ_TIMEOUT through
+# app/gunicorn_conf.py, whose worker hands a thread only requests that have arrived whole.
 # `exec` replaces this shell, so gunicorn is PID 1 and gets Cloud Run's SIGTERM itself: it stops
 # accepting, lets requests in flight finish within its 8 s graceful timeout and exits before
 # Cloud Run's kill at 10 s. `python -m` puts the working directory (/srv) first on sys.path.

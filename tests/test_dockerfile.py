@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import importlib.util
 import json
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -153,6 +155,30 @@ def test_only_the_app_code_and_the_start_command_are_copied(
     assert from_deps[1:] == ["/opt/venv", "/opt/venv"]
     (build_copy,) = [a for k, a in stages(dockerfile)[0] if k == "COPY"]
     assert build_copy.split()[:-1] == ["pyproject.toml", "container/requirements_from_pyproject.py"]
+
+
+def test_the_app_ships_compiled_to_bytecode(
+    dockerfile: list[tuple[str, str]], tmp_path: Path
+) -> None:
+    """Each cold start would compile app/ otherwise (PYTHONDONTWRITEBYTECODE is set): the
+    runtime stage compiles it after copying it, and that command leaves a .pyc for every
+    module the interpreter will accept without compiling again."""
+    stage = final_stage(dockerfile)
+    copy_app = next(i for i, (k, a) in enumerate(stage) if k == "COPY" and a.startswith("app/"))
+    compiles = [
+        (i, a) for i, (k, a) in enumerate(stage) if k == "RUN" and "compileall" in a.split()
+    ]
+    assert compiles and compiles[0][0] > copy_app, "app/ is not compiled after it is copied"
+    workdir = tmp_path / "srv"
+    shutil.copytree(REPO / "app", workdir / "app", ignore=shutil.ignore_patterns("__pycache__"))
+    words = shlex.split(compiles[0][1])
+    subprocess.run([sys.executable, *words[1:]], cwd=workdir, check=True)
+    sources = sorted(p.relative_to(workdir) for p in workdir.rglob("*.py"))
+    compiled = {
+        importlib.util.source_from_cache(str(p)) for p in workdir.rglob("__pycache__/*.pyc")
+    }
+    missing = [str(s) for s in sources if str(workdir / s) not in compiled]
+    assert sources and missing == []
 
 
 def test_the_entrypoint_is_the_copied_script_run_in_exec_form(

@@ -7,12 +7,19 @@ from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
+from gunicorn.workers.gthread import ThreadWorker
 
 from app.http import create_app
 
 
 def load_conf(monkeypatch, **env):
-    for name in ("PORT", "WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_TIMEOUT"):
+    for name in (
+        "PORT",
+        "WEB_CONCURRENCY",
+        "GUNICORN_THREADS",
+        "GUNICORN_TIMEOUT",
+        "GUNICORN_READ_TIMEOUT",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -24,7 +31,8 @@ def load_conf(monkeypatch, **env):
 def test_defaults_fit_cloud_run(monkeypatch):
     conf = load_conf(monkeypatch)
     assert conf.bind == ["0.0.0.0:8080"]
-    assert (conf.workers, conf.threads, conf.worker_class) == (1, 8, "gthread")
+    assert (conf.workers, conf.threads) == (1, 8)
+    assert issubclass(conf.worker_class, ThreadWorker)  # gthread, reading requests whole
     assert conf.graceful_timeout < 10  # Cloud Run kills 10 s after SIGTERM
     assert conf.control_socket_disable is True
 
@@ -51,7 +59,13 @@ def test_gunicorn_builds_no_access_log_the_app_writes_its_own(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("name", "value"), [("PORT", "http"), ("WEB_CONCURRENCY", "0"), ("GUNICORN_THREADS", "-2")]
+    ("name", "value"),
+    [
+        ("PORT", "http"),
+        ("WEB_CONCURRENCY", "0"),
+        ("GUNICORN_THREADS", "-2"),
+        ("GUNICORN_READ_TIMEOUT", "0"),
+    ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(monkeypatch, name, value):
     with pytest.raises(SystemExit, match=name):
