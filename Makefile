@@ -5,6 +5,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# Two stamps. APP_STAMP: the app's own dependencies, all that `make run`, `token` and `eval`
+# need. STAMP: those and the CDK and test tools (the infra and dev extras); the CDK runs on
+# Node.js (jsii), so only the targets that need it ask for Node.js.
+APP_STAMP := $(VENV)/.installed-app
 STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 
@@ -12,10 +16,14 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 help: ## List every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(STAMP): pyproject.toml
+$(APP_STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required, found " + sys.version.split()[0])'
-	@command -v node >/dev/null || { echo "Node.js is required (jsii runs the CDK on it)"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[eval]'
+	@touch $@
+
+$(STAMP): $(APP_STAMP) pyproject.toml
+	@command -v node >/dev/null || { echo "Node.js is required (jsii runs the CDK on it); make run, token and eval need none" >&2; exit 1; }
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[infra,dev]'
 	@# Message classes of Terraform's plugin protocol for the stand-in provider (into .make/).
 	$(PY) -m infra.standin.stubs
@@ -36,8 +44,9 @@ lint: $(STAMP) ## ruff: lint and format check
 test: $(STAMP) test-deps lint ## Every test (installs what it needs first)
 	$(PY) -m pytest -m "not soak" $(PYTEST_ARGS)
 
+# The help line names each path removed and each kept (tests/infra/test_makefile_setup.py).
 .PHONY: clean
-clean: ## Remove build output and local data (keeps .venv)
+clean: ## Remove cdktf.out (stacks, saved plans), .make, .pytest_cache, .ruff_cache; keep .venv, .venv-checkov, .local (app data)
 	rm -rf cdktf.out .make .pytest_cache .ruff_cache
 
 include make/*.mk

@@ -11,6 +11,9 @@ Callers sign in with the api's local token issuer (AUTH_MODE=local unless the en
 otherwise): `POST /dev/token` or `make token CUSTOMER=C001` gives a token, which the runner
 says once both processes are up.
 
+A port that is taken stops the runner before either gunicorn starts, with one line naming the
+port and the variable to set (gunicorn itself would retry and repeat its error for seconds).
+
 The children run in their own process group, so a Ctrl-C reaches only this runner, which then
 asks each gunicorn for a graceful stop (SIGTERM) and waits for both. Should the runner itself be
 killed, Linux sends each gunicorn SIGTERM (PR_SET_PDEATHSIG), so none is left running.
@@ -18,8 +21,10 @@ killed, Linux sends each gunicorn SIGTERM (PR_SET_PDEATHSIG), so none is left ru
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -43,6 +48,47 @@ def _port(environ: Mapping[str, str], name: str, default: int) -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= 65535:
         raise SystemExit(f"{name}: must be a port number between 1 and 65535, got {raw!r}")
     return int(raw)
+
+
+def _bind_error(port: int) -> OSError | None:
+    """Why HOST:port cannot be bound now, or None. Bound as gunicorn binds it (SO_REUSEADDR),
+    so a port that a stopped run left in TIME_WAIT counts as free, as it is for gunicorn."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError as error:
+            return error
+    return None
+
+
+def _free_port_after(port: int, avoid: set[int]) -> int | None:
+    """The first port above `port` that can be bound now, for the message to suggest."""
+    for candidate in range(port + 1, min(port + 100, 65535) + 1):
+        if candidate not in avoid and _bind_error(candidate) is None:
+            return candidate
+    return None
+
+
+def check_ports(ports: Mapping[str, int]) -> None:
+    """SystemExit naming each port of `ports` (role -> port) that cannot be bound, and the
+    variable that moves it; nothing has started yet, so nothing is left to stop."""
+    problems = []
+    for role, port in ports.items():
+        error = _bind_error(port)
+        if error is None:
+            continue
+        name = ROLES[role][0]
+        if error.errno != errno.EADDRINUSE:
+            problems.append(f"{name} {port} ({role}) cannot be bound on {HOST}: {error.strerror}")
+            continue
+        suggestion = _free_port_after(port, set(ports.values()))
+        example = f", e.g. make run {name}={suggestion}" if suggestion else ""
+        problems.append(
+            f"{name} {port} ({role}) is taken on {HOST}: set {name} to a free port{example}"
+        )
+    if problems:
+        raise SystemExit("\n".join(problems))
 
 
 def _gunicorn(
@@ -137,6 +183,7 @@ def main(environ: Mapping[str, str] | None = None) -> int:
     ports = {role: _port(environ, name, default) for role, (name, default) in ROLES.items()}
     if ports["api"] == ports["worker"]:
         raise SystemExit(f"PORT and WORKER_PORT: must differ, both are {ports['api']}")
+    check_ports(ports)
     readable = chosen_format(environ, sys.stdout.isatty()) == "text"
 
     signal.signal(signal.SIGINT, _raise_stop)

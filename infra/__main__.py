@@ -8,7 +8,12 @@
     python -m infra checkov [--env ENV]...    checkov on each stack and its plan, resource-level
                                               skips honoured
     python -m infra get ENV FIELD             one config value (e.g. state.bucket), for scripts
+    python -m infra placeholders ENV          fails naming each value of ENV's file still marked
+                                              # REPLACE (before anything acts on ENV's project)
     python -m infra envs                      the environment names
+
+Every command that reads environment files (all but `placeholders`) validates all of them and
+checks them against each other first, whichever environments it acts on.
 
 Every failure prints one line per problem to stderr and exits non-zero.
 """
@@ -23,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from infra.loader import ConfigError, environment_names, load_environment, load_environments
+from infra.loader import ConfigError, environment_names, load_environments, placeholders
 
 STACK_FILE = "cdk.tf.json"
 
@@ -85,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     get.add_argument("env")
     get.add_argument("field", help="dotted path, e.g. state.bucket")
     get.set_defaults(run=_get)
+    marked = commands.add_parser(
+        "placeholders", help="fail naming each value of ENV's file still marked # REPLACE"
+    )
+    marked.add_argument("env")
+    marked.set_defaults(run=_placeholders)
     envs = commands.add_parser("envs", help="list the environments")
     envs.set_defaults(run=_envs)
     return parser
@@ -212,13 +222,35 @@ def _envs(_args: argparse.Namespace) -> int:
     return 0
 
 
-def _get(args: argparse.Namespace) -> int:
+def _known(env: str) -> Path:
+    """The file of environment `env`, or ConfigError listing the environments."""
     known = environment_names()
-    if args.env not in known:
+    if env not in known:
+        raise ConfigError([f"unknown environment {env!r}: environments are {', '.join(known)}"])
+    return Path("environments") / f"{env}.yaml"
+
+
+def _placeholders(args: argparse.Namespace) -> int:
+    """make bootstrap, plan, apply, destroy, build and deploy run this first: the shipped
+    placeholder values name projects and buckets that are not yours."""
+    path = _known(args.env)
+    left = placeholders(path)
+    if left:
         raise ConfigError(
-            [f"unknown environment {args.env!r}: environments are {', '.join(known)}"]
+            [
+                *left,
+                f"{len(left)} value(s) of {path} still marked # REPLACE: nothing acts on"
+                f" ENV={args.env}'s project until each is replaced (README: Standing up an"
+                " environment)",
+            ]
         )
-    env = load_environment(Path("environments") / f"{args.env}.yaml")
+    print(f"{path}: no value marked # REPLACE")
+    return 0
+
+
+def _get(args: argparse.Namespace) -> int:
+    _known(args.env)
+    (env,) = load_environments([args.env])  # checked against the other environments too
     value: Any = env.config.model_dump()
     value["labels"] = env.labels
     for part in args.field.split("."):

@@ -7,6 +7,7 @@ files are validated before the caller does anything, so one wrong file stops the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ ENVIRONMENTS_DIR = Path("environments")
 ENV_NAME = r"^[a-z][a-z0-9-]{0,19}$"
 # libyaml's safe loader when PyYAML has it: the same values as `yaml.safe_load`, 15x faster.
 _FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# The comment that marks a shipped value as a placeholder (see `placeholders`).
+REPLACE_MARKER = re.compile(r"#\s*REPLACE\b")
 
 
 TYPE_NAMES = {
@@ -50,7 +53,12 @@ def environment_names(directory: Path = ENVIRONMENTS_DIR) -> list[str]:
 def load_environments(
     names: Iterable[str] | None = None, directory: Path = ENVIRONMENTS_DIR
 ) -> list[Environment]:
-    """Validate the named environments (default: all) and return them, or raise ConfigError."""
+    """Validate the named environments (default: all) and return them, or raise ConfigError.
+
+    Every file is validated and the environments are checked against each other even when only
+    some are named: a new file copied from another one must fail its first `synth ENV=x`, not
+    plan against the other environment's project and state.
+    """
     known = environment_names(directory)
     wanted = known if names is None else list(names)
     unknown = [n for n in wanted if n not in known]
@@ -63,19 +71,22 @@ def load_environments(
         )
     if not wanted:
         raise ConfigError([f"{_shown(directory)}: no environment files (*.yaml) found"])
+    # The named ones last: a clash is reported in the file of the environment being worked on.
+    order = [n for n in known if n not in wanted] + [n for n in known if n in wanted]
     loaded: list[Environment] = []
     errors: list[str] = []
-    for name in wanted:
+    for name in order:
         try:
             loaded.append(load_environment(directory / f"{name}.yaml"))
         except ConfigError as exc:
             errors.extend(exc.lines)
     if errors:
         raise ConfigError(errors)
-    _check_distinct(loaded, errors)
+    errors = check_distinct(loaded)
     if errors:
         raise ConfigError(errors)
-    return loaded
+    by_name = {env.name: env for env in loaded}
+    return [by_name[name] for name in wanted]
 
 
 def load_environment(path: Path) -> Environment:
@@ -108,25 +119,107 @@ def _parse_yaml(text: str) -> Any:
         return yaml.safe_load(text)
 
 
-def _check_distinct(envs: list[Environment], errors: list[str]) -> None:
-    """Two environments must never share a project or a state location."""
-    seen_projects: dict[str, str] = {}
-    seen_states: dict[tuple[str, str], str] = {}
+def check_distinct(envs: Sequence[Environment]) -> list[str]:
+    """What two environments share that must be one environment's alone, one line each.
+
+    - `project_id`: the stack owns project-wide settings (the enabled APIs, Identity Platform's
+      one configuration, the `_Default` log bucket's retention, project IAM grants), which two
+      stacks would fight over and one `make destroy` would take from the other.
+    - `project_number`: it names one project and its service agents, which get grants: an equal
+      number under another id is a copied file whose number was not replaced.
+    - `state.bucket` with `state.prefix`: two stacks on one state each plan to delete the
+      other's resources.
+    - `edge.domains` (where the edge is on): a domain points at one load balancer; another
+      environment's certificate for it never becomes active, and its customers would reach
+      whichever environment the DNS names.
+
+    Names made from `name_prefix` (services, databases, topics, key rings) are unique within a
+    project, which is already one environment's; across projects the prefix may repeat.
+    """
+    errors: list[str] = []
+    owners: dict[tuple[str, object], str] = {}
+
+    def claim(env: Environment, field: str, value: object, why: str) -> None:
+        owner = owners.setdefault((field, value), env.name)
+        if owner != env.name:
+            shown = value[1] if field == "state.prefix" else value  # type: ignore[index]
+            errors.append(
+                f"{env.path}: {field}: must differ from environment {owner!r} ({why}),"
+                f" got {shown!r}"
+            )
+
     for env in envs:
         cfg = env.config
-        other = seen_projects.setdefault(cfg.project_id, env.name)
-        if other != env.name:
-            errors.append(
-                f"{env.path}: project_id: must differ from environment {other!r}"
-                f" (one project per environment), got {cfg.project_id!r}"
-            )
-        state = (cfg.state.bucket, cfg.state.prefix.strip("/"))
-        other = seen_states.setdefault(state, env.name)
-        if other != env.name:
-            errors.append(
-                f"{env.path}: state.prefix: must differ from environment {other!r}"
-                f" in the same bucket, got {cfg.state.prefix!r}"
-            )
+        claim(env, "project_id", cfg.project_id, "one project per environment")
+        claim(env, "project_number", cfg.project_number, "it names one project")
+        claim(
+            env,
+            "state.prefix",
+            (cfg.state.bucket, cfg.state.prefix.strip("/")),
+            f"it holds that environment's state in bucket {cfg.state.bucket!r}",
+        )
+        for domain in cfg.edge.domains if cfg.edge.enabled else []:
+            claim(env, "edge.domains", domain, "a domain points at one load balancer")
+    return errors
+
+
+def placeholders(path: Path) -> list[str]:
+    """One line for each value of the file still marked `# REPLACE`, naming its key.
+
+    The rule: a value counts as replaced once its line no longer carries the marker, so whoever
+    puts in their own value deletes the marker with it. No record of the shipped values is
+    needed, and a file copied from a shipped one keeps its markers until each value is
+    replaced. A marker on a line of its own (no value there) marks nothing.
+    """
+    shown = _shown(path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        root = yaml.compose(text, Loader=_FAST_LOADER)
+    except yaml.YAMLError:
+        raise ConfigError([f"{shown}: is not valid YAML: run make synth for details"]) from None
+    lines: dict[int, _Line] = {}
+    if root is not None:
+        _index_lines(root, "", lines)
+    found = []
+    for number, line_text in enumerate(text.splitlines()):
+        marker = REPLACE_MARKER.search(line_text)
+        line = lines.get(number)
+        if marker is None or line is None or marker.start() < line.end:
+            continue  # no marker, a comment line, or the words are inside a quoted value
+        values = line.values[0] if len(line.values) == 1 else line.values
+        value = f"the placeholder {values!r}" if values else "a placeholder"
+        found.append(
+            f"{shown}: {line.key}: still {value} (line {number + 1}, marked # REPLACE):"
+            " put in your own value and delete the marker"
+        )
+    return found
+
+
+class _Line:
+    """What one line of a YAML file holds: the key it starts, its scalar values, where they end."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.values: list[str] = []
+        self.end = 0
+
+
+def _index_lines(node: yaml.Node, key: str, lines: dict[int, _Line]) -> None:
+    """Fill `lines` with the dotted key (`edge.domains[0]`) and the values on each line."""
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            child = f"{key}.{key_node.value}" if key else str(key_node.value)
+            line = lines.setdefault(key_node.start_mark.line, _Line(child))
+            line.end = max(line.end, key_node.end_mark.column)
+            _index_lines(value_node, child, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _index_lines(item, f"{key}[{index}]", lines)
+    elif isinstance(node, yaml.ScalarNode):
+        line = lines.setdefault(node.start_mark.line, _Line(key))
+        line.values.append(node.value)
+        if node.end_mark.line == node.start_mark.line:
+            line.end = max(line.end, node.end_mark.column)
 
 
 def _describe(err: Any) -> str:

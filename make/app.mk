@@ -1,10 +1,10 @@
-# The reference app on this machine: no cloud account needed.
+# The reference app on this machine: no cloud account, no Node.js needed (APP_STAMP).
 # BACKEND=local (default): SQLite and the local queue. BACKEND=emulators: the Firestore and
 # Pub/Sub emulators and redis-server, i.e. the code paths that run on Google Cloud.
 BACKEND ?= local
 
 .PHONY: run
-run: $(STAMP) ## Run the app locally: api :8080, worker :8081 (BACKEND=local|emulators; Ctrl-C stops)
+run: $(APP_STAMP) ## Run the app locally: api :8080, worker :8081 (BACKEND=local|emulators; Ctrl-C stops)
 ifeq ($(BACKEND),local)
 	$(PY) -m app.run_local
 else ifeq ($(BACKEND),emulators)
@@ -15,7 +15,7 @@ endif
 
 # A token of the local issuer, for the app running on the same DATA_DIR (make run).
 .PHONY: token
-token: $(STAMP) ## Print a local token: make token CUSTOMER=C001 (or STAFF=S001); for curl's Authorization: Bearer
+token: $(APP_STAMP) ## Print a local token: make token CUSTOMER=C001 (or STAFF=S001); for curl's Authorization: Bearer
 ifneq ($(CUSTOMER),)
 	@$(PY) -m app.dev_token --customer '$(CUSTOMER)'
 else ifneq ($(STAFF),)

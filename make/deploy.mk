@@ -1,6 +1,7 @@
 # Container: build the app image with Cloud Build, roll it out to both Cloud Run services.
 # Included by the root Makefile (PY, STAMP). An unknown ENV is refused for every target by
-# make/infra.mk before anything runs; here, build and deploy also require ENV.
+# make/infra.mk before anything runs; here, build and deploy also require ENV, and refuse while
+# ENV's file holds a value marked `# REPLACE` (make/infra.mk's `placeholders`).
 #
 # Where the image goes follows infra/stack.py: the compute module's repository is named after
 # the environment's name_prefix, so its image_base is REGION-docker.pkg.dev/PROJECT/NAME_PREFIX,
@@ -36,12 +37,12 @@ GCLOUD_TARGET = --region=$(DEPLOY_REGION) --project=$(DEPLOY_PROJECT)
 image_inputs_committed = $(if $(filter file,$(origin IMAGE_TAG)),$(if $(shell git status --porcelain -- $(IMAGE_INPUTS)),$(error uncommitted changes in $(IMAGE_INPUTS): commit them first, or name the image with IMAGE_TAG=<tag>)))
 
 .PHONY: build
-build: $(STAMP) ## Build the app image with Cloud Build into ENV=x's Artifact Registry (tag: git short sha)
+build: $(STAMP) placeholders ## Build the app image with Cloud Build into ENV=x's Artifact Registry (tag: git short sha)
 	$(image_inputs_committed)$(GCLOUD) builds submit --tag=$(IMAGE) --ignore-file=.dockerignore $(GCLOUD_TARGET) .
 
 # The worker first: it must understand what a new api publishes before the api publishes it.
 .PHONY: deploy
-deploy: $(STAMP) ## Roll the image of this commit (or IMAGE_TAG=t) out to ENV=x's worker, then api
+deploy: $(STAMP) placeholders ## Roll the image of this commit (or IMAGE_TAG=t) out to ENV=x's worker, then api
 	@$(GCLOUD) artifacts docker images describe $(IMAGE) --project=$(DEPLOY_PROJECT) >/dev/null \
 		|| { echo "image $(IMAGE) not found: run make build ENV=$(ENV) first" >&2; exit 1; }
 	$(GCLOUD) run services update $(DEPLOY_PREFIX)-worker --image=$(IMAGE) $(GCLOUD_TARGET)

@@ -1,5 +1,5 @@
 # Infrastructure: synthesize, check, plan and apply one stack per environment.
-# Included by the root Makefile, which defines PY, PYTHON and STAMP (the .venv stamp).
+# Included by the root Makefile, which defines PY, PYTHON and STAMP (the .venv stamp with the CDK).
 
 ENVIRONMENTS := $(sort $(basename $(notdir $(wildcard environments/*.yaml))))
 OUT := cdktf.out
@@ -17,7 +17,7 @@ endif
 endif
 
 # Targets that act on one environment need ENV; checked before anything runs.
-ENV_TARGETS := plan apply destroy bootstrap
+ENV_TARGETS := plan apply destroy bootstrap placeholders
 ifneq ($(filter $(ENV_TARGETS),$(MAKECMDGOALS)),)
 ifeq ($(ENV),)
 $(error ENV is required for `make $(filter $(ENV_TARGETS),$(MAKECMDGOALS))`, e.g. ENV=dev: environments are $(ENVIRONMENTS))
@@ -71,24 +71,33 @@ checkov: $(STAMP) $(CHECKOV_STAMP) synth ## Scan each stack and its plan with ch
 # The checkov test runs in `make test`: install checkov's own venv first.
 test: $(CHECKOV_STAMP)
 
+# The shipped environment files hold placeholders (project ids, buckets, domains that are not
+# yours), each on a line marked `# REPLACE`. Every target that acts on ENV's project runs this
+# first and stops, naming each value, while any line still carries the marker; synth, validate
+# and the tests work with the placeholders. A prerequisite, so even under -j nothing that
+# talks to Google Cloud starts before it has passed.
+.PHONY: placeholders
+placeholders: $(STAMP) ## Name each value of ENV=x still marked `# REPLACE` (plan, apply and the rest refuse while any is left)
+	@$(PY) -m infra placeholders $(ENV)
+
 .PHONY: plan
-plan: $(STAMP) synth ## terraform init + plan for ENV=x, saved to cdktf.out/stacks/ENV/tfplan
+plan: $(STAMP) placeholders synth ## terraform init + plan for ENV=x, saved to cdktf.out/stacks/ENV/tfplan
 	$(TF) init -input=false
 	$(TF) plan -input=false -out=tfplan
 
 .PHONY: apply
-apply: ## Apply the plan saved by `make plan ENV=x` (nothing else)
+apply: placeholders ## Apply the plan saved by `make plan ENV=x` (nothing else)
 	@test -f $(STACK_DIR)/tfplan || { echo "no saved plan in $(STACK_DIR): run make plan ENV=$(ENV) first"; exit 1; }
 	$(TF) apply -input=false tfplan
 	@rm -f $(STACK_DIR)/tfplan
 
 .PHONY: destroy
-destroy: $(STAMP) synth ## Destroy every resource of ENV=x (asks for confirmation)
+destroy: $(STAMP) placeholders synth ## Destroy every resource of ENV=x (asks for confirmation)
 	$(TF) init -input=false
 	$(TF) destroy
 
 .PHONY: bootstrap
-bootstrap: $(STAMP) ## Create the versioned state bucket of ENV=x with gcloud (once per project)
+bootstrap: $(STAMP) placeholders ## Create the versioned state bucket of ENV=x with gcloud (once per project)
 	@set -euo pipefail; \
 	project=$$($(PY) -m infra get $(ENV) project_id); \
 	bucket=$$($(PY) -m infra get $(ENV) state.bucket); \

@@ -15,8 +15,11 @@ from tests.conftest import require_binary
 from tests.infra.conftest import REPO
 
 
-def make(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+def make(*args: str, cwd: Path = REPO, path: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`make args` in `cwd` (with `path` as PATH when given), as a user runs it."""
     env = {k: v for k, v in os.environ.items() if k not in {"ENV", "MAKEFLAGS", "MAKELEVEL"}}
+    if path is not None:
+        env["PATH"] = path
     return subprocess.run(
         [require_binary("make"), "--no-print-directory", *args],
         cwd=cwd,
@@ -44,7 +47,8 @@ def test_apply_applies_the_saved_plan_only() -> None:
 
 
 def test_validate_synthesizes_then_plans_every_stack_with_terraform() -> None:
-    done = make("-n", "validate")
+    # -B: as if nothing were built yet, so a checkout synthesized a moment ago shows it too.
+    done = make("-n", "-B", "validate")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     synth = next(i for i, line in enumerate(lines) if "-m infra synth" in line)
@@ -111,13 +115,19 @@ def project_copy(tmp_path: Path) -> Path:
     fake = tmp_path / "fake-python"
     fake.write_text(FAKE_PY)
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    (tmp_path / "app-stamp").touch()
     (tmp_path / "venv-stamp").touch()
     return tmp_path
 
 
 def synth_in(folder: Path, *args: str) -> list[str]:
     done = make(
-        "synth", f"PY={folder / 'fake-python'}", f"STAMP={folder / 'venv-stamp'}", *args, cwd=folder
+        "synth",
+        f"PY={folder / 'fake-python'}",
+        f"APP_STAMP={folder / 'app-stamp'}",
+        f"STAMP={folder / 'venv-stamp'}",
+        *args,
+        cwd=folder,
     )
     assert done.returncode == 0, done.stderr
     log = folder / "synth.log"
