@@ -91,6 +91,7 @@ class Session:
     expires_at: datetime
     flow: dict[str, Any] = field(default_factory=dict)  # the support agent's multi-turn state
     flow_version: int = 0  # bumped by the store whenever `flow` changes (optimistic concurrency)
+    message_count: int = 0  # how many messages the session holds (the last seq), as of the read
 
     def as_dict(self, messages: list[Message] | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -103,6 +104,15 @@ class Session:
         if messages is not None:
             body["messages"] = [m.as_dict() for m in messages]
         return body
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    """One page of a session's messages, oldest first, and the opaque cursor of the page
+    before it (None when it starts at the first message)."""
+
+    messages: list[Message]
+    older: str | None = None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from uuid import uuid4
 
 from app.domain import Delivery, DeliveryResult, Inquiry, InquiryStatus, Message, Session, utcnow
+from app.errors import Conflict
 
 # --- time -------------------------------------------------------------------------------------
 
@@ -92,6 +93,27 @@ class LeaseLost(Exception):
     """Another worker took over the inquiry (this one's lease expired)."""
 
 
+class SessionFull(Conflict):
+    """The write would take the session past its most messages: nothing of it was stored.
+
+    A Conflict (409): the client starts a new session, as the detail says.
+    """
+
+    def __init__(self, session_id: str, max_messages: int) -> None:
+        super().__init__(
+            f"session {session_id!r} holds the most messages a session keeps ({max_messages}):"
+            " start a new session (POST /v1/sessions)"
+        )
+        self.session_id = session_id
+        self.max_messages = max_messages
+
+
+def check_room(session_id: str, held: int, adding: int, max_messages: int | None) -> None:
+    """SessionFull when `adding` messages to the `held` ones would pass `max_messages`."""
+    if max_messages is not None and held + adding > max_messages:
+        raise SessionFull(session_id, max_messages)
+
+
 def session_scope(session_id: str) -> str:
     """The idempotency scope of one session's turns."""
     return f"session:{session_id}"
@@ -143,6 +165,19 @@ class NewMessage:
     data: dict[str, Any] = field(default_factory=dict)
     id: str = field(default_factory=lambda: uuid4().hex)
 
+    def stored(self, session_id: str, seq: int, created_at: datetime) -> Message:
+        """The message as stored with its seq: what a store answers without reading it back."""
+        return Message(
+            id=self.id,
+            session_id=session_id,
+            seq=seq,
+            role=self.role,
+            text=self.text,
+            created_at=created_at,
+            route=self.route,
+            data=self.data,
+        )
+
 
 @dataclass(frozen=True)
 class Turn:
@@ -159,6 +194,22 @@ class Turn:
     # A return the turn creates, stored in the same transaction: ClaimExists (and nothing
     # written) when the order already has a claim.
     order_claim: OrderClaim | None = None
+    # SessionFull (and nothing written) when the session would hold more messages than this.
+    max_messages: int | None = None
+
+
+# The outcomes `append_once` records for its `EffectMark`.
+APPENDED, SESSION_GONE = "appended", "session_gone"
+
+
+@dataclass(frozen=True)
+class EffectMark:
+    """A side effect of an inquiry that a write performs, recorded in that write's transaction
+    (as `record_effect` would, the first outcome standing), so that doing it and remembering it
+    cost one transaction, not two."""
+
+    inquiry_id: str
+    effect: str
 
 
 @dataclass(frozen=True)
@@ -199,6 +250,8 @@ class ClaimState(StrEnum):
 class Claim:
     state: ClaimState
     inquiry: Inquiry | None = None
+    # The side effects recorded as of the claim: the lease holder needs no `effect_done` reads.
+    effects: frozenset[str] = frozenset()
 
 
 class Store(Protocol):
@@ -210,21 +263,39 @@ class Store(Protocol):
     def get_session(self, session_id: str, now: datetime) -> Session | None:
         """None when unknown or expired at `now`."""
 
-    def list_messages(self, session_id: str) -> list[Message]:
-        """Oldest first (by seq)."""
+    def get_turn_state(
+        self, session_id: str, scope: str, key: str, now: datetime
+    ) -> tuple[Session | None, IdempotencyRecord | None]:
+        """`get_session` and `get_idempotency(scope, key)` in one read: what a turn that
+        carries an Idempotency-Key needs before it is computed."""
+
+    def latest_messages(
+        self, session_id: str, limit: int, before: int | None = None
+    ) -> list[Message]:
+        """The latest `limit` messages whose seq is below `before` (of all when None), oldest
+        first. Reads at most `limit` messages, however long the session."""
 
     def get_message(self, session_id: str, message_id: str) -> Message | None: ...
 
     def append_turn(self, turn: Turn) -> list[Message]:
         """Store the turn's messages (seq assigned here), flow, expiry, idempotency record,
         inquiry and order claim in one transaction. Raises NotFound (session gone or expired),
-        StaleFlow, DuplicateKey, ClaimExists (the order already has a claim)."""
+        StaleFlow, DuplicateKey, ClaimExists (the order already has a claim), SessionFull."""
 
     def append_once(
-        self, session_id: str, message: NewMessage, dedupe_key: str, now: datetime
+        self,
+        session_id: str,
+        message: NewMessage,
+        dedupe_key: str,
+        now: datetime,
+        *,
+        mark: EffectMark | None = None,
+        max_messages: int | None = None,
     ) -> Message | None:
         """Append a message unless one with `dedupe_key` exists in the session (then return
-        that one). None when the session is unknown or expired."""
+        that one). None when the session is unknown or expired. In the same transaction,
+        records `mark` with outcome APPENDED (stored now or before) or SESSION_GONE (None).
+        SessionFull, with nothing stored or recorded, past `max_messages`."""
 
     def get_idempotency(self, scope: str, key: str, now: datetime) -> IdempotencyRecord | None: ...
 

@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from app.domain import Delivery, DeliveryResult, FaqHit, Inquiry, Message, Session, TurnOutcome
+from app.domain import (
+    Delivery,
+    DeliveryResult,
+    FaqHit,
+    Inquiry,
+    MessagePage,
+    Session,
+    TurnOutcome,
+)
 
 
 class FaqService(Protocol):
@@ -22,9 +30,15 @@ class FaqService(Protocol):
 class SessionService(Protocol):
     def create(self, customer_id: str, preferences: dict[str, Any]) -> Session: ...
 
-    def get(self, session_id: str, *, customer_id: str) -> tuple[Session, list[Message]]:
-        """The customer's session and its messages, oldest first; NotFound when unknown,
-        expired or another customer's."""
+    def get(self, session_id: str, *, customer_id: str) -> tuple[Session, MessagePage]:
+        """The customer's session and its latest messages (at most 50), oldest first;
+        NotFound when unknown, expired or another customer's."""
+
+    def messages(
+        self, session_id: str, before: str | None, limit: str | int | None, *, customer_id: str
+    ) -> MessagePage:
+        """The `limit` (1 to 100, default 50) messages before the cursor `before` (the latest
+        when None), oldest first; InvalidInput for a cursor or limit that is not one."""
 
 
 class ConversationService(Protocol):

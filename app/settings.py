@@ -166,6 +166,11 @@ class Settings:
     gemini_location: str = env("GEMINI_LOCATION", _text, "europe-west1")
 
     session_ttl_seconds: int = env("SESSION_TTL_SECONDS", int_range(60, 90 * 86400), 86400)
+    # Bounds on one session, so that what a session costs to store, read and cache stays
+    # bounded: the most messages it holds (a turn past it is 409: start a new session), and
+    # how long after it began it ends, however active (seconds; the TTL still slides within).
+    session_max_messages: int = env("SESSION_MAX_MESSAGES", int_range(2, 100_000), 1000)
+    session_max_age: int = env("SESSION_MAX_AGE", int_range(60, 365 * 86400), 30 * 86400)
     # The store's rules (the FAQ promises 30 days): a return within this many days of
     # delivery; "it never arrived" refundable this many days after the expected delivery.
     return_window_days: int = env("RETURN_WINDOW_DAYS", int_range(1, 365), 30)

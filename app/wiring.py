@@ -42,7 +42,7 @@ from app.agents.inquiries import InquiryService
 from app.agents.orders import OrderBook
 from app.agents.policy import StorePolicy
 from app.agents.router import HybridRouter
-from app.agents.sessions import SessionService
+from app.agents.sessions import WINDOW, SessionService
 from app.agents.support import SupportAgent
 from app.agents.worker import InquiryWorker
 from app.ports import CallbackSender, Clock, EventPublisher, InquiryQueue, Model, Store, SystemClock
@@ -278,7 +278,8 @@ def build_store(settings: Settings, db: Database | None) -> Store:
         client = connect_redis(
             settings.redis_host, settings.redis_port, settings.redis_auth, settings.redis_ca_cert
         )
-        store = CachedStore(store, client, settings.redis_cache_ttl_seconds)
+        # The window GET /v1/sessions/{id} shows: all the cache holds of a session's messages.
+        store = CachedStore(store, client, settings.redis_cache_ttl_seconds, window=WINDOW)
         log.info(
             "session cache: redis %s:%d (tls=%s)",
             settings.redis_host,
@@ -312,9 +313,12 @@ def build_services(
     model: Model | None = None,
     callbacks: CallbackSender | None = None,
     retry_policy: RetryPolicy | None = None,
+    store: Store | None = None,
 ) -> AppServices:
-    """The services the settings select. Keyword arguments replace one adapter (for tests);
-    a `retry_policy` given is taken as is, without `local_retry_policy`'s check."""
+    """The services the settings select. Keyword arguments replace one adapter (for tests and
+    benchmarks); a `retry_policy` given is taken as is, without `local_retry_policy`'s check,
+    and a `store` as is, with no cache in front (a Firestore store whose client counts its
+    calls, say)."""
     check_backend_settings(settings)
     clock = clock or SystemClock()
     model = model or build_model(settings)
@@ -332,7 +336,8 @@ def build_services(
     db = None
     if settings.state_backend == "local" or settings.queue_backend == "local":
         db = Database(settings.data_dir)
-    store = build_store(settings, db)
+    if store is None:
+        store = build_store(settings, db)
     if db is not None and settings.state_backend != "local":
         closers.append(db.close)  # the local queue's file; the store closes its own
     if settings.queue_backend == "pubsub":
@@ -346,7 +351,13 @@ def build_services(
     orders = OrderBook(today=clock.now().date())
     policy = StorePolicy(settings.return_window_days, settings.not_delivered_grace_days)
     faq = FaqAgent()
-    sessions = SessionService(store, clock, settings.session_ttl_seconds)
+    sessions = SessionService(
+        store,
+        clock,
+        settings.session_ttl_seconds,
+        settings.session_max_messages,
+        settings.session_max_age,
+    )
     inquiries = InquiryService(
         store,
         queue,
@@ -367,6 +378,7 @@ def build_services(
         clock,
         settings.max_delivery_attempts,
         policy=policy,
+        session_max_messages=settings.session_max_messages,
     )
     return AppServices(
         settings=settings,

@@ -1,6 +1,6 @@
 """`python -m benchmarks`: run every figure, print the table, write benchmarks/results.json.
 
-    python -m benchmarks [--only synth,coldstart,faq,session,inquiry] [--quick] [--out PATH]
+    python -m benchmarks [--only synth,coldstart,faq,session,store,inquiry] [--quick] [--out PATH]
 
 The emulator variants (Firestore for sessions, Pub/Sub for inquiries) run when the app wires
 those backends and the emulators are installed; otherwise they are listed as skipped.
@@ -26,9 +26,10 @@ from benchmarks.http_bench import (
     session_figures,
 )
 from benchmarks.results import Figure, table, write_json
+from benchmarks.store_costs import firestore_cost_figures, sqlite_turn_figures
 from benchmarks.synth_bench import synth_figures
 
-GROUPS = ("synth", "coldstart", "faq", "session", "inquiry")
+GROUPS = ("synth", "coldstart", "faq", "session", "store", "inquiry")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -86,6 +87,19 @@ def main(argv: list[str] | None = None) -> int:
             return out + auth_figures(work, int(300 * scale), runs + 2)
 
         group("session", sessions)
+
+        def store_costs() -> list[Figure]:
+            """A turn's time against the session's length (SQLite); each operation's RPCs and
+            documents read, counted on the Firestore emulator's channel."""
+            out = sqlite_turn_figures(work, turns=40, rounds=runs)
+            host = emu.host("firestore")
+            if host is None:
+                skipped.append(f"store.firestore: {emu.why_not('firestore')}")
+            else:
+                out += firestore_cost_figures(host, work)
+            return out
+
+        group("store", store_costs)
 
         def inquiries() -> list[Figure]:
             floor = bare_round_trip(work, 50)["server_peaks"]

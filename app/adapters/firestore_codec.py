@@ -40,36 +40,40 @@ def plain_utc(value: datetime) -> datetime:
     )
 
 
-def session_doc(session: Session, ttl_bound: datetime) -> dict[str, Any]:
+def session_doc(session: Session) -> dict[str, Any]:
+    """`active_until` is the session's expiry; `expires_at`, the TTL field, is kept equal to it
+    (a session stored by layout 1 may carry a later one); `next_seq` numbers its messages."""
     return {
         "id": session.id,
         "customer_id": session.customer_id,
         "preferences": to_json(session.preferences),
         "created_at": session.created_at,
         "active_until": session.expires_at,
-        "expires_at": ttl_bound,
+        "expires_at": session.expires_at,
         "flow": to_json(session.flow),
         "flow_version": session.flow_version,
+        "next_seq": session.message_count + 1,
     }
 
 
-def session_from(doc: dict[str, Any], expires_at: datetime) -> Session:
+def session_from(doc: dict[str, Any]) -> Session:
     return Session(
         id=doc["id"],
         customer_id=doc["customer_id"],
         preferences=from_json(doc["preferences"]),
         created_at=plain_utc(doc["created_at"]),
-        expires_at=plain_utc(expires_at),
+        expires_at=plain_utc(doc["active_until"]),
         flow=from_json(doc["flow"]),
         flow_version=doc["flow_version"],
+        message_count=doc["next_seq"] - 1,
     )
 
 
-def message_from(doc: dict[str, Any], session_id: str, seq: int) -> Message:
+def message_from(doc: dict[str, Any], session_id: str) -> Message:
     return Message(
         id=doc["id"],
         session_id=session_id,
-        seq=seq,
+        seq=doc["seq"],
         role=doc["role"],
         text=doc["text"],
         created_at=plain_utc(doc["created_at"]),
@@ -84,10 +88,12 @@ def commit_key(moment: Any) -> tuple[int, int]:
     return (stamp.seconds, stamp.nanos)
 
 
-def message_order(snapshot: Any) -> tuple[tuple[int, int], str, int]:
-    """A message's place in its session: its commit time (its document's create time, as
-    messages are never updated), then its turn, then its place in the turn."""
-    return (commit_key(snapshot.create_time), snapshot.get("turn"), snapshot.get("index"))
+def layout1_order(snapshot: Any) -> tuple[tuple[int, int], str, int]:
+    """A message's place in its session as layout 1 (no stored seq) ordered them: its commit
+    time (its document's create time: numbering updates a message but never recreates it),
+    then its turn, then its place in the turn."""
+    doc = snapshot.to_dict()
+    return (commit_key(snapshot.create_time), doc.get("turn", ""), doc.get("index", 0))
 
 
 def inquiry_doc(inquiry: Inquiry) -> dict[str, Any]:

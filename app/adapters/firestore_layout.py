@@ -85,8 +85,7 @@ RECORDS_BY_SCOPE = (IDEMPOTENCY, "scope")  # a session's turn records and dedupe
 # automatic single-field indexes serve these, so none may use the TTL field, whose
 # single-field indexes the storage module turns off.
 SINGLE_FIELD_QUERIES: tuple[tuple[str, str], ...] = (
-    (MESSAGES, "committed_at"),  # a message's position: a count below it and a window above
-    (MESSAGES, "session_expires_at"),  # the latest expiry a turn gave the session
+    (MESSAGES, "seq"),  # a page of a session's messages: below a seq, newest first
     SESSIONS_BY_CUSTOMER,
     INQUIRIES_BY_CUSTOMER,
     RECORDS_BY_SCOPE,

@@ -2,28 +2,24 @@
 
 Data layout (collection names in `firestore_layout`):
 
-- `sessions/{id}`: customer, preferences, flow and `flow_version`. A turn reads it (for the
-  flow version and the expiry) but writes it only when the flow changes or when the session's
-  TTL bound runs out, so the FAQ turns of a busy session never contend on this document:
-  readers share its lock. `expires_at` (the TTL field) is an upper bound of the session's
-  life, pushed one session TTL ahead whenever it is rewritten; `active_until` is the expiry as
-  of that write. The session's real expiry is the later of `active_until` and the newest
-  `session_expires_at` among its messages, so a session expires exactly `SESSION_TTL_SECONDS`
-  after its last turn, as on SQLite, while its document is rewritten about once per TTL.
-- `sessions/{id}/messages/{message_id}`: one document per message, created, never updated.
-  Each turn writes its own documents, so concurrent turns touch disjoint documents. The order
-  is (commit time, `turn`, `index`): the document's create time, which is its transaction's
-  commit time, then the turn's first message id, then the place in the turn. A read at a time
-  sees every commit before it, so a message committed later never sorts before one already
-  seen: `seq`, the 1-based position in that order, is computed when read and never changes.
-  The server timestamp `committed_at` (taken when the commit request is processed, so at most
-  one transaction lifetime before the commit time) is the queryable stand-in: a position is
-  a count of the messages whose `committed_at` is older than `COMMIT_SKEW`, plus the rank
-  among the few newer ones read whole. (Ordering by `committed_at` itself is not stable: two
-  transactions can commit in the opposite order of their request times; the emulator shows
-  it.) Their `expires_at` is the session's expiry as of the turn plus `MESSAGE_RETENTION`, so
-  the TTL policy removes them after their session, and from a live session only those older
-  than that (positions then count from the oldest message kept).
+- `sessions/{id}`: customer, preferences, flow and `flow_version`, the expiry (`active_until`,
+  and the TTL field `expires_at` equal to it) and `next_seq`, the seq the next message gets.
+  Every write of a message goes through this document: the turn reads it (flow version,
+  expiry, `next_seq`) and writes it back with the new `next_seq` and expiry, on the condition
+  that it is still as read, so seqs are assigned at write time, gap-free, in one order, and a
+  turn costs the same whether the session holds 2 messages or 1000 (`SESSION_MAX_MESSAGES`
+  bounds it). The price is that two turns of one session serialize on its document (the later
+  reads again and writes again), which a conversation, one customer turn after turn, hardly
+  ever meets.
+- `sessions/{id}/messages/{message_id}`: one document per message, named by its id (chosen up
+  front, so the answer to an idempotent retry is one document read), with its `seq`. A page of
+  messages is one query on `seq` (below a cursor, newest first, `limit` documents), which the
+  automatic single-field index serves. Their `expires_at` is the session's expiry as of the
+  write plus `MESSAGE_RETENTION`, so the TTL policy removes them after their session.
+  Layout 1 (before seqs were stored) computed each message's position at read time from
+  commit order; a session stored that way has no `next_seq`, and the first read or write that
+  meets it numbers its messages in that order once (`_number_layout1`), in batches, then
+  carries on. Its messages keep their layout-1 fields, which nothing reads any more.
 - `inquiries/{id}`: the inquiry with its owner (`customer_id`), its publish flag, its
   processing lease (`lease_holder`, `lease_until`), `settled`, and the side effects done
   (`effects`, a map of effect to outcome), so that the TTL policy (and an erasure) removes an
@@ -40,9 +36,12 @@ A customer's erasure finds their sessions and inquiries by `customer_id` and the
 records and markers by `scope`, and deletes them in batches (see `erase_customer`). It leaves
 their order claims, as it leaves the orders.
 
-Every write that can meet another writer is one transaction over the documents it names: the
-turn (idempotency record, session, messages, inquiry, order claim), `append_once`, inquiry
-creation, claim, finish, release and effect markers, and `create_claim`. Expired documents are
+Every write that can meet another writer is atomic over the documents it names. The writes of
+a session's messages, the turn (idempotency record, session, messages, inquiry, order claim)
+and `append_once` (with its effect marker), are one batched read and one commit whose
+preconditions say the documents are still as read (`_guarded_write`): two calls, no locks
+held in between. Inquiry creation under a key, claim, finish, release and effect markers, and
+`create_claim` are transactions (begin, read, commit). Expired documents are
 deleted by the TTL policies that `modules/storage.py` declares (Firestore deletes within about
 a day), and every read checks the expiry itself, so `purge_expired` has nothing to do. Queries
 are served by the storage module's composite indexes (`COMPOSITE_QUERIES`) or by single-field
@@ -52,10 +51,12 @@ indexes on fields other than the TTL field.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
-from datetime import datetime, timedelta
+import random
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from itertools import chain
-from typing import Any
+from typing import Any, TypeVar
 
 from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exceptions
@@ -65,12 +66,11 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from app.adapters.firestore_codec import (
     claim_doc,
     claim_from,
-    commit_key,
     from_json,
     inquiry_doc,
     inquiry_from,
+    layout1_order,
     message_from,
-    message_order,
     record_doc,
     record_from,
     session_doc,
@@ -96,6 +96,7 @@ from app.adapters.firestore_layout import (
 )
 from app.adapters.firestore_tx import (
     CALL_TIMEOUT,
+    CONTENTION_RETRY_AFTER,
     bound_transaction_calls,
     call_options,
     run_transaction,
@@ -104,10 +105,13 @@ from app.adapters.firestore_tx import (
 from app.domain import Inquiry, InquiryStatus, Message, Session
 from app.errors import NotFound, Unavailable
 from app.ports import (
+    APPENDED,
+    SESSION_GONE,
     Claim,
     ClaimExists,
     ClaimState,
     DuplicateKey,
+    EffectMark,
     Erasure,
     IdempotencyRecord,
     LeaseLost,
@@ -115,6 +119,7 @@ from app.ports import (
     OrderClaim,
     StaleFlow,
     Turn,
+    check_room,
     inquiry_scope,
     session_scope,
 )
@@ -122,19 +127,40 @@ from app.settings import Settings, SettingsError
 
 PING_TIMEOUT = 3.0
 BATCH_WRITE_LIMIT = 500  # writes per batched write, Firestore's limit
-# `committed_at` (the server time of the commit request) precedes the commit time by less
-# than a transaction lives (270 s at most), so a message whose `committed_at` is this much
-# older than another's commit time was committed before it.
-COMMIT_SKEW = timedelta(seconds=300)
+
+T = TypeVar("T")
 
 
-def _ttl_bound(expires_at: datetime, now: datetime) -> datetime:
-    """The session document's TTL field: its expiry plus one more session lifetime."""
-    return expires_at + max(expires_at - now, timedelta(0))
+# A write of a session's documents reads again and retries this often when a concurrent
+# write changed what it read (`_guarded_write`), then answers Unavailable.
+WRITE_ATTEMPTS = 30
+
+
+# What a guarded commit answers when another write got there first: an update time that moved,
+# a document created meanwhile, or one deleted meanwhile.
+_RACED = (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.NotFound)
+
+
+class _Layout1(Exception):
+    """The session was stored by layout 1 (no `next_seq`): number it, then try again."""
+
+
+class _NoProgress(Exception):
+    """A guarded write failed, and reading again found nothing changed."""
 
 
 def _read(transaction: Any, ref: Any, call: dict[str, Any]) -> Any:
     return next(iter(transaction.get(ref, **call)))
+
+
+def _live(snap: Any, now: datetime) -> dict[str, Any] | None:
+    """The session document when it exists and is live at `now`; _Layout1 for an old one."""
+    if not snap.exists:
+        return None
+    doc = snap.to_dict()
+    if "next_seq" not in doc:
+        raise _Layout1
+    return doc if doc["active_until"] > now else None
 
 
 def _require_ids(ids: Iterable[str]) -> None:
@@ -192,91 +218,184 @@ class FirestoreStore:
 
     # --- sessions and messages ---
 
+    def _read_all(self, refs: list[Any]) -> list[Any]:
+        """The documents of `refs`, in their order, read in one BatchGetDocuments call."""
+        with translated_errors("read"):
+            snaps = self.client.get_all(refs, **self._call)
+            found = {snap.reference.path: snap for snap in snaps}
+        return [found[ref.path] for ref in refs]
+
+    def _numbered(self, session_id: str, work: Callable[[], T]) -> T:
+        """`work()`, after numbering the session's messages if it meets a layout-1 session.
+
+        Meeting layout 1 again after that means an instance of the version before wrote to
+        the session meanwhile (a rollout not yet complete): Unavailable, and a retry later.
+        """
+        try:
+            return work()
+        except _Layout1:
+            self._number_layout1(session_id)
+        try:
+            return work()
+        except _Layout1:
+            raise Unavailable(
+                f"session {session_id!r} is being written by an older version of the app;"
+                " retry once the rollout is complete"
+            ) from None
+
+    def _number_layout1(self, session_id: str) -> None:
+        """Give a layout-1 session's messages the seqs layout 1 computed for them (their
+        commit order), in batched writes, then its document `next_seq`, the expiry the latest
+        turn gave it, and a TTL field no earlier than that. Idempotent: two instances that meet
+        the session together write the same seqs, and the last step checks `next_seq` again."""
+        session_ref = self._session(session_id)
+        (current,) = self._read_all([session_ref])
+        if not current.exists or "next_seq" in current.to_dict():
+            return  # numbered already (or gone): nothing here may renumber a message
+        messages = self._messages(session_id)
+        with translated_errors("layout upgrade"):
+            snaps = sorted(messages.stream(**self._call), key=layout1_order)
+        seqs = [(snap, n) for n, snap in enumerate(snaps, start=1)]
+        changed = [(snap.reference, n) for snap, n in seqs if snap.to_dict().get("seq") != n]
+        for start in range(0, len(changed), BATCH_WRITE_LIMIT):
+            batch = self.client.batch()
+            for ref, n in changed[start : start + BATCH_WRITE_LIMIT]:
+                batch.update(ref, {"seq": n})
+            with translated_errors("layout upgrade"):
+                batch.commit(**self._call)
+        expiries = [snap.to_dict().get("session_expires_at") for snap in snaps]
+        latest = max((e for e in expiries if e is not None), default=None)
+
+        def body(transaction: Any) -> None:
+            snap = _read(transaction, session_ref, self._call)
+            if not snap.exists or "next_seq" in snap.to_dict():
+                return
+            doc = snap.to_dict()
+            until = doc["active_until"] if latest is None else max(doc["active_until"], latest)
+            changes = {"next_seq": len(snaps) + 1, "active_until": until}
+            changes["expires_at"] = max(doc["expires_at"], until)
+            transaction.update(session_ref, changes)
+
+        run_transaction(self.client, body)
+
     def create_session(self, session: Session) -> None:
         _require_ids([session.id])
-        doc = session_doc(session, _ttl_bound(session.expires_at, session.created_at))
         with translated_errors("session create"):
-            self._session(session.id).create(doc, **self._call)
-
-    def _live_until(self, session_id: str, doc: dict[str, Any], transaction: Any = None) -> Any:
-        """The session's real expiry: its own, or a later one a turn gave it."""
-        latest = (
-            self._messages(session_id)
-            .order_by("session_expires_at", direction=firestore.Query.DESCENDING)
-            .limit(1)
-        )
-        snaps = (
-            transaction.get(latest, **self._call) if transaction else latest.stream(**self._call)
-        )
-        until = doc["active_until"]
-        for snap in snaps:
-            until = max(until, snap.get("session_expires_at"))
-        return until
+            self._session(session.id).create(session_doc(session), **self._call)
 
     def get_session(self, session_id: str, now: datetime) -> Session | None:
         if not valid_doc_id(session_id):
             return None
-        with translated_errors("session read"):
-            snap = self._session(session_id).get(**self._call)
-            if not snap.exists:
-                return None
-            doc = snap.to_dict()
-            until = self._live_until(session_id, doc)
-        return session_from(doc, until) if until > now else None
 
-    def list_messages(self, session_id: str) -> list[Message]:
+        def read() -> Session | None:
+            (snap,) = self._read_all([self._session(session_id)])
+            doc = _live(snap, now)
+            return None if doc is None else session_from(doc)
+
+        return self._numbered(session_id, read)
+
+    def get_turn_state(
+        self, session_id: str, scope: str, key: str, now: datetime
+    ) -> tuple[Session | None, IdempotencyRecord | None]:
+        """The session's and the record's documents in one read."""
+        if not valid_doc_id(session_id):
+            return None, None
+
+        def read() -> tuple[Session | None, IdempotencyRecord | None]:
+            snap, earlier = self._read_all([self._session(session_id), self._record(scope, key)])
+            doc = _live(snap, now)
+            record = None
+            if earlier.exists and earlier.get("expires_at") > now:
+                record = record_from(earlier.to_dict())
+            return (None if doc is None else session_from(doc)), record
+
+        return self._numbered(session_id, read)
+
+    def latest_messages(
+        self, session_id: str, limit: int, before: int | None = None
+    ) -> list[Message]:
+        """One query: at most `limit` documents, newest first from `before`."""
         if not valid_doc_id(session_id):
             return []
+        query = self._messages(session_id)
+        if before is not None:
+            query = query.where(filter=FieldFilter("seq", "<", before))
+        query = query.order_by("seq", direction=firestore.Query.DESCENDING).limit(limit)
         with translated_errors("messages read"):
-            snaps = sorted(self._messages(session_id).stream(**self._call), key=message_order)
-        return [message_from(s.to_dict(), session_id, n) for n, s in enumerate(snaps, start=1)]
-
-    def _positions(self, session_id: str, created: Any) -> dict[str, int]:
-        """The seq of every message committed at `created` (a create time, i.e. commit time).
-
-        Messages whose `committed_at` lies more than COMMIT_SKEW before it were committed
-        earlier, so they are only counted; the few in the window are read and ranked.
-        """
-        messages = self._messages(session_id)
-        horizon = created - COMMIT_SKEW
-        old = messages.where(filter=FieldFilter("committed_at", "<", horizon))
-        earlier = int(old.count(alias="n").get(**self._call)[0][0].value)
-        recent = messages.where(filter=FieldFilter("committed_at", ">=", horizon))
-        ranked = sorted(recent.stream(**self._call), key=message_order)
-        mine = commit_key(created)
-        return {
-            snap.id: earlier + n
-            for n, snap in enumerate(ranked, start=1)
-            if message_order(snap)[0] == mine
-        }
+            snaps = list(query.stream(**self._call))
+        return [message_from(snap.to_dict(), session_id) for snap in reversed(snaps)]
 
     def get_message(self, session_id: str, message_id: str) -> Message | None:
         if not (valid_doc_id(session_id) and valid_doc_id(message_id)):
             return None
-        with translated_errors("message read"):
-            snap = self._messages(session_id).document(message_id).get(**self._call)
+
+        def read() -> Message | None:
+            (snap,) = self._read_all([self._messages(session_id).document(message_id)])
             if not snap.exists:
                 return None
-            seq = self._positions(session_id, snap.create_time)[message_id]
-        return message_from(snap.to_dict(), session_id, seq)
+            doc = snap.to_dict()
+            if "seq" not in doc:
+                raise _Layout1
+            return message_from(doc, session_id)
 
+        return self._numbered(session_id, read)
+
+    @staticmethod
     def _message_doc(
-        self, message: NewMessage, turn_key: str, index: int, now: datetime, expires_at: Any
+        message: NewMessage, seq: int, now: datetime, session_expires_at: datetime
     ) -> dict[str, Any]:
         return {
             "id": message.id,
+            "seq": seq,
             "role": message.role,
             "text": message.text,
             "route": message.route,
             "data": to_json(message.data),
             "created_at": now,
-            "committed_at": firestore.SERVER_TIMESTAMP,
-            "turn": turn_key,
-            "index": index,
-            "expires_at": expires_at + MESSAGE_RETENTION,
+            "expires_at": session_expires_at + MESSAGE_RETENTION,
         }
 
+    def _guarded_write(self, action: str, attempt: Callable[[bool], T]) -> T:
+        """Run `attempt(retrying)` until its commit goes through.
+
+        An attempt reads what it checks in one batched read and commits its writes in one
+        batch whose preconditions hold those documents as read: the session's document at the
+        update time read, the documents it creates absent. No lock is held between the two
+        calls, so writers of one session do not queue on each other's locks (which the
+        emulator resolves only after long lock timeouts); the one whose precondition fails
+        reads again and decides again, which may end the write (DuplicateKey, StaleFlow,
+        ClaimExists, NotFound, SessionFull). `retrying` tells an attempt to look for its own
+        documents first: a commit whose answer was lost may have gone through. An attempt
+        raises `_NoProgress` when it finds nothing changed since the failed one (a conflict
+        that no retry resolves, such as an inquiry id that exists).
+        """
+        failure: Exception | None = None
+        retrying = False
+        for tries in range(WRITE_ATTEMPTS):
+            try:
+                with translated_errors(action):
+                    try:
+                        return attempt(retrying)
+                    except gexc.Aborted:  # contention: nothing was written; read again
+                        retrying = False
+                    except _RACED as exc:  # a precondition failed: another write got there
+                        failure, retrying = exc, True
+            except _NoProgress:
+                raise Unavailable(f"Firestore {action} failed: {failure}") from failure
+            time.sleep(random.uniform(0, 0.004 * (tries + 1)))
+        raise Unavailable(
+            "the state store is busy with concurrent writes; retry shortly",
+            retry_after=CONTENTION_RETRY_AFTER,
+        )
+
+    def _last_read(self, snap: Any) -> Any:
+        """The precondition that a document is still as `snap` read it."""
+        return self.client.write_option(last_update_time=snap.update_time)
+
     def append_turn(self, turn: Turn) -> list[Message]:
+        """One batched read of the session, the key's record and the order's claim (those the
+        turn names), then one batched commit guarded by preconditions (`_guarded_write`).
+        Nothing is read back: the seqs come from the session's `next_seq`."""
         if not valid_doc_id(turn.session_id):
             raise NotFound(f"session {turn.session_id!r} does not exist or has expired")
         order_claim = turn.order_claim
@@ -290,107 +409,163 @@ class FirestoreStore:
         record = turn.idempotency
         record_ref = self._record(record.scope, record.key) if record else None
         claim_ref = self._order_claim(order_claim.order_id) if order_claim else None
+        mine = messages.document(turn.messages[0].id) if turn.messages else None
+        checked = [ref for ref in (session_ref, record_ref, claim_ref) if ref is not None]
+        seen: list[Any] = []
 
-        def body(transaction: Any) -> None:
-            if record_ref is not None:
-                earlier = _read(transaction, record_ref, self._call)
-                if earlier.exists and earlier.get("expires_at") > turn.now:
-                    raise DuplicateKey(record_from(earlier.to_dict()))
-            snap = _read(transaction, session_ref, self._call)
-            if not snap.exists or (
-                snap.get("active_until") <= turn.now
-                and self._live_until(turn.session_id, snap.to_dict(), transaction) <= turn.now
-            ):
+        def attempt(retrying: bool) -> int:
+            refs = checked + ([mine] if retrying and mine is not None else [])
+            snaps = dict(zip(map(id, refs), self._read_all(refs), strict=True))
+            if retrying and mine is not None and snaps[id(mine)].exists:
+                return snaps[id(mine)].get("seq")  # the lost answer's commit went through
+            state = [(snaps[id(ref)].exists, snaps[id(ref)].update_time) for ref in checked]
+            if retrying and state == seen:
+                raise _NoProgress
+            seen[:] = state
+            earlier = snaps[id(record_ref)] if record_ref is not None else None
+            if earlier is not None and earlier.exists and earlier.get("expires_at") > turn.now:
+                raise DuplicateKey(record_from(earlier.to_dict()))
+            session_snap = snaps[id(session_ref)]
+            doc = _live(session_snap, turn.now)
+            if doc is None:
                 raise NotFound(f"session {turn.session_id!r} does not exist or has expired")
-            doc = snap.to_dict()
             if doc["flow_version"] != turn.expected_flow_version:
                 raise StaleFlow(turn.session_id)
-            if claim_ref is not None:  # read in the transaction: a concurrent create aborts it
-                existing = _read(transaction, claim_ref, self._call)
-                if existing.exists:
-                    raise ClaimExists(claim_from(existing.to_dict()))
-            changes = self._session_changes(doc, turn)
-            turn_key = turn.messages[0].id if turn.messages else ""
-            for index, message in enumerate(turn.messages):
-                stored = self._message_doc(message, turn_key, index, turn.now, turn.expires_at)
-                stored["session_expires_at"] = turn.expires_at
-                transaction.create(messages.document(message.id), stored)
-            if changes:
-                transaction.update(session_ref, changes)
-            if turn.inquiry is not None:
-                transaction.create(self._inquiry(turn.inquiry.id), inquiry_doc(turn.inquiry))
-            if claim_ref is not None and order_claim is not None:
-                transaction.create(claim_ref, claim_doc(order_claim))
-            if record is not None:
-                transaction.set(record_ref, record_doc(record))
-
-        run_transaction(self.client, body)
-        if not turn.messages:
-            return []
-        with translated_errors("turn read-back"):
-            first = messages.document(turn.messages[0].id).get(**self._call)
-            seqs = self._positions(turn.session_id, first.create_time)
-        return [
-            Message(
-                id=m.id,
-                session_id=turn.session_id,
-                seq=seqs[m.id],
-                role=m.role,
-                text=m.text,
-                created_at=turn.now,
-                route=m.route,
-                data=m.data,
+            if claim_ref is not None and snaps[id(claim_ref)].exists:
+                raise ClaimExists(claim_from(snaps[id(claim_ref)].to_dict()))
+            first = doc["next_seq"]
+            check_room(turn.session_id, first - 1, len(turn.messages), turn.max_messages)
+            batch = self.client.batch()
+            batch.update(
+                session_ref,
+                self._session_changes(doc, turn, first),
+                option=self._last_read(session_snap),
             )
-            for m in turn.messages
-        ]
+            for n, message in enumerate(turn.messages):
+                stored = self._message_doc(message, first + n, turn.now, turn.expires_at)
+                batch.create(messages.document(message.id), stored)
+            if turn.inquiry is not None:
+                batch.create(self._inquiry(turn.inquiry.id), inquiry_doc(turn.inquiry))
+            if claim_ref is not None and order_claim is not None:
+                batch.create(claim_ref, claim_doc(order_claim))
+            if record_ref is not None and record is not None:
+                if earlier is not None and earlier.exists:  # expired, not yet removed
+                    option = self._last_read(earlier)
+                    batch.update(record_ref, record_doc(record), option=option)
+                else:
+                    batch.create(record_ref, record_doc(record))
+            batch.commit(**self._call)
+            return first
+
+        first = self._numbered(turn.session_id, lambda: self._guarded_write("turn", attempt))
+        return [m.stored(turn.session_id, first + n, turn.now) for n, m in enumerate(turn.messages)]
 
     @staticmethod
-    def _session_changes(doc: dict[str, Any], turn: Turn) -> dict[str, Any]:
-        """What the turn must write on the session document; empty for most turns."""
-        changes: dict[str, Any] = {}
+    def _session_changes(doc: dict[str, Any], turn: Turn, first: int) -> dict[str, Any]:
+        """What the turn writes on the session document: the next seq and the expiry, and the
+        flow when it changes."""
+        changes: dict[str, Any] = {
+            "next_seq": first + len(turn.messages),
+            "active_until": turn.expires_at,
+            "expires_at": turn.expires_at,
+        }
         if turn.new_flow is not None and turn.new_flow != from_json(doc["flow"]):
             changes["flow"] = to_json(turn.new_flow)
             changes["flow_version"] = doc["flow_version"] + 1
-        if turn.expires_at > doc["expires_at"]:  # the TTL bound would run out before the session
-            changes["expires_at"] = _ttl_bound(turn.expires_at, turn.now)
-        # Messages carry the turn's expiry; the document takes it when written anyway, or when
-        # no message could carry it.
-        if turn.expires_at > doc["active_until"] and (changes or not turn.messages):
-            changes["active_until"] = turn.expires_at
         return changes
 
     def append_once(
-        self, session_id: str, message: NewMessage, dedupe_key: str, now: datetime
+        self,
+        session_id: str,
+        message: NewMessage,
+        dedupe_key: str,
+        now: datetime,
+        *,
+        mark: EffectMark | None = None,
+        max_messages: int | None = None,
     ) -> Message | None:
+        """One batched read of the session, the dedupe marker and the marked inquiry, then one
+        guarded commit (`_guarded_write`) of the message, `next_seq`, the marker and the
+        effect marker."""
+        if mark is not None:
+            _require_ids([mark.inquiry_id])
         if not valid_doc_id(session_id):
+            if mark is not None:
+                self.record_effect(mark.inquiry_id, mark.effect, SESSION_GONE, now)
             return None
         _require_ids([message.id])
         session_ref = self._session(session_id)
         scope = append_once_scope(session_id)
         marker_ref = self._record(scope, dedupe_key)
+        mine = self._messages(session_id).document(message.id)
+        owner = [self._inquiry(mark.inquiry_id)] if mark else []
+        seen: list[Any] = []
 
-        def body(transaction: Any) -> str | None:
-            snap = _read(transaction, session_ref, self._call)
-            if not snap.exists:
+        def attempt(retrying: bool) -> tuple[str, int | None] | None:
+            checked = [session_ref, marker_ref, *owner]
+            snaps = self._read_all(checked + ([mine] if retrying else []))
+            if retrying and snaps[-1].exists:
+                return message.id, snaps[-1].get("seq")  # the lost answer's commit went through
+            session_snap, marker = snaps[:2]
+            inquiry_snap = snaps[2] if mark else None
+            state = [(snap.exists, snap.update_time) for snap in snaps[: len(checked)]]
+            if retrying and state == seen:
+                raise _NoProgress
+            seen[:] = state
+            batch = self.client.batch()
+            doc = _live(session_snap, now)
+            if doc is None:
+                self._mark(batch, inquiry_snap, mark, SESSION_GONE, now)
                 return None
-            until = self._live_until(session_id, snap.to_dict(), transaction)
-            if until <= now:
-                return None
-            marker = _read(transaction, marker_ref, self._call)
             if marker.exists:
-                return from_json(marker.get("response"))["message_id"]
-            stored = self._message_doc(message, message.id, 0, now, until)
+                self._mark(batch, inquiry_snap, mark, APPENDED, now)
+                return from_json(marker.get("response"))["message_id"], None
+            seq = doc["next_seq"]
+            check_room(session_id, seq - 1, 1, max_messages)
+            option = self._last_read(session_snap)
+            batch.update(session_ref, {"next_seq": seq + 1}, option=option)
+            stored = self._message_doc(message, seq, now, doc["active_until"])
             stored["dedupe_key"] = dedupe_key
-            transaction.create(self._messages(session_id).document(message.id), stored)
-            kept_until = until + MESSAGE_RETENTION
+            batch.create(mine, stored)
+            kept_until = doc["active_until"] + MESSAGE_RETENTION
             marker_record = IdempotencyRecord(
                 scope, dedupe_key, "", {"message_id": message.id}, now, kept_until
             )
-            transaction.set(marker_ref, record_doc(marker_record))
-            return message.id
+            batch.create(marker_ref, record_doc(marker_record))
+            self._mark(batch, inquiry_snap, mark, APPENDED, now, commit=False)
+            batch.commit(**self._call)
+            return message.id, seq
 
-        message_id = run_transaction(self.client, body)
-        return None if message_id is None else self.get_message(session_id, message_id)
+        done = self._numbered(session_id, lambda: self._guarded_write("append", attempt))
+        if done is None:
+            return None
+        message_id, seq = done
+        if seq is None:  # appended before: read it
+            return self.get_message(session_id, message_id)
+        return message.stored(session_id, seq, now)
+
+    def _mark(
+        self,
+        batch: Any,
+        inquiry_snap: Any,
+        mark: EffectMark | None,
+        outcome: str,
+        now: datetime,
+        *,
+        commit: bool = True,
+    ) -> None:
+        """Add the write of `mark` on its inquiry (as read) to `batch`, unless the inquiry is
+        gone or records the effect already (the first outcome stands); commit it when asked."""
+        if mark is None or inquiry_snap is None or not inquiry_snap.exists:
+            return
+        effects = dict(inquiry_snap.get("effects") or {})
+        if mark.effect in effects:
+            return
+        effects[mark.effect] = {"outcome": outcome, "recorded_at": now}
+        ref = inquiry_snap.reference
+        batch.update(ref, {"effects": effects}, option=self._last_read(inquiry_snap))
+        if commit:
+            batch.commit(**self._call)
 
     # --- idempotency ---
 
@@ -404,17 +579,21 @@ class FirestoreStore:
     # --- inquiries ---
 
     def create_inquiry(self, inquiry: Inquiry, idempotency: IdempotencyRecord | None) -> None:
+        """Without a key, one create (a commit); with one, a transaction that reads the key's
+        record first."""
         _require_ids([inquiry.id])
-        record_ref = self._record(idempotency.scope, idempotency.key) if idempotency else None
+        if idempotency is None:
+            with translated_errors("inquiry create"):
+                self._inquiry(inquiry.id).create(inquiry_doc(inquiry), **self._call)
+            return
+        record_ref = self._record(idempotency.scope, idempotency.key)
 
         def body(transaction: Any) -> None:
-            if record_ref is not None and idempotency is not None:
-                earlier = _read(transaction, record_ref, self._call)
-                if earlier.exists and earlier.get("expires_at") > idempotency.created_at:
-                    raise DuplicateKey(record_from(earlier.to_dict()))
+            earlier = _read(transaction, record_ref, self._call)
+            if earlier.exists and earlier.get("expires_at") > idempotency.created_at:
+                raise DuplicateKey(record_from(earlier.to_dict()))
             transaction.create(self._inquiry(inquiry.id), inquiry_doc(inquiry))
-            if record_ref is not None and idempotency is not None:
-                transaction.set(record_ref, record_doc(idempotency))
+            transaction.set(record_ref, record_doc(idempotency))
 
         run_transaction(self.client, body)
 
@@ -489,7 +668,8 @@ class FirestoreStore:
                 "updated_at": updated,
             }
             transaction.update(ref, changes)
-            return Claim(ClaimState.ACQUIRED, inquiry_from({**doc, **changes}))
+            effects = frozenset(doc.get("effects") or {})
+            return Claim(ClaimState.ACQUIRED, inquiry_from({**doc, **changes}), effects)
 
         return run_transaction(self.client, body)
 

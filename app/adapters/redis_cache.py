@@ -1,10 +1,13 @@
 """A short-term session cache in Redis in front of any `Store` (REDIS_HOST set).
 
-What is cached: a session and its message list, the reads behind `GET /v1/sessions/{id}` and
-every customer turn. Reads are read-through (a miss reads the store and fills the cache),
-writes are write-through (a new session is cached as written; appended messages are added to
-the cached list). Everything else (inquiries, idempotency records, order claims, ...) passes
-straight to the store.
+What is cached: a session, which every customer turn reads, and the window of its latest
+messages that `GET /v1/sessions/{id}` shows (`window`, 50): never the whole history, so an
+entry's size and the work of keeping it current do not grow with the session. (The agents
+themselves read no messages: the conversation's state is the session's flow.) Reads are
+read-through (a miss reads the store and fills the cache), writes are write-through (a new
+session is cached as written; appended messages are added to the cached window, and those
+that fall out of it are dropped, field by field). Older pages, inquiries, idempotency
+records, order claims and the rest pass straight to the store.
 
 Correct under concurrent writers (never a session view missing an acknowledged message):
   - each session has a generation key holding a random token; every cached entry is stamped
@@ -13,8 +16,11 @@ Correct under concurrent writers (never a session view missing an acknowledged m
     entries read before the write no longer match and are never served;
   - a reader notes the token before reading the store and fills the cache only if the token
     is still the same (Lua again): a fill that raced a write is dropped, not stored;
-  - a writer appends its new messages to the cached list only when that list is current and
-    ends right before them (seq contiguity); otherwise it drops the list.
+  - a writer appends its new messages to the cached window only when that window is current
+    and ends right before them (seq contiguity); otherwise it drops the window.
+The window is one hash: `gen`, `last_seq` and a field `m:<seq>` per message, so that a write
+sets the new messages' fields and deletes those that fell out of the window, in one script,
+touching only them (nothing copies the window, let alone the history).
 A customer's erasure replaces the tokens of the erased sessions and deletes their entries.
 If the token cannot be replaced (Redis unreachable after the store write), the session is
 remembered and its token is replaced (its entries deleted) before this process trusts Redis
@@ -40,7 +46,7 @@ from uuid import uuid4
 
 from app.domain import Message, Session
 from app.errors import NotFound
-from app.ports import Erasure, NewMessage, StaleFlow, Store, Turn
+from app.ports import EffectMark, Erasure, IdempotencyRecord, NewMessage, StaleFlow, Store, Turn
 
 log = logging.getLogger(__name__)
 
@@ -58,29 +64,32 @@ redis.call('EXPIRE', KEYS[2], ARGV[2])
 return 1
 """
 
-# KEYS: gen, session entry, messages entry. ARGV: new token, ttl, gen ttl, first seq, last seq,
-# new messages as comma-joined JSON ('' when none). Replaces the token; keeps the message list
-# only if it was current and ends right before the new messages; always drops the session.
+# KEYS: gen, session entry, window entry. ARGV: new token, ttl, gen ttl, first seq, last seq,
+# window size, then the new messages' JSON in seq order (none: only invalidate). Replaces the
+# token; keeps the window only if it was current and ends right before the new messages, adding
+# their fields and deleting the ones that fell out of it; always drops the session.
 AFTER_WRITE = """
 local current = redis.call('GET', KEYS[1]) or ''
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
 redis.call('DEL', KEYS[2])
 local stamp = redis.call('HGET', KEYS[3], 'gen')
 local last = redis.call('HGET', KEYS[3], 'last_seq')
-if ARGV[6] ~= '' and stamp == current and last and tonumber(last) == tonumber(ARGV[4]) - 1 then
-  local data = redis.call('HGET', KEYS[3], 'data')
-  if data == '[]' then
-    data = '[' .. ARGV[6] .. ']'
-  else
-    data = string.sub(data, 1, -2) .. ',' .. ARGV[6] .. ']'
+local first = tonumber(ARGV[4])
+if #ARGV > 6 and stamp == current and last and tonumber(last) == first - 1 then
+  local window = tonumber(ARGV[6])
+  for i = 7, #ARGV do
+    local seq = first + i - 7
+    redis.call('HSET', KEYS[3], 'm:' .. seq, ARGV[i])
+    redis.call('HDEL', KEYS[3], 'm:' .. (seq - window))
   end
-  redis.call('HSET', KEYS[3], 'gen', ARGV[1], 'last_seq', ARGV[5], 'data', data)
+  redis.call('HSET', KEYS[3], 'gen', ARGV[1], 'last_seq', ARGV[5])
   redis.call('EXPIRE', KEYS[3], ARGV[2])
   return 1
 end
 redis.call('DEL', KEYS[3])
 return 0
 """
+WINDOW = 50  # messages in the cached window: what GET /v1/sessions/{id} shows
 
 
 class CircuitBreaker:
@@ -181,6 +190,7 @@ def encode_session(session: Session) -> str:
             "expires_at": session.expires_at.isoformat(),
             "flow": session.flow,
             "flow_version": session.flow_version,
+            "message_count": session.message_count,
         },
         separators=(",", ":"),
     )
@@ -196,6 +206,8 @@ def decode_session(raw: str) -> Session:
         expires_at=datetime.fromisoformat(body["expires_at"]),
         flow=body["flow"],
         flow_version=body["flow_version"],
+        # An entry of the version before counted nothing; the store's count decides anyway.
+        message_count=body.get("message_count", 0),
     )
 
 
@@ -215,20 +227,40 @@ def encode_message(message: Message) -> str:
     )
 
 
-def decode_messages(raw: str) -> list[Message]:
-    return [
-        Message(
-            id=m["id"],
-            session_id=m["session_id"],
-            seq=m["seq"],
-            role=m["role"],
-            text=m["text"],
-            created_at=datetime.fromisoformat(m["created_at"]),
-            route=m["route"],
-            data=m["data"],
-        )
-        for m in json.loads(raw)
-    ]
+def decode_message(raw: str) -> Message:
+    m = json.loads(raw)
+    return Message(
+        id=m["id"],
+        session_id=m["session_id"],
+        seq=m["seq"],
+        role=m["role"],
+        text=m["text"],
+        created_at=datetime.fromisoformat(m["created_at"]),
+        route=m["route"],
+        data=m["data"],
+    )
+
+
+def window_fields(messages: list[Message]) -> list[str]:
+    """A window entry's fields and values (after `gen`): `last_seq`, then `m:<seq>` each."""
+    fields = ["last_seq", str(messages[-1].seq) if messages else "0"]
+    for message in messages:
+        fields += [f"m:{message.seq}", encode_message(message)]
+    return fields
+
+
+def decode_window(entry: dict[str, str]) -> list[Message]:
+    """The window's messages, oldest first; ValueError unless they end at `last_seq` without
+    a gap (an entry is whole or not served)."""
+    messages = sorted(
+        (decode_message(value) for name, value in entry.items() if name.startswith("m:")),
+        key=lambda m: m.seq,
+    )
+    last = int(entry["last_seq"])
+    expected = list(range(last - len(messages) + 1, last + 1))
+    if [m.seq for m in messages] != expected:
+        raise ValueError("the cached window has a gap")
+    return messages
 
 
 _MISS = object()
@@ -244,8 +276,10 @@ class CachedStore:
         ttl_seconds: int,
         breaker: CircuitBreaker | None = None,
         prefix: str = "agents",
+        window: int = WINDOW,
     ) -> None:
         self.store = store
+        self.window = window
         self.redis = client
         self.ttl = ttl_seconds
         self.gen_ttl = max(GEN_TTL_SECONDS, 2 * ttl_seconds)
@@ -258,8 +292,9 @@ class CachedStore:
         self._pending_lock = threading.Lock()
 
     def __getattr__(self, name: str) -> Any:
-        """Inquiries, idempotency records, side effects, order claims and housekeeping are not
-        cached: one read of the store decides them (a claim must be the store's, never a copy)."""
+        """Single messages, inquiries, idempotency records, side effects, order claims and
+        housekeeping are not cached: one read of the store decides them (a claim must be the
+        store's, never a copy)."""
         if name == "store":  # not set yet: no recursion while half constructed
             raise AttributeError(name)
         return getattr(self.store, name)
@@ -268,7 +303,9 @@ class CachedStore:
 
     def _keys(self, session_id: str) -> tuple[str, str, str]:
         base = f"{self.prefix}:{{{session_id}}}"  # one hash slot per session
-        return f"{base}:gen", f"{base}:session", f"{base}:messages"
+        # `window`, not the `messages` of the version before, which held the whole list in
+        # another shape: during a rollout each version reads only its own entries.
+        return f"{base}:gen", f"{base}:session", f"{base}:window"
 
     def _call(self, operation: Callable[[], Any]) -> Any:
         """Run a Redis operation; _MISS when the breaker is open or Redis fails."""
@@ -311,8 +348,11 @@ class CachedStore:
                 return
             self._pending.add(session_id)
 
-    def _read(self, session_id: str, key_index: int) -> tuple[Any, dict | None]:
-        """(the session's current token, the entry if it is stamped with it) or _MISS."""
+    def _read(
+        self, session_id: str, key_index: int, required: str = "data"
+    ) -> tuple[Any, dict | None]:
+        """(the session's current token, the entry if it is stamped with it and holds
+        `required`), or (_MISS, None) when Redis is not asked or does not answer."""
         keys = self._keys(session_id)
 
         def read() -> tuple[str, dict]:
@@ -326,7 +366,7 @@ class CachedStore:
         if found is _MISS:
             return _MISS, None
         gen, entry = found
-        return gen, (entry if entry.get("gen") == gen and "data" in entry else None)
+        return gen, (entry if entry.get("gen") == gen and required in entry else None)
 
     def _fill_entry(self, session_id: str, key_index: int, gen: str, fields: list[str]) -> None:
         keys = self._keys(session_id)
@@ -335,45 +375,72 @@ class CachedStore:
         )
 
     def _written(self, session_id: str, stored: list[Message]) -> None:
-        """After a store write: new token, message list extended or dropped, session dropped."""
+        """After a store write: new token, window extended or dropped, session dropped."""
         keys = self._keys(session_id)
         stored = sorted(stored, key=lambda m: m.seq)
         first = stored[0].seq if stored else 0
         last = stored[-1].seq if stored else 0
-        items = ",".join(encode_message(m) for m in stored)
-        args = [uuid4().hex, self.ttl, self.gen_ttl, first, last, items]
+        items = [encode_message(m) for m in stored]
+        args = [uuid4().hex, self.ttl, self.gen_ttl, first, last, self.window, *items]
         if self._call(lambda: self._after_write(keys=list(keys), args=args)) is _MISS:
             self._remember(session_id)
 
     # --- cached reads ---
 
+    def _cached_session(self, entry: dict | None, now: datetime) -> Any:
+        """The session an entry holds (None when expired at `now`), or _MISS."""
+        if entry is None:
+            return _MISS
+        try:
+            session = decode_session(entry["data"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("redis cache: unreadable session entry ignored")
+            return _MISS
+        return session if session.expires_at > now else None
+
     def get_session(self, session_id: str, now: datetime) -> Session | None:
         gen, entry = self._read(session_id, 1)
-        if entry is not None:
-            try:
-                session = decode_session(entry["data"])
-            except (ValueError, KeyError, TypeError):
-                log.warning("redis cache: unreadable session entry ignored")
-            else:
-                return session if session.expires_at > now else None
+        cached = self._cached_session(entry, now)
+        if cached is not _MISS:
+            return cached
         session = self.store.get_session(session_id, now)
-        if session is not None and gen is not _MISS:
-            self._fill_entry(session_id, 1, gen, ["data", encode_session(session)])
+        self._fill_session(session_id, gen, session)
         return session
 
-    def list_messages(self, session_id: str) -> list[Message]:
-        gen, entry = self._read(session_id, 2)
+    def get_turn_state(
+        self, session_id: str, scope: str, key: str, now: datetime
+    ) -> tuple[Session | None, IdempotencyRecord | None]:
+        """The session from the cache when it is there (then the record alone from the
+        store), else both from the store in its one read."""
+        gen, entry = self._read(session_id, 1)
+        cached = self._cached_session(entry, now)
+        if cached is not _MISS:
+            return cached, self.store.get_idempotency(scope, key, now)
+        session, record = self.store.get_turn_state(session_id, scope, key, now)
+        self._fill_session(session_id, gen, session)
+        return session, record
+
+    def _fill_session(self, session_id: str, gen: Any, session: Session | None) -> None:
+        if session is not None and gen is not _MISS:
+            self._fill_entry(session_id, 1, gen, ["data", encode_session(session)])
+
+    def latest_messages(
+        self, session_id: str, limit: int, before: int | None = None
+    ) -> list[Message]:
+        """The latest messages from the cached window when it holds them; older pages (and
+        pages larger than the window) from the store."""
+        if before is not None or limit > self.window:
+            return self.store.latest_messages(session_id, limit, before)
+        gen, entry = self._read(session_id, 2, "last_seq")
         if entry is not None:
             try:
-                return decode_messages(entry["data"])
+                return decode_window(entry)[-limit:]
             except (ValueError, KeyError, TypeError):
-                log.warning("redis cache: unreadable message list ignored")
-        messages = self.store.list_messages(session_id)
+                log.warning("redis cache: unreadable message window ignored")
+        messages = self.store.latest_messages(session_id, self.window)
         if gen is not _MISS:
-            data = "[" + ",".join(encode_message(m) for m in messages) + "]"
-            last = str(messages[-1].seq) if messages else "0"
-            self._fill_entry(session_id, 2, gen, ["last_seq", last, "data", data])
-        return messages
+            self._fill_entry(session_id, 2, gen, window_fields(messages))
+        return messages[-limit:]
 
     # --- writes: store first, then the cache ---
 
@@ -388,7 +455,7 @@ class CachedStore:
             pipe.delete(session_key, messages_key)
             pipe.hset(session_key, mapping={"gen": token, "data": encode_session(session)})
             pipe.expire(session_key, self.ttl)
-            pipe.hset(messages_key, mapping={"gen": token, "last_seq": "0", "data": "[]"})
+            pipe.hset(messages_key, mapping={"gen": token, "last_seq": "0"})
             pipe.expire(messages_key, self.ttl)
             pipe.execute()
 
@@ -396,8 +463,8 @@ class CachedStore:
             self._remember(session.id)
 
     def append_turn(self, turn: Turn) -> list[Message]:
-        """DuplicateKey and ClaimExists leave the cache as it is: the store wrote nothing of
-        the turn, so the cached view is still the store's."""
+        """DuplicateKey, ClaimExists and SessionFull leave the cache as it is: the store wrote
+        nothing of the turn, so the cached view is still the store's."""
         try:
             stored = self.store.append_turn(turn)
         except (StaleFlow, NotFound):
@@ -408,11 +475,22 @@ class CachedStore:
         return stored
 
     def append_once(
-        self, session_id: str, message: NewMessage, dedupe_key: str, now: datetime
+        self,
+        session_id: str,
+        message: NewMessage,
+        dedupe_key: str,
+        now: datetime,
+        *,
+        mark: EffectMark | None = None,
+        max_messages: int | None = None,
     ) -> Message | None:
-        stored = self.store.append_once(session_id, message, dedupe_key, now)
+        """SessionFull leaves the cache as it is: the store wrote nothing."""
+        stored = self.store.append_once(
+            session_id, message, dedupe_key, now, mark=mark, max_messages=max_messages
+        )
         if stored is not None:
-            # A replayed message (already there) yields no contiguous append: the list is dropped.
+            # A replayed message (already there) yields no contiguous append: the window is
+            # dropped.
             self._written(session_id, [stored] if stored.id == message.id else [])
         return stored
 

@@ -6,6 +6,8 @@ two messages, its flow state and its idempotency record land together or not at 
 seq of a message is assigned under the write lock (gap-free, one order for every reader).
 The file outlives the process: a new store on the same `DATA_DIR` sees everything, including
 a file an earlier version wrote (the store adds the columns it lacks, `ADDED_COLUMNS`).
+A session's reads and writes touch its row and the few messages they name or return, through
+the (session_id, seq) key, so their cost does not grow with the session.
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ from app.adapters.sqlite_db import Database, from_ts, to_ts
 from app.domain import Inquiry, InquiryStatus, Message, Session
 from app.errors import NotFound
 from app.ports import (
+    APPENDED,
+    SESSION_GONE,
     Claim,
     ClaimExists,
     ClaimState,
     DuplicateKey,
+    EffectMark,
     Erasure,
     IdempotencyRecord,
     LeaseLost,
@@ -30,6 +35,7 @@ from app.ports import (
     OrderClaim,
     StaleFlow,
     Turn,
+    check_room,
     inquiry_scope,
     session_scope,
 )
@@ -132,6 +138,7 @@ def _session(row: sqlite3.Row) -> Session:
         expires_at=from_ts(row["expires_at"]),
         flow=json.loads(row["flow"]),
         flow_version=row["flow_version"],
+        message_count=row["next_seq"] - 1,
     )
 
 
@@ -225,12 +232,29 @@ class SqliteStore:
             ).fetchone()
         return _session(row) if row else None
 
-    def list_messages(self, session_id: str) -> list[Message]:
+    def get_turn_state(
+        self, session_id: str, scope: str, key: str, now: datetime
+    ) -> tuple[Session | None, IdempotencyRecord | None]:
+        with self.db.read() as conn:
+            row = conn.execute(
+                "SELECT * FROM sessions WHERE id = ? AND expires_at > ?", (session_id, to_ts(now))
+            ).fetchone()
+            record = conn.execute(
+                "SELECT * FROM idempotency WHERE scope = ? AND key = ? AND expires_at > ?",
+                (scope, key, to_ts(now)),
+            ).fetchone()
+        return (_session(row) if row else None), (_record(record) if record else None)
+
+    def latest_messages(
+        self, session_id: str, limit: int, before: int | None = None
+    ) -> list[Message]:
+        """Walks the primary key (session_id, seq) backwards from `before`: `limit` rows."""
         with self.db.read() as conn:
             rows = conn.execute(
-                "SELECT * FROM messages WHERE session_id = ? ORDER BY seq", (session_id,)
+                "SELECT * FROM messages WHERE session_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+                (session_id, before if before is not None else 2**62, limit),
             ).fetchall()
-        return [_message(r) for r in rows]
+        return [_message(r) for r in reversed(rows)]
 
     def get_message(self, session_id: str, message_id: str) -> Message | None:
         with self.db.read() as conn:
@@ -254,6 +278,7 @@ class SqliteStore:
             if turn.order_claim is not None:
                 self._refuse_claimed(conn, turn.order_claim.order_id)
             seq = row["next_seq"]
+            check_room(turn.session_id, seq - 1, len(turn.messages), turn.max_messages)
             stored = []
             for message in turn.messages:
                 stored.append(self._insert_message(conn, turn.session_id, seq, message, now, None))
@@ -275,7 +300,14 @@ class SqliteStore:
         return stored
 
     def append_once(
-        self, session_id: str, message: NewMessage, dedupe_key: str, now: datetime
+        self,
+        session_id: str,
+        message: NewMessage,
+        dedupe_key: str,
+        now: datetime,
+        *,
+        mark: EffectMark | None = None,
+        max_messages: int | None = None,
     ) -> Message | None:
         ts = to_ts(now)
         with self.db.write() as conn:
@@ -283,17 +315,30 @@ class SqliteStore:
                 "SELECT next_seq FROM sessions WHERE id = ? AND expires_at > ?", (session_id, ts)
             ).fetchone()
             if row is None:
+                self._mark(conn, mark, SESSION_GONE, ts)
                 return None
             existing = conn.execute(
                 "SELECT * FROM messages WHERE session_id = ? AND dedupe_key = ?",
                 (session_id, dedupe_key),
             ).fetchone()
             if existing is not None:
+                self._mark(conn, mark, APPENDED, ts)
                 return _message(existing)
             seq = row["next_seq"]
+            check_room(session_id, seq - 1, 1, max_messages)
             stored = self._insert_message(conn, session_id, seq, message, ts, dedupe_key)
             conn.execute("UPDATE sessions SET next_seq = ? WHERE id = ?", (seq + 1, session_id))
+            self._mark(conn, mark, APPENDED, ts)
         return stored
+
+    @staticmethod
+    def _mark(conn: sqlite3.Connection, mark: EffectMark | None, outcome: str, ts: float) -> None:
+        if mark is not None:
+            conn.execute(
+                "INSERT OR IGNORE INTO side_effects (inquiry_id, effect, outcome, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                (mark.inquiry_id, mark.effect, outcome, ts),
+            )
 
     def _insert_message(
         self,
@@ -320,16 +365,7 @@ class SqliteStore:
                 dedupe_key,
             ),
         )
-        return Message(
-            id=message_id,
-            session_id=session_id,
-            seq=seq,
-            role=message.role,
-            text=message.text,
-            created_at=from_ts(now),
-            route=message.route,
-            data=message.data,
-        )
+        return message.stored(session_id, seq, from_ts(now))
 
     # --- idempotency ---
 
@@ -448,7 +484,10 @@ class SqliteStore:
                 (holder, to_ts(lease_until), status, attempts, updated, inquiry_id),
             )
             row = conn.execute("SELECT * FROM inquiries WHERE id = ?", (inquiry_id,)).fetchone()
-        return Claim(ClaimState.ACQUIRED, _inquiry(row))
+            effects = conn.execute(
+                "SELECT effect FROM side_effects WHERE inquiry_id = ?", (inquiry_id,)
+            ).fetchall()
+        return Claim(ClaimState.ACQUIRED, _inquiry(row), frozenset(r["effect"] for r in effects))
 
     def finish_inquiry(
         self,
@@ -497,11 +536,7 @@ class SqliteStore:
 
     def record_effect(self, inquiry_id: str, effect: str, outcome: str, now: datetime) -> None:
         with self.db.write() as conn:
-            conn.execute(
-                "INSERT OR IGNORE INTO side_effects (inquiry_id, effect, outcome, created_at)"
-                " VALUES (?, ?, ?, ?)",
-                (inquiry_id, effect, outcome, to_ts(now)),
-            )
+            self._mark(conn, EffectMark(inquiry_id, effect), outcome, to_ts(now))
 
     def effect_outcomes(self, inquiry_id: str) -> dict[str, str]:
         """Every recorded side effect of an inquiry (for operators and tests)."""

@@ -4,7 +4,10 @@ The turn is computed on a snapshot of the session and written with the flow vers
 computed from; if another turn changed the flow in between (StaleFlow) it is recomputed on
 fresh state. An inquiry the turn opens is stored in the same transaction and published after
 it, so a retried or conflicting turn never opens a second one. Only the session's customer may
-post to it; for anyone else, a retried key included, the session does not exist.
+post to it; for anyone else, a retried key included, the session does not exist. A session
+that holds SESSION_MAX_MESSAGES refuses the turn (409, start a new session) before the model is
+asked, and the store checks it again as it writes. What the turn needs before it is computed
+(the session, and the record of its Idempotency-Key) is read in one call.
 """
 
 from __future__ import annotations
@@ -34,13 +37,16 @@ from app.ports import (
     StaleFlow,
     Store,
     Turn,
+    check_room,
     session_scope,
 )
 
 log = logging.getLogger(__name__)
 
+# The one limit of a customer turn's text; the NewMessage body of /openapi.json publishes it.
 MAX_TEXT_CHARS = 2000
 MAX_RECOMPUTES = 50  # a turn loses a flow race at most this often before giving up with 503
+TURN_MESSAGES = 2  # the customer's message and the reply
 
 
 def check_text(text: Any) -> str:
@@ -83,11 +89,16 @@ class ConversationService:
         body_fingerprint = idempotency.fingerprint({"text": text})
         if idempotency_key is not None:
             idempotency.check_key(idempotency_key)
-        session = self.sessions.require(session_id, customer_id)
-        if idempotency_key is not None:
-            earlier = self.store.get_idempotency(scope, idempotency_key, self.clock.now())
+        if idempotency_key is None:
+            session = self.sessions.require(session_id, customer_id)
+        else:
+            session, earlier = self.sessions.require_keyed(
+                session_id, customer_id, scope, idempotency_key
+            )
             if earlier is not None:
                 return self._replay(session_id, earlier, body_fingerprint)
+        # A full session refuses the turn before the model is asked; the store checks again.
+        check_room(session.id, session.message_count, TURN_MESSAGES, self.sessions.max_messages)
 
         understanding = self.model.understand(text)
         for attempt in range(MAX_RECOMPUTES):
@@ -125,10 +136,11 @@ class ConversationService:
                 expected_flow_version=session.flow_version,
                 new_flow=reply.flow,
                 now=now,
-                expires_at=now + self.sessions.ttl,
+                expires_at=self.sessions.expiry(session.created_at, now),
                 idempotency=record,
                 inquiry=inquiry,
                 order_claim=_claim(reply, session.customer_id, now),
+                max_messages=self.sessions.max_messages,
             )
             try:
                 stored = self.store.append_turn(turn)

@@ -17,13 +17,19 @@ from app.errors import Conflict, InvalidInput
 from app.ports import IdempotencyRecord
 
 RETENTION = timedelta(hours=24)
-_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")  # visible ASCII, as an HTTP header value allows
+# What a key may be, defined here alone: the HTTP layer checks the header with `check_key` and
+# /openapi.json publishes these limits (app/http/openapi.py), so the two cannot disagree.
+HEADER = "Idempotency-Key"
+KEY_MAX_LENGTH = 200
+KEY_PATTERN = r"^[A-Za-z0-9._:+/=~-]+$"
+_KEY = re.compile(KEY_PATTERN)
 
 
 def check_key(key: Any) -> str:
-    if not isinstance(key, str) or not _KEY.match(key):
+    if not isinstance(key, str) or not 1 <= len(key) <= KEY_MAX_LENGTH or not _KEY.fullmatch(key):
         raise InvalidInput(
-            "Idempotency-Key must be 1 to 200 visible ASCII characters", field="Idempotency-Key"
+            f"{HEADER}: must be 1 to {KEY_MAX_LENGTH} characters of letters, digits and ._:+/=~-",
+            field=HEADER,
         )
     return key
 

@@ -1,24 +1,39 @@
 """Sessions of the stateful agent: who the customer is, their preferences, their messages.
 
-A session lives `SESSION_TTL_SECONDS` after its last turn (every turn slides the expiry);
-after that it reads as unknown, and the store may purge it. A session belongs to the customer
-who opened it: for anyone else it reads exactly as a session that does not exist.
+A session lives `SESSION_TTL_SECONDS` after its last turn (every turn slides the expiry), and
+never longer than `SESSION_MAX_AGE` after it began; after that it reads as unknown, and the
+store may purge it. It holds at most `SESSION_MAX_MESSAGES` messages (then a turn is 409:
+start a new session). A session belongs to the customer who opened it: for anyone else it
+reads exactly as a session that does not exist.
+
+Reads are bounded too: a session comes with its latest `WINDOW` messages, and older ones are
+read page by page (`messages`), newest page first, each page oldest first. A page's cursor is
+an opaque token naming a seq; seqs never change once assigned, so paging back from any page
+returns every older message exactly once, however many messages arrive meanwhile.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
-from app.domain import Message, Session
+from app.domain import Message, MessagePage, Session
 from app.errors import InvalidInput, NotFound
-from app.ports import Clock, Store
+from app.ports import Clock, IdempotencyRecord, Store
 
 _CUSTOMER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+:-]{0,127}$")
 MAX_PREFERENCES_BYTES = 4096
+WINDOW = 50  # the latest messages GET /v1/sessions/{id} returns
+DEFAULT_PAGE, MAX_PAGE = 50, 100  # GET /v1/sessions/{id}/messages?limit=
+_CURSOR_PREFIX = "seq:"
+_MAX_SEQ = 2**62  # a seq Firestore's int64 and SQLite's INTEGER both hold
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+_CURSOR = re.compile(CURSOR_PATTERN)
 
 
 def check_customer_id(customer_id: Any) -> str:
@@ -48,13 +63,65 @@ def check_preferences(preferences: Any) -> dict[str, Any]:
     return preferences
 
 
+def cursor_before(seq: int) -> str:
+    """The opaque cursor of the messages before `seq` (URL-safe, no padding)."""
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{seq}".encode()).decode().rstrip("=")
+
+
+def seq_of_cursor(cursor: Any) -> int:
+    """The seq a cursor of `cursor_before` names; InvalidInput(field="before") otherwise."""
+    wrong = InvalidInput("before must be a cursor from an `older` link of this API", field="before")
+    if not isinstance(cursor, str) or not _CURSOR.match(cursor):
+        raise wrong
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (binascii.Error, ValueError):
+        raise wrong from None
+    digits = text.removeprefix(_CURSOR_PREFIX)
+    if digits == text or not digits.isdigit() or not 1 <= int(digits) <= _MAX_SEQ:
+        raise wrong
+    return int(digits)
+
+
+def check_limit(limit: Any) -> int:
+    """A page size from 1 to MAX_PAGE (an int, or the digits of a query string)."""
+    if limit is None:
+        return DEFAULT_PAGE
+    if isinstance(limit, str) and limit.isdigit() and len(limit) <= 3:
+        limit = int(limit)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be an integer from 1 to {MAX_PAGE}", field="limit")
+    return limit
+
+
+def page_of(messages: list[Message]) -> MessagePage:
+    """The page of `messages` (oldest first), with a cursor when older ones exist (seqs start
+    at 1 and have no gaps)."""
+    older = cursor_before(messages[0].seq) if messages and messages[0].seq > 1 else None
+    return MessagePage(messages, older)
+
+
 class SessionService:
     """Implements `app.services.SessionService`."""
 
-    def __init__(self, store: Store, clock: Clock, ttl_seconds: int) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        ttl_seconds: int,
+        max_messages: int = 1000,
+        max_age_seconds: int = 30 * 86400,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.ttl = timedelta(seconds=ttl_seconds)
+        self.max_messages = max_messages
+        self.max_age = timedelta(seconds=max_age_seconds)
+
+    def expiry(self, created_at: datetime, now: datetime) -> datetime:
+        """A session's expiry after activity at `now`: one TTL later, but never past its
+        maximum age."""
+        return min(now + self.ttl, created_at + self.max_age)
 
     def create(self, customer_id: Any, preferences: Any = None) -> Session:
         customer_id = check_customer_id(customer_id)
@@ -65,7 +132,7 @@ class SessionService:
             customer_id=customer_id,
             preferences=preferences,
             created_at=now,
-            expires_at=now + self.ttl,
+            expires_at=self.expiry(now, now),
         )
         self.store.create_session(session)
         return session
@@ -74,12 +141,42 @@ class SessionService:
         """The customer's live session, or NotFound: unknown, malformed, expired and other
         customers' ids all look the same."""
         session = None
-        if isinstance(session_id, str) and 0 < len(session_id) <= 64:
+        if _possible_id(session_id):
             session = self.store.get_session(session_id, self.clock.now())
-        if session is None or session.customer_id != customer_id:
+        return self._owned(session, session_id, customer_id)
+
+    def require_keyed(
+        self, session_id: Any, customer_id: str, scope: str, key: str
+    ) -> tuple[Session, IdempotencyRecord | None]:
+        """`require`, and the record stored under (scope, key), read together."""
+        session = record = None
+        if _possible_id(session_id):
+            session, record = self.store.get_turn_state(session_id, scope, key, self.clock.now())
+        return self._owned(session, session_id, customer_id), record
+
+    def _owned(self, session: Session | None, session_id: Any, customer_id: str) -> Session:
+        if (
+            session is None
+            or session.customer_id != customer_id
+            or session.created_at + self.max_age <= self.clock.now()  # stored before the cap
+        ):
             raise NotFound(f"session {session_id!r} does not exist or has expired")
         return session
 
-    def get(self, session_id: str, *, customer_id: str) -> tuple[Session, list[Message]]:
+    def get(self, session_id: str, *, customer_id: str) -> tuple[Session, MessagePage]:
+        """The session and its latest WINDOW messages."""
         session = self.require(session_id, customer_id)
-        return session, self.store.list_messages(session.id)
+        return session, page_of(self.store.latest_messages(session.id, WINDOW))
+
+    def messages(
+        self, session_id: str, before: Any = None, limit: Any = None, *, customer_id: str
+    ) -> MessagePage:
+        """The `limit` messages before the cursor `before` (the latest when None)."""
+        seq = None if before is None else seq_of_cursor(before)
+        size = check_limit(limit)
+        session = self.require(session_id, customer_id)
+        return page_of(self.store.latest_messages(session.id, size, seq))
+
+
+def _possible_id(session_id: Any) -> bool:
+    return isinstance(session_id, str) and 0 < len(session_id) <= 64

@@ -3,8 +3,9 @@
 Deliveries are at least once and may arrive twice at the same moment. The worker therefore
   1. takes the inquiry's lease in the store (a second delivery while it is held gets RETRY);
   2. if the inquiry is not final: marks it running, does the work, stores result and status;
-  3. performs each side effect unless the store records it as done: the session message
-     (written once by its dedupe key), the inquiry event (deduplicated by its id) and the
+  3. performs each side effect unless the store records it as done (as of the claim, which
+     reads the markers with the lease): the session message (written once by its dedupe key,
+     in one transaction with its marker), the inquiry event (deduplicated by its id) and the
      callback (carrying the inquiry id as Idempotency-Key, recorded once delivered);
   4. gives the lease back, recording the inquiry as settled when all of that is done.
 A crash anywhere leaves a state from which the next delivery carries on without repeating
@@ -42,10 +43,12 @@ from app.ports import (
     CallbackSender,
     ClaimState,
     Clock,
+    EffectMark,
     EventPublisher,
     LeaseLost,
     Model,
     NewMessage,
+    SessionFull,
     Store,
 )
 from app.retry_policy import INQUIRY_LEASE_SECONDS
@@ -53,6 +56,7 @@ from app.retry_policy import INQUIRY_LEASE_SECONDS
 log = logging.getLogger(__name__)
 
 SESSION_MESSAGE, EVENT, CALLBACK = "session_message", "event", "callback"
+SESSION_FULL = "session_full"  # the session message's outcome when the session had no room
 
 
 class InquiryWorker:
@@ -69,6 +73,7 @@ class InquiryWorker:
         max_delivery_attempts: int,
         lease_seconds: float = INQUIRY_LEASE_SECONDS,
         policy: StorePolicy | None = None,
+        session_max_messages: int | None = None,
     ) -> None:
         self.store = store
         self.events = events
@@ -79,6 +84,7 @@ class InquiryWorker:
         self.clock = clock
         self.max_attempts = max_delivery_attempts
         self.lease = timedelta(seconds=lease_seconds)
+        self.session_max_messages = session_max_messages
 
     def handle(self, delivery: Delivery) -> DeliveryResult:
         last_attempt = delivery.attempt >= self.max_attempts
@@ -110,7 +116,7 @@ class InquiryWorker:
                     inquiry.id, holder, status, result, error, self.clock.now()
                 )
                 log_inquiry_state(inquiry, delivery.attempt)
-            settled = self._side_effects(inquiry, last_attempt)
+            settled = self._side_effects(inquiry, claim.effects, last_attempt)
             return DeliveryResult.ACK if settled else DeliveryResult.RETRY
         except LeaseLost:
             log.warning("lease lost to another delivery", extra=_fields(delivery))
@@ -149,25 +155,31 @@ class InquiryWorker:
             log.warning("inquiry work will be retried: %s", exc.detail)
             return None
 
-    def _side_effects(self, inquiry: Inquiry, last_attempt: bool) -> bool:
-        """Do what is not done yet; True when nothing is left to do."""
+    def _side_effects(self, inquiry: Inquiry, done: frozenset[str], last_attempt: bool) -> bool:
+        """Do what is not `done` yet (the markers the claim read under this lease, which no
+        one else records while it is held); True when nothing is left to do."""
         if inquiry.kind == ERASURE:
             return True  # posts nothing anywhere
         now = self.clock.now()
-        if inquiry.session_id and not self.store.effect_done(inquiry.id, SESSION_MESSAGE):
+        if inquiry.session_id and SESSION_MESSAGE not in done:
             text = summarize(inquiry.kind, inquiry.result, inquiry.error)
             data = {"inquiry_id": inquiry.id, "kind": inquiry.kind, "status": inquiry.status.value}
             message = NewMessage(
                 role="system", text=self._word(text, data), route=Route.INQUIRY.value, data=data
             )
-            stored = self.store.append_once(
-                inquiry.session_id, message, f"inquiry:{inquiry.id}", now
-            )
-            self.store.record_effect(
-                inquiry.id, SESSION_MESSAGE, "appended" if stored else "session_gone", now
-            )
+            try:  # the marker is recorded in the append's own transaction
+                self.store.append_once(
+                    inquiry.session_id,
+                    message,
+                    f"inquiry:{inquiry.id}",
+                    now,
+                    mark=EffectMark(inquiry.id, SESSION_MESSAGE),
+                    max_messages=self.session_max_messages,
+                )
+            except SessionFull:  # the result stays readable at GET /v1/inquiries/{id}
+                self.store.record_effect(inquiry.id, SESSION_MESSAGE, SESSION_FULL, now)
 
-        if not self.store.effect_done(inquiry.id, EVENT):
+        if EVENT not in done:
             event = {
                 "inquiry_id": inquiry.id,
                 "kind": inquiry.kind,
@@ -178,7 +190,7 @@ class InquiryWorker:
             self.events.publish_event(f"{inquiry.id}:{inquiry.status.value}", event)
             self.store.record_effect(inquiry.id, EVENT, "published", now)
 
-        if inquiry.callback_url and not self.store.effect_done(inquiry.id, CALLBACK):
+        if inquiry.callback_url and CALLBACK not in done:
             outcome = self.callbacks.send(inquiry.callback_url, inquiry.as_dict(), inquiry.id)
             if outcome is CallbackOutcome.RETRY and not last_attempt:
                 return False

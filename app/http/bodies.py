@@ -1,15 +1,33 @@
-"""The request bodies of the public API, declared once for validation and for the OpenAPI file."""
+"""The request bodies of the public API, declared once for validation and for the OpenAPI file.
+
+Where an agent checks a value again, the limit is the agent's own constant, so the document,
+the HTTP check and the agent's check are one number (tests/app/test_http_limits.py sends
+values at and just past every documented limit).
+"""
 
 from __future__ import annotations
 
+from app.agents.conversation import MAX_TEXT_CHARS
+from app.agents.faq import MAX_QUERY_CHARS, MAX_TOP_K
 from app.agents.inquiries import KINDS as INQUIRY_KINDS
-from app.http.validation import BodySpec, Field
+from app.agents.inquiries import MAX_URL_CHARS
+from app.agents.sessions import MAX_PREFERENCES_BYTES
+from app.http.validation import NOT_BLANK, BodySpec, Field
+
+MAX_ID_CHARS = 128  # a customer, staff or session id in a body
 
 FAQ_SEARCH = BodySpec(
     "FaqSearch",
     [
-        Field("query", str, min_length=1, max_length=500, description="The customer's question"),
-        Field("top_k", int, required=False, default=5, minimum=1, maximum=20),
+        Field(
+            "query",
+            str,
+            min_length=1,
+            max_length=MAX_QUERY_CHARS,
+            pattern=NOT_BLANK,
+            description="The customer's question",
+        ),
+        Field("top_k", int, required=False, default=5, minimum=1, maximum=MAX_TOP_K),
     ],
 )
 
@@ -22,7 +40,8 @@ def _optional_id(name: str, description: str) -> Field:
         required=False,
         nullable=True,
         min_length=1,
-        max_length=128,
+        max_length=MAX_ID_CHARS,
+        pattern=NOT_BLANK,
         description=description,
     )
 
@@ -39,14 +58,24 @@ NEW_SESSION = BodySpec(
             dict,
             required=False,
             default={},
-            description="Free-form preferences the support agent remembers (language, channel)",
+            description="Free-form preferences the support agent remembers (language,"
+            f" channel), at most {MAX_PREFERENCES_BYTES} bytes as JSON",
         ),
     ],
 )
 
 NEW_MESSAGE = BodySpec(
     "NewMessage",
-    [Field("text", str, min_length=1, max_length=4000, description="One customer turn")],
+    [
+        Field(
+            "text",
+            str,
+            min_length=1,
+            max_length=MAX_TEXT_CHARS,
+            pattern=NOT_BLANK,
+            description="One customer turn",
+        )
+    ],
 )
 
 NEW_INQUIRY = BodySpec(
@@ -55,8 +84,6 @@ NEW_INQUIRY = BodySpec(
         Field(
             "kind",
             str,
-            min_length=1,
-            max_length=64,
             choices=INQUIRY_KINDS,
             description="What to do: refund_review (of one of the caller's orders) or"
             " account_export (the caller's data export); erasure is DELETE"
@@ -69,7 +96,8 @@ NEW_INQUIRY = BodySpec(
             required=False,
             nullable=True,
             min_length=1,
-            max_length=128,
+            max_length=MAX_ID_CHARS,
+            pattern=NOT_BLANK,
             description="The session that receives the result as a message",
         ),
         Field(
@@ -77,9 +105,9 @@ NEW_INQUIRY = BodySpec(
             str,
             required=False,
             nullable=True,
-            min_length=1,
-            max_length=2048,
-            description="https URL on an allowed host; the result is POSTed there, HMAC-signed",
+            max_length=MAX_URL_CHARS,
+            description="https URL on an allowed host (CALLBACK_ALLOWED_HOSTS); the result is"
+            " POSTed there, HMAC-signed",
         ),
     ],
 )

@@ -12,11 +12,13 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify
 
+from app.agents import idempotency
+from app.agents.sessions import CURSOR_PATTERN, DEFAULT_PAGE, MAX_PAGE, WINDOW
 from app.http.access import CUSTOMERS, PUBLIC, PUSH, STAFF, public
 from app.http.bodies import DEV_TOKEN, FAQ_SEARCH, NEW_INQUIRY, NEW_MESSAGE, NEW_SESSION
 from app.http.problems import PROBLEM_MIMETYPE
 from app.http.pubsub import PUSH_ENVELOPE
-from app.http.validation import IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_KEY_PATTERN, BodySpec
+from app.http.validation import IDEMPOTENCY_KEY_HEADER, BodySpec
 
 API, WORKER = "api", "worker"
 BOTH = (API, WORKER)
@@ -91,7 +93,26 @@ SCHEMAS: dict[str, Any] = {
         preferences=OBJECT,
         created_at=TIMESTAMP,
         expires_at=TIMESTAMP,
+        messages={
+            "type": "array",
+            "items": _ref("Message"),
+            "maxItems": WINDOW,
+            "description": f"The latest messages (at most {WINDOW}), oldest first",
+        },
+        older={
+            "type": ["string", "null"],
+            "format": "uri-reference",
+            "description": "The page of messages before these (GET it); null when none",
+        },
+    ),
+    "MessagePage": _obj(
+        ["messages", "older"],
         messages={"type": "array", "items": _ref("Message"), "description": "Oldest first"},
+        older={
+            "type": ["string", "null"],
+            "format": "uri-reference",
+            "description": "The page before this one; null at the session's first message",
+        },
     ),
     "TurnOutcome": _obj(
         ["reply", "route", "source", "intent"],
@@ -161,7 +182,8 @@ _PROBLEM_REASONS = {
     " linked to a customer, or a staff account on a customer route)",
     404: "Unknown resource",
     405: "Method not allowed on this path",
-    409: "Idempotency-Key reused with a different request",
+    409: "Idempotency-Key reused with a different request, or (a turn) the session holds"
+    " SESSION_MAX_MESSAGES messages: start a new session",
     413: "Request body over the size limit",
     415: "Content-Type is not application/json",
     422: "A field is missing, of the wrong type or not allowed; `field` names it",
@@ -171,12 +193,19 @@ _PROBLEM_REASONS = {
 _BODY_ERRORS = (400, 413, 415, 422)
 _ALWAYS = (405, 500, 503)
 
+# The limits the agents check a key with (app/agents/idempotency.py), published as they are.
 IDEMPOTENCY_PARAMETER = {
     "name": IDEMPOTENCY_KEY_HEADER,
     "in": "header",
     "required": False,
-    "description": "A retry with the same key returns the first answer and creates nothing twice",
-    "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
+    "description": "A retry with the same key returns the first answer and creates nothing"
+    ' twice. Sent bare or as an RFC 8941 string ("key"); the limits apply to the key itself',
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": idempotency.KEY_MAX_LENGTH,
+        "pattern": idempotency.KEY_PATTERN,
+    },
 }
 
 
@@ -280,12 +309,47 @@ OPERATIONS: tuple[Operation, ...] = (
         "get",
         (API,),
         "getSession",
-        "One of the caller's sessions with its messages, oldest first",
+        f"One of the caller's sessions with its latest messages (at most {WINDOW}), oldest"
+        " first, and `older`, the link to the messages before them",
         200,
         "Session",
         CUSTOMERS,
         errors=(404,),
         parameters=(_id_parameter("session_id"),),
+    ),
+    Operation(
+        "/v1/sessions/{session_id}/messages",
+        "get",
+        (API,),
+        "listMessages",
+        "A page of one of the caller's sessions' messages, oldest first: the `limit` before"
+        " the cursor `before` (from an `older` link), the latest without one. Paging back from"
+        " any page returns every older message once, while new ones arrive too",
+        200,
+        "MessagePage",
+        CUSTOMERS,
+        errors=(404, 422),
+        parameters=(
+            _id_parameter("session_id"),
+            {
+                "name": "before",
+                "in": "query",
+                "required": False,
+                "description": "An opaque cursor from an `older` link",
+                "schema": {"type": "string", "pattern": CURSOR_PATTERN},
+            },
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "schema": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": MAX_PAGE,
+                    "default": DEFAULT_PAGE,
+                },
+            },
+        ),
     ),
     Operation(
         "/v1/sessions/{session_id}/messages",

@@ -1,13 +1,15 @@
 """The stateful support agent's sessions and the hybrid router's conversation endpoint.
 
 Customers only: a session belongs to the customer of the token that opened it, and any other
-caller gets exactly the 404 of a session that does not exist.
+caller gets exactly the 404 of a session that does not exist. A session is shown with its
+latest messages; `older` links to the page before them, and each page to the one before it.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request, url_for
 
+from app.domain import MessagePage
 from app.errors import Forbidden
 from app.http.access import current_customer, customers_only
 from app.http.bodies import NEW_MESSAGE, NEW_SESSION
@@ -29,7 +31,7 @@ def create_session():
             field="customer_id",
         )
     session = services().sessions.create(customer_id, body["preferences"])
-    response = jsonify(session.as_dict(messages=[]))
+    response = jsonify({**session.as_dict(messages=[]), "older": None})
     response.status_code = 201
     response.headers["Location"] = url_for(".get_session", session_id=session.id)
     return response
@@ -38,10 +40,30 @@ def create_session():
 @blueprint.get("/<session_id>")
 @customers_only
 def get_session(session_id: str):
-    session, messages = services().sessions.get(
+    session, page = services().sessions.get(
         resource_id(session_id, "session"), customer_id=current_customer()
     )
-    return jsonify(session.as_dict(messages=messages))
+    return jsonify({**session.as_dict(messages=page.messages), "older": _older(session.id, page)})
+
+
+@blueprint.get("/<session_id>/messages")
+@customers_only
+def list_messages(session_id: str):
+    session_id = resource_id(session_id, "session")
+    limit = request.args.get("limit")
+    page = services().sessions.messages(
+        session_id, request.args.get("before"), limit, customer_id=current_customer()
+    )
+    return jsonify(
+        {"messages": [m.as_dict() for m in page.messages], "older": _older(session_id, page, limit)}
+    )
+
+
+def _older(session_id: str, page: MessagePage, limit: str | None = None) -> str | None:
+    """The URL of the page before `page` (keeping the caller's page size), None at the start."""
+    if page.older is None:
+        return None
+    return url_for(".list_messages", session_id=session_id, before=page.older, limit=limit)
 
 
 @blueprint.post("/<session_id>/messages")

@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from flask import Request, request
@@ -23,13 +24,14 @@ from werkzeug.exceptions import (
     UnsupportedMediaType,
 )
 
+from app.agents import idempotency
 from app.errors import InvalidInput
 
 # Firestore allows 20 levels of nested maps; stay well below so stored documents always fit.
 MAX_NESTING = 8
-IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
-IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._:+/=~-]{1,255}$"
-_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+IDEMPOTENCY_KEY_HEADER = idempotency.HEADER
+# A text that holds more than white space (JSON Schema `pattern`: found anywhere in the value).
+NOT_BLANK = r"\S"
 _JSON_TYPES = {str: "string", int: "integer", dict: "object", bool: "boolean"}
 
 
@@ -54,6 +56,12 @@ class Field:
     nullable: bool = False
     description: str = ""
     choices: tuple[str, ...] = ()  # a string field's allowed values (JSON Schema `enum`)
+    pattern: str | None = None  # a regular expression found in every allowed string
+
+    @cached_property
+    def _pattern(self) -> re.Pattern[str] | None:
+        """Compiled once: `check` runs on every request."""
+        return re.compile(self.pattern) if self.pattern is not None else None
 
     def check(self, value: Any) -> Any:
         if value is None and self.nullable:
@@ -79,13 +87,20 @@ class Field:
             raise InvalidInput(
                 f"{self.name}: must be one of {', '.join(self.choices)}", field=self.name
             )
-        if self.min_length and not value.strip():
-            raise InvalidInput(f"{self.name}: must not be blank", field=self.name)
+        if self.min_length is not None and len(value) < self.min_length:
+            least = f"{self.min_length} character{'s' if self.min_length != 1 else ''}"
+            raise InvalidInput(
+                f"{self.name}: must be at least {least}, got {len(value)}", field=self.name
+            )
         if self.max_length is not None and len(value) > self.max_length:
             raise InvalidInput(
                 f"{self.name}: must be at most {self.max_length} characters, got {len(value)}",
                 field=self.name,
             )
+        pattern = self._pattern
+        if pattern is not None and not pattern.search(value):
+            allowed = "not be blank" if self.pattern == NOT_BLANK else f"match {self.pattern}"
+            raise InvalidInput(f"{self.name}: must {allowed}", field=self.name)
 
     def _check_range(self, value: int) -> None:
         low, high = self.minimum, self.maximum
@@ -102,12 +117,13 @@ class Field:
         limits = {
             "minLength": self.min_length,
             "maxLength": self.max_length,
+            "pattern": self.pattern,
             "minimum": self.minimum,
             "maximum": self.maximum,
         }
         schema.update({k: v for k, v in limits.items() if v is not None})
         if self.choices:
-            schema["enum"] = list(self.choices)
+            schema["enum"] = [*self.choices, None] if self.nullable else list(self.choices)
         if self.default is not None:
             schema["default"] = self.default
         if self.description:
@@ -282,17 +298,12 @@ def _short(error: Exception) -> str:
 
 
 def idempotency_key(headers: Mapping[str, str]) -> str | None:
-    """The optional Idempotency-Key header (an RFC 8941 string's quotes are accepted)."""
+    """The optional Idempotency-Key header (an RFC 8941 string's quotes are accepted), checked
+    by the agents' own rule, which /openapi.json publishes too."""
     raw = headers.get(IDEMPOTENCY_KEY_HEADER)
     if raw is None:
         return None
     key = raw.strip()
     if len(key) >= 2 and key[0] == key[-1] == '"':
         key = key[1:-1]
-    if not _IDEMPOTENCY_KEY.match(key):
-        raise InvalidInput(
-            f"{IDEMPOTENCY_KEY_HEADER}: must be 1 to 255 characters of letters, digits and "
-            "._:+/=~-",
-            field=IDEMPOTENCY_KEY_HEADER,
-        )
-    return key
+    return idempotency.check_key(key)

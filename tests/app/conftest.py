@@ -22,6 +22,7 @@ from app.domain import (
     Inquiry,
     InquiryStatus,
     Message,
+    MessagePage,
     Route,
     Session,
     TurnOutcome,
@@ -119,9 +120,20 @@ class _Sessions:
         self.fake.sessions_by_id[session.id] = (session, [])
         return session
 
-    def get(self, session_id: str, *, customer_id: str) -> tuple[Session, list[Message]]:
+    def get(self, session_id: str, *, customer_id: str) -> tuple[Session, MessagePage]:
         self.fake.call("sessions.get", session_id, customer_id)
-        return self.fake.owned_session(session_id, customer_id)
+        session, messages = self.fake.owned_session(session_id, customer_id)
+        return session, MessagePage(messages[-50:], "c" if len(messages) > 50 else None)
+
+    def messages(
+        self, session_id: str, before: str | None, limit: str | None, *, customer_id: str
+    ) -> MessagePage:
+        """Pages of `limit` back from the cursor, which is the seq in this fake."""
+        self.fake.call("sessions.messages", session_id, before, limit)
+        _session, messages = self.fake.owned_session(session_id, customer_id)
+        end = int(before) - 1 if before else len(messages)
+        page = messages[max(0, end - int(limit or 50)) : end]
+        return MessagePage(page, str(page[0].seq) if page and page[0].seq > 1 else None)
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from tests.app.contract.builders import all_messages
 from tests.app.core_support import make_services
 
 WRITERS = 50
@@ -42,7 +43,7 @@ def test_fifty_concurrent_writers_on_one_session(tmp_path):
         t.join()
 
     assert errors == []
-    _, messages = services.sessions.get(session.id, customer_id="C002")
+    messages = all_messages(services.store, session.id)
     assert len(messages) == 2 * WRITERS
     assert [m.seq for m in messages] == list(range(1, 2 * WRITERS + 1))  # gap-free, one order
     by_seq = {m.seq: m for m in messages}

@@ -20,6 +20,7 @@ from app.errors import Unavailable
 from app.retry_policy import INQUIRY_LEASE_SECONDS
 from app.settings import Settings, SettingsError
 from app.wiring import build_services, local_retry_policy
+from tests.app.contract.builders import all_messages
 from tests.app.core_support import FakeClock, RecordingCallbacks
 
 ENVIRONMENTS = Path(__file__).resolve().parents[2] / "environments"
@@ -120,7 +121,7 @@ def test_a_lease_left_behind_is_waited_out_and_the_inquiry_completes(tmp_path, f
         }
         posted = [
             m
-            for m in services.store.list_messages(session.id)
+            for m in all_messages(services.store, session.id)
             if m.role == "system" and m.data and m.data.get("inquiry_id") == inquiry.id
         ]
         assert len(posted) == 1

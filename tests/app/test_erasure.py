@@ -11,6 +11,7 @@ import pytest
 from app.agents.erasure import ERASURE, KEPT_BY_LAW
 from app.domain import Delivery, DeliveryResult, InquiryStatus, Route
 from app.errors import NotFound
+from tests.app.contract.builders import all_messages
 from tests.app.core_support import ALLOWED_HOST, drain
 
 pytest_plugins = ["tests.app.core_fixtures"]  # clock, callbacks, services
@@ -68,9 +69,9 @@ def two_customers(services):
 def test_an_erasure_deletes_the_customers_data_and_only_theirs(services, callbacks, two_customers):
     data = two_customers
     c002_chat = data["c002_chat"]
-    c002_messages = services.store.list_messages(c002_chat.id)
+    c002_messages = all_messages(services.store, c002_chat.id)
     assert len(c002_messages) == 2
-    assert [len(services.store.list_messages(s.id)) for s in data["c001_sessions"]] == [5, 2]
+    assert [len(all_messages(services.store, s.id)) for s in data["c001_sessions"]] == [5, 2]
     events, sent = len(services.events.events()), list(callbacks.sent)
     assert (events, len(sent)) == (3, 1)
 
@@ -94,7 +95,7 @@ def test_an_erasure_deletes_the_customers_data_and_only_theirs(services, callbac
         with pytest.raises(NotFound):
             services.sessions.get(session.id, customer_id="C001")
         assert services.store.get_session(session.id, services.clock.now()) is None
-        assert services.store.list_messages(session.id) == []
+        assert all_messages(services.store, session.id) == []
     for inquiry_id in data["c001_inquiries"]:
         assert services.store.get_inquiry(inquiry_id) is None
         with pytest.raises(NotFound):
@@ -105,7 +106,7 @@ def test_an_erasure_deletes_the_customers_data_and_only_theirs(services, callbac
     assert count(services, "inquiries") == 2  # the erasure and C002's export
 
     # C002 keeps everything: the session, its messages, the inquiry, the same-named keys.
-    assert services.sessions.get(c002_chat.id, customer_id="C002")[1] == c002_messages
+    assert services.sessions.get(c002_chat.id, customer_id="C002")[1].messages == c002_messages
     export = services.inquiries.get(data["c002_export"].id, customer_id="C002")
     assert export.status is InquiryStatus.SUCCEEDED
     again, created = services.inquiries.create(
@@ -172,7 +173,7 @@ def test_an_erasure_posts_nothing_even_naming_a_session_and_a_callback(services,
     services.store.create_inquiry(erasure, None)
     assert services.worker.handle(Delivery(erasure.id, "m-1", 1)) is DeliveryResult.ACK
     assert done_result(services, erasure)["deleted"]["messages"] == 2
-    assert services.store.list_messages(session.id) == []
+    assert all_messages(services.store, session.id) == []
     assert services.events.events() == []
     assert callbacks.sent == []
     assert services.store.effect_outcomes(erasure.id) == {}

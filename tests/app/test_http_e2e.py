@@ -129,3 +129,43 @@ def test_a_turn_says_what_answered_it_and_the_request_log_too(real, restored_roo
     (logged,) = [e for e in lines if e.get("path", "").endswith("/messages")]
     assert (logged["route"], logged["source"], logged["intent"]) == ("faq", "faq-002", "question")
     assert "Is shipping free?" not in stream.getvalue()  # the customer's words are not logged
+
+
+def test_paging_through_older_links_returns_every_message_once(real):
+    api, _ = real
+    session_path = api.post("/v1/sessions", json={}).headers["Location"]
+    for n in range(30):
+        api.post(f"{session_path}/messages", json={"text": f"What payment methods, {n}?"})
+    shown = api.get(session_path).get_json()
+    assert len(shown["messages"]) == 50
+    seen, older = shown["messages"], shown["older"]
+    while older is not None:
+        api.post(f"{session_path}/messages", json={"text": "And one more?"})  # arrives meanwhile
+        page = api.get(older).get_json()
+        seen, older = page["messages"] + seen, page["older"]
+    assert [m["seq"] for m in seen] == list(range(1, 61))
+    assert seen[0]["text"] == "What payment methods, 0?"
+
+
+def test_bad_page_requests_are_422_naming_the_parameter(real):
+    api, _ = real
+    session_path = api.post("/v1/sessions", json={}).headers["Location"]
+    for query, field in (("before=%21%21", "before"), ("limit=0", "limit"), ("limit=x", "limit")):
+        refused = api.get(f"{session_path}/messages?{query}")
+        assert refused.status_code == 422, query
+        assert refused.content_type == "application/problem+json"
+        assert refused.get_json()["field"] == field
+
+
+def test_a_full_session_answers_409_saying_to_start_a_new_one(settings, identity, bearer):
+    full = replace(settings, agent_role="api", session_max_messages=2)
+    services = build_services(full)
+    api = create_app(full, services, identity=identity).test_client()
+    api.environ_base["HTTP_AUTHORIZATION"] = bearer(customer_id="C004")["Authorization"]
+    session_path = api.post("/v1/sessions", json={}).headers["Location"]
+    assert api.post(f"{session_path}/messages", json={"text": "Hello"}).status_code == 200
+    refused = api.post(f"{session_path}/messages", json={"text": "Hello again"})
+    assert refused.status_code == 409
+    assert refused.content_type == "application/problem+json"
+    assert "start a new session" in refused.get_json()["detail"]
+    services.close()

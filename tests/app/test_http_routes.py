@@ -147,3 +147,22 @@ def test_head_and_options_are_answered(api):
     options = api.open("/v1/sessions", method="OPTIONS")
     assert options.status_code == 200
     assert "POST" in options.headers["Allow"]
+
+
+def test_a_session_links_to_its_older_messages_page_by_page(api, fake_services):
+    session_id = api.post("/v1/sessions", json={}).get_json()["id"]
+    for n in range(30):  # 60 messages
+        api.post(f"/v1/sessions/{session_id}/messages", json={"text": f"q{n}"})
+    shown = api.get(f"/v1/sessions/{session_id}").get_json()
+    assert [m["seq"] for m in shown["messages"]] == list(range(11, 61))
+    assert shown["older"] == f"/v1/sessions/{session_id}/messages?before=c"  # the fake's cursor
+    page = api.get(f"/v1/sessions/{session_id}/messages?before=11&limit=4").get_json()
+    assert [m["seq"] for m in page["messages"]] == [7, 8, 9, 10]
+    assert page["older"] == f"/v1/sessions/{session_id}/messages?before=7&limit=4"
+    assert fake_services.calls[-1] == ("sessions.messages", (session_id, "11", "4"))
+    first = api.get(f"/v1/sessions/{session_id}/messages?before=3").get_json()
+    assert ([m["seq"] for m in first["messages"]], first["older"]) == ([1, 2], None)
+
+
+def test_a_new_session_has_no_older_messages(api):
+    assert api.post("/v1/sessions", json={}).get_json()["older"] is None

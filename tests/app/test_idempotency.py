@@ -45,7 +45,7 @@ def test_a_key_is_scoped_to_its_session(services, session):
     services.conversation.post_message(
         other.id, "hello", idempotency_key="same", customer_id="C004"
     )
-    assert len(services.sessions.get(other.id, customer_id="C004")[1]) == 2
+    assert len(services.sessions.get(other.id, customer_id="C004")[1].messages) == 2
 
 
 def test_a_key_reused_with_another_text_is_a_conflict(services, session):

@@ -10,6 +10,7 @@ from app.agents.orders import OrderBook
 from app.agents.support import ASK_ORDER
 from app.domain import InquiryStatus, Route
 from app.errors import Conflict, Forbidden, NotFound
+from tests.app.contract.builders import all_messages
 from tests.app.core_support import ORDER_OWNERS, owner_of
 
 pytest_plugins = ["tests.app.core_fixtures"]  # clock, callbacks, services
@@ -69,7 +70,7 @@ def test_an_order_book_gives_a_customer_their_own_orders_only():
 def test_another_customers_session_reads_as_unknown(services):
     session = services.sessions.create("C002", {})
     services.conversation.post_message(session.id, "hello", customer_id="C002")
-    assert len(services.sessions.get(session.id, customer_id="C002")[1]) == 2
+    assert len(services.sessions.get(session.id, customer_id="C002")[1].messages) == 2
     for session_id in (session.id, "0" * 32):
         with pytest.raises(NotFound) as caught:
             services.sessions.get(session_id, customer_id="C001")
@@ -85,7 +86,7 @@ def test_posting_to_another_customers_session_is_not_found_and_stores_nothing(se
         with pytest.raises(NotFound) as caught:
             services.conversation.post_message(session.id, text, customer_id="C001")
         assert caught.value.detail == f"session {session.id!r} does not exist or has expired"
-    assert len(services.store.list_messages(session.id)) == 2
+    assert len(all_messages(services.store, session.id)) == 2
     assert flow_of(services, session) == flow  # the owner's flow was not advanced
     assert count(services, "inquiries") == 0
 
@@ -218,7 +219,7 @@ def test_another_customers_session_is_not_found_for_an_inquiry(services):
     assert caught.value.field == "session_id"
     assert count(services, "inquiries") == 0
     assert services.queue.counts() == {}
-    assert services.store.list_messages(theirs.id) == []
+    assert all_messages(services.store, theirs.id) == []
 
 
 def test_an_export_of_another_customers_account_is_forbidden_and_stores_nothing(services):

@@ -103,7 +103,7 @@ def test_an_event_that_cannot_be_published_is_retried_then_sent_once(services, c
     payload, attrs = events[0]
     assert payload["inquiry_id"] == inquiry.id and payload["status"] == "succeeded"
     assert attrs == {"event_id": f"{inquiry.id}:succeeded"}
-    _, messages = services.sessions.get(session.id, customer_id="C004")
+    messages = services.sessions.get(session.id, customer_id="C004")[1].messages
     results = [m for m in messages if m.role == "system"]
     assert len(results) == 1
 

@@ -20,11 +20,12 @@ from datetime import timedelta
 
 import pytest
 
-from app.adapters.redis_cache import CachedStore, CircuitBreaker, connect_redis
+from app.adapters.redis_cache import WINDOW, CachedStore, CircuitBreaker, connect_redis
 from app.adapters.sqlite_db import Database
 from app.adapters.sqlite_store import SqliteStore
 from app.domain import Session
 from app.ports import ClaimExists, NewMessage, OrderClaim, StaleFlow, Turn
+from tests.app.contract.builders import all_messages
 from tests.app.core_support import START
 from tests.conftest import require_binary
 from tests.support.servers import free_port
@@ -85,9 +86,9 @@ class CountingStore:
         self.calls["get_session"] += 1
         return self.store.get_session(session_id, now)
 
-    def list_messages(self, session_id):
-        self.calls["list_messages"] += 1
-        messages = self.store.list_messages(session_id)
+    def latest_messages(self, session_id, limit, before=None):
+        self.calls["latest_messages"] += 1
+        messages = self.store.latest_messages(session_id, limit, before)
         if self.after_list is not None:
             hook, self.after_list = self.after_list, None
             hook()
@@ -137,11 +138,11 @@ def test_reads_after_create_and_after_a_turn_come_from_the_cache(sqlite, redis_p
     api = cached(sqlite, redis_port, flush=True)
     session = new_session(api)
     assert api.get_session(session.id, NOW) == session
-    assert api.list_messages(session.id) == []
+    assert api.latest_messages(session.id, 50) == []
     api.append_turn(turn(session.id, "hello", "hi there"))
-    assert texts(api.list_messages(session.id)) == ["hello", "hi there"]
-    assert [m.seq for m in api.list_messages(session.id)] == [1, 2]
-    assert api.store.calls["list_messages"] == 0  # written through, never read from the store
+    assert texts(api.latest_messages(session.id, 50)) == ["hello", "hi there"]
+    assert [m.seq for m in api.latest_messages(session.id, 50)] == [1, 2]
+    assert api.store.calls["latest_messages"] == 0  # written through, never read from the store
 
     fresh = api.get_session(session.id, NOW)  # the turn slid the expiry: read through once
     assert fresh.expires_at == NOW + timedelta(hours=2)
@@ -150,18 +151,54 @@ def test_reads_after_create_and_after_a_turn_come_from_the_cache(sqlite, redis_p
     assert api.get_session(session.id, NOW + timedelta(hours=3)) is None  # expired
 
 
+def test_the_cache_holds_the_window_only_however_long_the_session(sqlite, redis_port):
+    """A turn adds its messages to the window and drops those that fell out of it: the entry
+    stays WINDOW messages (what GET shows), where it held the whole history before."""
+    api = cached(sqlite, redis_port, flush=True)
+    session = new_session(api)
+    window_key = api._keys(session.id)[2]
+    sizes = []
+    for n in range(1, 61):
+        api.append_turn(turn(session.id, f"q{n}", f"a{n}"))
+        if n in (30, 60):
+            sizes.append(api.redis.memory_usage(window_key))
+    fields = {name.decode() for name in api.redis.hkeys(window_key)}
+    assert fields == {"gen", "last_seq"} | {f"m:{seq}" for seq in range(71, 121)}
+    assert sizes[1] < 1.2 * sizes[0]  # 120 messages cost what 60 did: the window's 50
+    assert api.latest_messages(session.id, WINDOW) == sqlite.latest_messages(session.id, WINDOW)
+    assert api.latest_messages(session.id, 3) == sqlite.latest_messages(session.id, 3)
+    assert api.store.calls["latest_messages"] == 0  # the window, written through
+    older = api.latest_messages(session.id, 20, before=71)  # an older page: from the store
+    assert [m.seq for m in older] == list(range(51, 71))
+    assert api.store.calls["latest_messages"] == 1
+
+
+def test_a_keyed_turn_reads_its_session_from_the_cache_and_the_key_from_the_store(
+    sqlite, redis_port
+):
+    api = cached(sqlite, redis_port, flush=True)
+    session = new_session(api)
+    scope = f"session:{session.id}"
+    assert api.get_turn_state(session.id, scope, "k", NOW) == (session, None)
+    assert api.store.calls["get_session"] == 0  # cached when created
+    api.redis.flushdb()
+    assert api.get_turn_state(session.id, scope, "k", NOW) == (session, None)  # read through
+    assert api.get_session(session.id, NOW) == session  # ... and filled
+    assert api.get_turn_state("nope", scope, "k", NOW) == (None, None)
+
+
 def test_a_write_by_another_instance_is_seen_at_once(sqlite, redis_port):
     api = cached(sqlite, redis_port, flush=True)
     worker = cached(sqlite, redis_port)
     session = new_session(api)
     api.append_turn(turn(session.id, "refund A1007", "opened an inquiry"))
-    assert len(api.list_messages(session.id)) == 2
+    assert len(api.latest_messages(session.id, 50)) == 2
     result = worker.append_once(session.id, NewMessage("system", "refund approved"), "inq:1", NOW)
     assert result.seq == 3
-    assert texts(api.list_messages(session.id))[-1] == "refund approved"
+    assert texts(api.latest_messages(session.id, 50))[-1] == "refund approved"
     # The redelivered result is not stored twice, and the view stays complete.
     worker.append_once(session.id, NewMessage("system", "refund approved"), "inq:1", NOW)
-    assert [m.seq for m in api.list_messages(session.id)] == [1, 2, 3]
+    assert [m.seq for m in api.latest_messages(session.id, 50)] == [1, 2, 3]
 
 
 def test_a_read_that_raced_a_write_never_caches_the_older_view(sqlite, redis_port):
@@ -176,8 +213,8 @@ def test_a_read_that_raced_a_write_never_caches_the_older_view(sqlite, redis_por
     # api reads the two messages, then the worker writes and invalidates, then api fills.
     api.store.after_list = concurrent_write
     api.redis.flushdb()
-    assert texts(api.list_messages(session.id)) == ["hello", "hi"]
-    assert texts(api.list_messages(session.id)) == ["hello", "hi", "result"]
+    assert texts(api.latest_messages(session.id, 50)) == ["hello", "hi"]
+    assert texts(api.latest_messages(session.id, 50)) == ["hello", "hi", "result"]
 
 
 def test_a_stale_flow_drops_the_cached_session(sqlite, redis_port):
@@ -202,30 +239,32 @@ def test_a_turn_refused_for_its_orders_claim_leaves_the_cached_view_as_it_was(sq
         turn(session.id, "return A1001", "label sent", flow={"step": "done"}, claim=returned)
     )
     assert api.get_claim("A1001") == returned  # claims pass straight through to the store
-    view = (api.get_session(session.id, NOW), api.list_messages(session.id))  # now cached
+    view = (api.get_session(session.id, NOW), api.latest_messages(session.id, 50))  # now cached
     reads = Counter(api.store.calls)
     again = OrderClaim("A1001", "return", "RMA-2", "C001", "label_sent", 1, NOW)
     with pytest.raises(ClaimExists) as caught:
         api.append_turn(turn(session.id, "again", "sent", version=1, flow={"x": 1}, claim=again))
     assert caught.value.existing == returned
-    assert (api.get_session(session.id, NOW), api.list_messages(session.id)) == view
-    assert view == (sqlite.get_session(session.id, NOW), sqlite.list_messages(session.id))
+    assert (api.get_session(session.id, NOW), api.latest_messages(session.id, 50)) == view
+    assert view == (sqlite.get_session(session.id, NOW), sqlite.latest_messages(session.id, 50))
     assert api.store.calls == reads  # served from the cache: the refusal left it in place
     api.append_turn(turn(session.id, "thanks", "welcome", version=1))  # appended to the list
-    assert texts(api.list_messages(session.id)) == [
+    assert texts(api.latest_messages(session.id, 50)) == [
         "return A1001",
         "label sent",
         "thanks",
         "welcome",
     ]
-    assert api.store.calls["list_messages"] == reads["list_messages"]
+    assert api.store.calls["latest_messages"] == reads["latest_messages"]
     assert api.create_claim(again) == returned
 
 
 def test_concurrent_writers_never_hide_an_acknowledged_message(sqlite, redis_port):
+    """A view is the latest WINDOW messages without a gap, and holds every message
+    acknowledged before it was read that is recent enough to be in it."""
     instances = [cached(sqlite, redis_port, flush=True), cached(sqlite, redis_port)]
     session = new_session(instances[0])
-    acknowledged: set[str] = set()
+    acknowledged: dict[str, int] = {}  # text -> seq
     lock = threading.Lock()
     problems: list[str] = []
     stop = threading.Event()
@@ -234,19 +273,26 @@ def test_concurrent_writers_never_hide_an_acknowledged_message(sqlite, redis_por
         for i in range(15):
             store = instances[(n + i) % 2]
             if i % 2:
-                store.append_turn(turn(session.id, f"w{n}-{i}", f"r{n}-{i}", version=0))
+                stored = store.append_turn(turn(session.id, f"w{n}-{i}", f"r{n}-{i}", version=0))
+                seq = stored[0].seq
             else:
-                store.append_once(session.id, NewMessage("system", f"w{n}-{i}"), f"k{n}-{i}", NOW)
+                message = NewMessage("system", f"w{n}-{i}")
+                seq = store.append_once(session.id, message, f"k{n}-{i}", NOW).seq
             with lock:
-                acknowledged.add(f"w{n}-{i}")
+                acknowledged[f"w{n}-{i}"] = seq
 
     def reader(n):
         while not stop.is_set():
             with lock:
-                expected = set(acknowledged)
-            seen = set(texts(instances[n % 2].list_messages(session.id)))
-            if not expected <= seen:
-                problems.append(f"missing {sorted(expected - seen)}")
+                expected = dict(acknowledged)
+            view = instances[n % 2].latest_messages(session.id, WINDOW)
+            seqs = [m.seq for m in view]
+            last = seqs[-1] if seqs else 0
+            if seqs != list(range(last - len(seqs) + 1, last + 1)) or len(seqs) < min(WINDOW, last):
+                problems.append(f"not the latest {WINDOW} without a gap: {seqs}")
+            due = {text for text, seq in expected.items() if seq > last - WINDOW}
+            if max(expected.values(), default=0) > last or not due <= set(texts(view)):
+                problems.append(f"missing {sorted(due - set(texts(view)))} (last {last})")
 
     readers = [threading.Thread(target=reader, args=(n,)) for n in range(3)]
     writers = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
@@ -258,8 +304,9 @@ def test_concurrent_writers_never_hide_an_acknowledged_message(sqlite, redis_por
     for thread in readers:
         thread.join()
     assert problems == []
-    final = instances[0].list_messages(session.id)
+    final = all_messages(instances[0], session.id)
     assert [m.seq for m in final] == list(range(1, len(final) + 1))
+    assert len(final) > WINDOW  # the window moved on while they wrote
     assert {f"w{n}-{i}" for n in range(4) for i in range(15)} <= set(texts(final))
 
 
@@ -294,10 +341,10 @@ def test_no_redis_at_all_the_store_answers_and_redis_is_not_asked_again(sqlite):
     store.append_turn(turn(session.id, "hello", "hi"))
     for _ in range(5):
         assert store.get_session(session.id, NOW).id == session.id
-        assert texts(store.list_messages(session.id)) == ["hello", "hi"]
+        assert texts(store.latest_messages(session.id, 50)) == ["hello", "hi"]
     assert client.pipelines == 1  # the create's write failed; then the breaker kept it away
     ticks.now += 60
-    store.list_messages(session.id)
+    store.latest_messages(session.id, 50)
     assert client.pipelines == 2  # one probe after the pause
 
 
@@ -331,17 +378,17 @@ def test_a_write_while_redis_was_unreachable_is_invalidated_before_trusting_it_a
     other = cached(sqlite, redis_port, flush=True)  # an instance Redis keeps answering
     session = new_session(api)
     api.append_turn(turn(session.id, "hello", "hi"))
-    assert texts(other.list_messages(session.id)) == ["hello", "hi"]  # cached
+    assert texts(other.latest_messages(session.id, 50)) == ["hello", "hi"]  # cached
 
     client.target = client.dead
     api.append_turn(turn(session.id, "where is A1003?", "on its way"))  # acknowledged
     assert api.breaker.is_open
-    assert len(api.list_messages(session.id)) == 4  # from the store
+    assert len(api.latest_messages(session.id, 50)) == 4  # from the store
     client.target = client.live
 
     ticks.now += 60  # the breaker lets one probe through, which first invalidates
-    assert len(api.list_messages(session.id)) == 4
-    assert len(other.list_messages(session.id)) == 4  # the older entry is never served
+    assert len(api.latest_messages(session.id, 50)) == 4
+    assert len(other.latest_messages(session.id, 50)) == 4  # the older entry is never served
 
 
 def test_an_erased_session_is_never_served_from_the_cache(sqlite, redis_port):
@@ -353,12 +400,12 @@ def test_an_erased_session_is_never_served_from_the_cache(sqlite, redis_port):
     api.append_turn(turn(mine.id, "hello", "hi"))
     for instance in (api, worker):
         assert instance.get_session(mine.id, NOW) is not None
-        assert texts(instance.list_messages(mine.id)) == ["hello", "hi"]
+        assert texts(instance.latest_messages(mine.id, 50)) == ["hello", "hi"]
     assert worker.erase_customer("C001").session_ids == (mine.id,)
     assert api.redis.exists(*api._keys(mine.id)[1:]) == 0  # its content has left Redis
     for instance in (api, worker):
         assert instance.get_session(mine.id, NOW) is None
-        assert instance.list_messages(mine.id) == []
+        assert instance.latest_messages(mine.id, 50) == []
     reads = api.store.calls["get_session"]
     assert api.get_session(theirs.id, NOW) == theirs
     assert api.store.calls["get_session"] == reads  # another customer's entry is still served
@@ -371,7 +418,7 @@ def test_an_erasure_while_redis_was_unreachable_is_invalidated_before_trusting_i
     api = cached(sqlite, redis_port, flush=True)
     session = new_session(api)
     api.append_turn(turn(session.id, "hello", "hi"))
-    assert texts(api.list_messages(session.id)) == ["hello", "hi"]  # cached
+    assert texts(api.latest_messages(session.id, 50)) == ["hello", "hi"]  # cached
 
     client.target = client.dead
     assert worker.erase_customer("C001").session_ids == (session.id,)  # no request fails
@@ -380,7 +427,7 @@ def test_an_erasure_while_redis_was_unreachable_is_invalidated_before_trusting_i
 
     ticks.now += 60  # the breaker lets one probe through, which first invalidates
     assert worker.get_session(session.id, NOW) is None
-    assert api.list_messages(session.id) == []  # the older entry is never served
+    assert api.latest_messages(session.id, 50) == []  # the older entry is never served
     assert api.get_session(session.id, NOW) is None
 
 
@@ -396,7 +443,7 @@ def test_a_hung_redis_fails_no_request(sqlite, tmp_path):
             api.append_turn(turn(session.id, "where is A1003?", "on its way"))
             assert api.breaker.is_open
             assert api.get_session(session.id, NOW).id == session.id
-            assert texts(api.list_messages(session.id)) == ["where is A1003?", "on its way"]
+            assert texts(api.latest_messages(session.id, 50)) == ["where is A1003?", "on its way"]
         finally:
             os.kill(process.pid, signal.SIGCONT)
 

@@ -1,4 +1,6 @@
-"""Sessions persist in the SQLite file, expire after SESSION_TTL_SECONDS and survive restarts."""
+"""Sessions persist in the SQLite file, expire after SESSION_TTL_SECONDS (and SESSION_MAX_AGE
+after they began), hold at most SESSION_MAX_MESSAGES, page back by opaque cursors and survive
+restarts."""
 
 from __future__ import annotations
 
@@ -6,7 +8,11 @@ from datetime import timedelta
 
 import pytest
 
+from app.agents.sessions import cursor_before, seq_of_cursor
 from app.errors import InvalidInput, NotFound
+from app.ports import SessionFull
+from app.settings import Settings, SettingsError
+from tests.app.contract.builders import all_messages
 from tests.app.core_support import START, FakeClock, make_services
 
 
@@ -31,8 +37,8 @@ def test_each_turn_extends_the_session(tmp_path):
     clock.advance(500)
     services.conversation.post_message(session.id, "hello", customer_id="C001")
     clock.advance(500)  # 1000 s after creation, 500 s after the last turn
-    found, messages = services.sessions.get(session.id, customer_id="C001")
-    assert len(messages) == 2
+    found, page = services.sessions.get(session.id, customer_id="C001")
+    assert len(page.messages) == 2
     assert found.expires_at == START + timedelta(seconds=500 + 600)
     clock.advance(100)
     with pytest.raises(NotFound):
@@ -48,7 +54,7 @@ def test_expired_sessions_are_purged(tmp_path):
     clock.advance(601)
     young = services.sessions.create("C002", {})
     assert services.store.purge_expired(clock.now()) >= 1
-    assert services.store.list_messages(old.id) == []
+    assert all_messages(services.store, old.id) == []
     assert services.sessions.get(young.id, customer_id="C002")[0].customer_id == "C002"
     services.close()
 
@@ -61,9 +67,9 @@ def test_sessions_survive_a_new_store_on_the_same_file(tmp_path):
     first.close()
 
     second = make_services(tmp_path, clock)
-    found, messages = second.sessions.get(session.id, customer_id="C002")
+    found, page = second.sessions.get(session.id, customer_id="C002")
     assert found.preferences == {"language": "en"}
-    assert [m.role for m in messages] == ["customer", "agent"]
+    assert [m.role for m in page.messages] == ["customer", "agent"]
     # The flow state survived too: the next turn answers the question it asked.
     reply = second.conversation.post_message(session.id, "A1004", customer_id="C002")
     assert reply.reply.text.startswith("Order A1004 is being packed")
@@ -100,3 +106,131 @@ def test_bad_session_input_names_the_field_and_stores_nothing(
     with services.store.db.read() as conn:
         assert conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 0
     services.close()
+
+
+def test_a_session_ends_its_max_age_after_it_began_however_active(tmp_path):
+    clock = FakeClock()
+    services = make_services(tmp_path, clock, session_ttl_seconds=600, session_max_age=1500)
+    session = services.sessions.create("C001", {})
+    for _ in range(2):
+        clock.advance(500)
+        services.conversation.post_message(session.id, "hello", customer_id="C001")
+    found, _ = services.sessions.get(session.id, customer_id="C001")
+    assert found.expires_at == START + timedelta(seconds=1500)  # not 1000 + 600
+    clock.advance(499)
+    services.conversation.post_message(session.id, "hello", customer_id="C001")
+    clock.advance(1)  # 1500 s after it began, 1 s after its last turn
+    with pytest.raises(NotFound):
+        services.sessions.get(session.id, customer_id="C001")
+    with pytest.raises(NotFound):
+        services.conversation.post_message(session.id, "hello", customer_id="C001")
+    services.close()
+
+
+def test_a_full_session_refuses_a_turn_with_409_and_says_to_start_a_new_one(tmp_path):
+    services = make_services(tmp_path, session_max_messages=4)
+    session = services.sessions.create("C001", {})
+    for _ in range(2):
+        services.conversation.post_message(session.id, "hello", customer_id="C001")
+    asked = []
+    services.conversation.model.understand = lambda text: asked.append(text)  # never reached
+    with pytest.raises(SessionFull) as refused:
+        services.conversation.post_message(session.id, "hello", customer_id="C001")
+    assert refused.value.status == 409
+    assert "start a new session" in refused.value.detail and asked == []
+    assert services.sessions.get(session.id, customer_id="C001")[0].message_count == 4
+    services.close()
+
+
+def test_the_store_refuses_a_turn_that_raced_past_the_most_messages(tmp_path):
+    """Two turns read a session with room for one: the store's check stops the second."""
+    services = make_services(tmp_path, session_max_messages=2)
+    session = services.sessions.create("C001", {})
+    stale = services.sessions.require(session.id, "C001")
+    services.conversation.post_message(session.id, "hello", customer_id="C001")
+    services.sessions.require = lambda session_id, customer_id: stale  # as read before
+    with pytest.raises(SessionFull):
+        services.conversation.post_message(session.id, "hello", customer_id="C001")
+    assert len(all_messages(services.store, session.id)) == 2
+    services.close()
+
+
+def test_a_session_shows_its_latest_messages_and_pages_back_to_the_first(tmp_path):
+    services = make_services(tmp_path)
+    session = services.sessions.create("C001", {})
+    for n in range(30):  # 60 messages
+        services.conversation.post_message(session.id, f"hello {n}", customer_id="C001")
+    _, page = services.sessions.get(session.id, customer_id="C001")
+    assert [m.seq for m in page.messages] == list(range(11, 61))
+    seen = page.messages
+    while page.older is not None:
+        page = services.sessions.messages(session.id, page.older, "7", customer_id="C001")
+        assert len(page.messages) <= 7
+        seen = page.messages + seen
+    assert [m.seq for m in seen] == list(range(1, 61))
+    assert seen[0].text == "hello 0"
+    latest = services.sessions.messages(session.id, None, None, customer_id="C001")
+    assert [m.seq for m in latest.messages] == list(range(11, 61))  # 50 by default
+    services.close()
+
+
+@pytest.mark.parametrize(
+    ("before", "limit", "field"),
+    [
+        ("not a cursor!", None, "before"),
+        ("", None, "before"),
+        ("c2VxOg", None, "before"),  # "seq:" with no number
+        ("c2VxOjA", None, "before"),  # seq 0
+        ("eDo1", None, "before"),  # "x:5"
+        ("A" * 65, None, "before"),
+        (None, "0", "limit"),
+        (None, "101", "limit"),
+        (None, "ten", "limit"),
+        (None, "-1", "limit"),
+        (None, True, "limit"),
+    ],
+)
+def test_a_page_request_that_is_not_one_names_the_field(tmp_path, before, limit, field):
+    services = make_services(tmp_path)
+    session = services.sessions.create("C001", {})
+    with pytest.raises(InvalidInput) as caught:
+        services.sessions.messages(session.id, before, limit, customer_id="C001")
+    assert caught.value.field == field
+    services.close()
+
+
+def test_a_cursor_names_a_seq_and_another_customers_session_is_not_found(tmp_path):
+    services = make_services(tmp_path)
+    session = services.sessions.create("C001", {})
+    for _ in range(3):
+        services.conversation.post_message(session.id, "hello", customer_id="C001")
+    cursor = cursor_before(4)
+    assert seq_of_cursor(cursor) == 4
+    page = services.sessions.messages(session.id, cursor, 2, customer_id="C001")
+    assert [m.seq for m in page.messages] == [2, 3]
+    assert seq_of_cursor(page.older) == 2
+    with pytest.raises(NotFound):
+        services.sessions.messages(session.id, cursor, 2, customer_id="C002")
+    services.close()
+
+
+@pytest.mark.parametrize(
+    ("variable", "raw"),
+    [
+        ("SESSION_MAX_MESSAGES", "1"),
+        ("SESSION_MAX_MESSAGES", "many"),
+        ("SESSION_MAX_MESSAGES", "100001"),
+        ("SESSION_MAX_AGE", "59"),
+        ("SESSION_MAX_AGE", "30d"),
+    ],
+)
+def test_session_bounds_out_of_range_are_refused_naming_the_variable(variable, raw):
+    with pytest.raises(SettingsError, match=rf"^{variable}: must be"):
+        Settings.from_env({variable: raw})
+
+
+def test_session_bounds_default_to_1000_messages_and_30_days():
+    settings = Settings.from_env({})
+    assert (settings.session_max_messages, settings.session_max_age) == (1000, 30 * 86400)
+    read = Settings.from_env({"SESSION_MAX_MESSAGES": "200", "SESSION_MAX_AGE": "3600"})
+    assert (read.session_max_messages, read.session_max_age) == (200, 3600)

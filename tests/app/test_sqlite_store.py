@@ -26,6 +26,7 @@ from app.ports import (
     StaleFlow,
     Turn,
 )
+from tests.app.contract.builders import all_messages
 from tests.app.core_support import START
 
 LATER = START + timedelta(hours=1)
@@ -66,7 +67,7 @@ def record(key="k"):
 def test_a_turn_gets_consecutive_seqs(store):
     assert [m.seq for m in store.append_turn(turn())] == [1, 2]
     assert [m.seq for m in store.append_turn(turn())] == [3, 4]
-    assert [m.text for m in store.list_messages("s1")] == ["hi", "hello", "hi", "hello"]
+    assert [m.text for m in all_messages(store, "s1")] == ["hi", "hello", "hi", "hello"]
 
 
 def test_a_flow_change_bumps_the_version_and_stale_turns_are_refused(store):
@@ -77,7 +78,7 @@ def test_a_flow_change_bumps_the_version_and_stale_turns_are_refused(store):
         store.append_turn(turn(expected_flow_version=0))
     store.append_turn(turn(expected_flow_version=1, new_flow={"name": "return"}))  # unchanged
     assert store.get_session("s1", START).flow_version == 1
-    assert len(store.list_messages("s1")) == 4
+    assert len(all_messages(store, "s1")) == 4
 
 
 def test_a_duplicate_key_writes_nothing_of_the_turn(store):
@@ -85,7 +86,7 @@ def test_a_duplicate_key_writes_nothing_of_the_turn(store):
     with pytest.raises(DuplicateKey) as caught:
         store.append_turn(turn(idempotency=record(), inquiry=inquiry()))
     assert caught.value.record.response == {"x": 1}
-    assert len(store.list_messages("s1")) == 2
+    assert len(all_messages(store, "s1")) == 2
     assert store.get_inquiry("i1") is None
 
 
@@ -93,7 +94,7 @@ def test_a_failing_part_rolls_the_whole_turn_back(store):
     store.create_inquiry(inquiry("taken"), None)
     with pytest.raises(Unavailable):  # the inquiry id already exists: the insert fails
         store.append_turn(turn(inquiry=inquiry("taken"), new_flow={"name": "x"}))
-    assert store.list_messages("s1") == []
+    assert all_messages(store, "s1") == []
     assert store.get_session("s1", START).flow == {}
 
 
@@ -108,7 +109,7 @@ def test_append_once_stores_one_message_per_key(store):
     first = store.append_once("s1", NewMessage("system", "done"), "inquiry:i1", START)
     again = store.append_once("s1", NewMessage("system", "done again"), "inquiry:i1", LATER)
     assert again == first
-    assert [m.text for m in store.list_messages("s1")] == ["done"]
+    assert [m.text for m in all_messages(store, "s1")] == ["done"]
     assert store.append_once("nope", NewMessage("system", "x"), "k", START) is None
 
 

@@ -94,5 +94,5 @@ def test_an_unavailable_model_fails_the_turn_and_stores_nothing(tmp_path):
             session.id, "Where is my order A1003?", customer_id="C002"
         )
     assert caught.value.retry_after == 30
-    assert services.sessions.get(session.id, customer_id="C002")[1] == []
+    assert services.sessions.get(session.id, customer_id="C002")[1].messages == []
     services.close()

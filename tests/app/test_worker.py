@@ -14,7 +14,8 @@ from app.agents.reviews import InquiryFailed, refund_review
 from app.domain import Delivery, DeliveryResult, InquiryStatus
 from app.errors import NotFound, Unavailable
 from app.ports import CallbackOutcome
-from tests.app.core_support import ALLOWED_HOST, owner_of
+from tests.app.contract.builders import all_messages
+from tests.app.core_support import ALLOWED_HOST, make_services, owner_of
 
 pytest_plugins = ["tests.app.core_fixtures"]  # clock, callbacks, services
 
@@ -63,7 +64,7 @@ def deliver(services, inquiry_id, attempt=1, message_id="m-1"):
 
 
 def system_messages(services, session):
-    return [m for m in services.store.list_messages(session.id) if m.role == "system"]
+    return [m for m in all_messages(services.store, session.id) if m.role == "system"]
 
 
 def failing_once(method, exc):
@@ -392,3 +393,23 @@ def test_an_inquiry_without_an_owner_fails_without_doing_the_work(services, monk
     assert failed.error == "the inquiry records no customer (stored before owners were)"
     with pytest.raises(NotFound):  # and nobody can read it
         services.inquiries.get(inquiry.id, customer_id="C004")
+
+
+def test_a_result_for_a_full_session_is_recorded_and_not_posted(tmp_path, clock, callbacks):
+    full = make_services(tmp_path / "full", clock, callbacks, session_max_messages=2)
+    inquiry, session = open_refund(full)
+    full.conversation.post_message(session.id, "hello", customer_id=session.customer_id)
+    assert deliver(full, inquiry.id) is DeliveryResult.ACK
+    assert system_messages(full, session) == []
+    assert full.store.effect_outcomes(inquiry.id)["session_message"] == "session_full"
+    assert get(full, inquiry).status is InquiryStatus.SUCCEEDED  # readable there
+    full.close()
+
+
+def test_the_session_message_is_recorded_with_the_message_and_never_read_for(services):
+    """The claim brings the markers; the message and its marker are one write."""
+    inquiry, session = open_refund(services)
+    services.store.effect_done = None  # the worker must not ask
+    assert deliver(services, inquiry.id) is DeliveryResult.ACK
+    assert services.store.effect_outcomes(inquiry.id)["session_message"] == "appended"
+    assert len(system_messages(services, session)) == 1

@@ -33,6 +33,8 @@ PRODUCTION_LEASE_SECONDS = 60
 SETTLE_LIMIT_SECONDS = 240
 SIGNING_KEY = "soak-signing-key"
 HOLD_AT = 10  # the 10th callback is held open, and the worker killed while it is
+# Every result of a soak goes into one session, past the default cap of 1000 messages.
+ONE_LONG_SESSION = {"SESSION_MAX_MESSAGES": "100000"}
 DISPATCHER_THREADS = 2  # the local queue's dispatcher threads: at most this many in flight
 
 
@@ -101,7 +103,7 @@ def assert_all_succeeded_once(
     assert statuses == Counter({"succeeded": len(accepted)})
 
     def posted() -> Counter:
-        messages = call("GET", f"{api_url}/v1/sessions/{session_id}", headers=auth)[2]["messages"]
+        messages = session_messages(api_url, session_id, auth)
         return Counter(
             m["data"]["inquiry_id"]
             for m in messages
@@ -114,6 +116,18 @@ def assert_all_succeeded_once(
     # has passed, as on Pub/Sub.
     wait_until(lambda: set(posted()) == set(accepted), SETTLE_LIMIT_SECONDS, "every result posted")
     assert posted() == Counter(dict.fromkeys(accepted, 1))
+
+
+def session_messages(api_url: str, session_id: str, auth: dict[str, str]) -> list[dict]:
+    """Every message of the session, oldest first: its latest page, then each `older` one."""
+    status, _, body = call("GET", f"{api_url}/v1/sessions/{session_id}", headers=auth)
+    assert status == 200, body
+    messages, older = body["messages"], body["older"]
+    while older:
+        status, _, page = call("GET", api_url + older, headers=auth)
+        assert status == 200, page
+        messages, older = page["messages"] + messages, page["older"]
+    return messages
 
 
 def unsettled_messages(database: Path) -> int:
@@ -140,6 +154,7 @@ def test_worker_killed_twice_with_production_leases(tmp_path):
         env = app_env(
             tmp_path / "data",
             MAX_DELIVERY_ATTEMPTS="10",
+            **ONE_LONG_SESSION,
             CALLBACK_SIGNING_KEY=SIGNING_KEY,
             **https.app_env(),
         )
@@ -212,7 +227,7 @@ def sqlite_write_lock(path: Path, seconds: float):
 
 def test_sqlite_locked_longer_than_the_busy_timeout(tmp_path):
     """15 s of a held write lock against the production 10 s busy timeout, under load."""
-    env = app_env(tmp_path / "data")
+    env = app_env(tmp_path / "data", **ONE_LONG_SESSION)
     api = Gunicorn("app.api:app", {**env, "AGENT_ROLE": "api"}, tmp_path / "api.log")
     worker = Gunicorn("app.worker:app", {**env, "AGENT_ROLE": "worker"}, tmp_path / "worker.log")
     with running(api, worker):
@@ -255,6 +270,7 @@ def test_firestore_emulator_frozen_then_back(tmp_path):
             STATE_BACKEND="firestore",
             GOOGLE_CLOUD_PROJECT="demo-agents",
             FIRESTORE_EMULATOR_HOST=host,
+            **ONE_LONG_SESSION,
         )
         api = Gunicorn("app.api:app", {**env, "AGENT_ROLE": "api"}, tmp_path / "api.log")
         worker = Gunicorn(

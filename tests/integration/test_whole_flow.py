@@ -15,6 +15,7 @@ import pytest
 from app.adapters.firestore_store import FirestoreStore
 from app.adapters.redis_cache import CachedStore
 from app.domain import utcnow
+from tests.app.contract.builders import all_messages
 from tests.integration.conftest import pull, wait_for
 from tests.support.tokens import bearer_header
 
@@ -51,7 +52,7 @@ def test_a_message_opens_an_inquiry_whose_result_lands_in_the_session(platform):
     try:
         stored = store.get_inquiry(inquiry_id)
         assert stored.status.value == "succeeded" and stored.session_id == session_id
-        in_firestore = store.list_messages(session_id)
+        in_firestore = all_messages(store, session_id)
     finally:
         store.close()
 

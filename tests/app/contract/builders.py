@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app.domain import Inquiry, InquiryStatus, Session
+from app.domain import Inquiry, InquiryStatus, Message, Session
 from app.errors import Unavailable
 from app.ports import (
     IdempotencyRecord,
@@ -36,6 +36,19 @@ def session(session_id: str = "s1", **overrides: Any) -> Session:
     )
     values.update(overrides)
     return Session(**values)
+
+
+def all_messages(store: Store, session_id: str, page: int = 100) -> list[Message]:
+    """Every message of the session, oldest first, read page by page back from the latest
+    as a client pages through `older` links (a page starting at seq 1 is the first)."""
+    pages: list[list[Message]] = []
+    before = None
+    while messages := store.latest_messages(session_id, page, before):
+        pages.append(messages)
+        if messages[0].seq == 1:
+            break
+        before = messages[0].seq
+    return [message for found in reversed(pages) for message in found]
 
 
 def turn(text: str = "hi", reply: str = "hello", **overrides: Any) -> Turn:

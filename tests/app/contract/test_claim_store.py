@@ -14,6 +14,7 @@ from app.ports import ClaimExists, DuplicateKey, OrderClaim, Store, session_scop
 from tests.app.contract.builders import (
     START,
     TTL,
+    all_messages,
     claim,
     inquiry,
     record,
@@ -79,7 +80,7 @@ def test_a_turn_stores_its_return_with_it(live):
     flow = {"name": "return", "order_id": ORDER, "step": "done"}
     stored = live.append_turn(turn("yes", "label sent", new_flow=flow, order_claim=returned))
     assert live.get_claim(ORDER) == returned
-    assert live.list_messages("s1") == stored
+    assert all_messages(live, "s1") == stored
     assert live.get_session("s1", START).flow == flow
     assert live.create_claim(claim(ORDER, "refund")) == returned  # a refund comes too late
 
@@ -100,7 +101,7 @@ def test_a_turn_for_an_order_with_a_claim_stores_nothing(live):
     with pytest.raises(ClaimExists) as caught:
         live.append_turn(refused)
     assert caught.value.existing == refunded
-    assert live.list_messages("s1") == earlier
+    assert all_messages(live, "s1") == earlier
     kept = live.get_session("s1", START)
     assert (kept.flow, kept.flow_version, kept.expires_at) == ({}, 0, START + TTL)
     assert live.get_idempotency(session_scope("s1"), "k-1", START) is None
@@ -127,7 +128,7 @@ def test_a_turn_that_fails_stores_no_claim(live):
     with pytest.raises(Unavailable):  # the inquiry id exists already: the turn fails whole
         live.append_turn(turn(inquiry=inquiry("taken"), order_claim=claim(ORDER)))
     assert live.get_claim(ORDER) is None
-    assert live.list_messages("s1") == []
+    assert all_messages(live, "s1") == []
 
 
 def test_concurrent_creates_for_one_order_store_one_claim_that_every_caller_gets(store):
@@ -164,6 +165,6 @@ def test_concurrent_return_turns_for_one_order_store_one(store):
     stored = store.get_claim(ORDER)
     assert stored == wanted[winners[0]]
     assert all(results[n] == stored for n in range(count) if n not in winners)
-    assert [len(store.list_messages(f"s{n}")) for n in range(count)] == [
+    assert [len(all_messages(store, f"s{n}")) for n in range(count)] == [
         2 if n in winners else 0 for n in range(count)
     ]

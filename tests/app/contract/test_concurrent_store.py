@@ -8,7 +8,15 @@ assertion is about what was stored.
 from __future__ import annotations
 
 from app.ports import ClaimState, DuplicateKey, StaleFlow
-from tests.app.contract.builders import START, inquiry, record, run_together, session, turn
+from tests.app.contract.builders import (
+    START,
+    all_messages,
+    inquiry,
+    record,
+    run_together,
+    session,
+    turn,
+)
 
 WRITERS = 20
 FLOW_CHANGERS = 5  # of the writers; the others leave the flow alone, as FAQ turns do
@@ -32,7 +40,7 @@ def test_concurrent_turns_on_one_session_lose_nothing_and_keep_one_order(store):
 
     results, errors = run_together(WRITERS, write)
     assert errors == []
-    listed = store.list_messages("s1")
+    listed = all_messages(store, "s1")
     assert [m.seq for m in listed] == list(range(1, 2 * WRITERS + 1))
     assert sorted(m.text for m in listed if m.role == "customer") == sorted(
         f"q{n}" for n in range(WRITERS)
@@ -60,7 +68,7 @@ def test_concurrent_turns_with_one_key_store_one(store):
     assert errors == []
     assert sorted(results.values(), key=str).count("stored") == 1
     assert all(r == key for r in results.values() if r != "stored")
-    assert len(store.list_messages("s1")) == 2
+    assert len(all_messages(store, "s1")) == 2
     assert sum(store.get_inquiry(f"i{n}") is not None for n in range(6)) == 1
 
 

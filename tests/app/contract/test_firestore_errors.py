@@ -9,6 +9,7 @@ from google.cloud import firestore
 from app.adapters import firestore_tx
 from app.adapters.firestore_store import FirestoreStore
 from app.errors import Unavailable
+from app.ports import NewMessage
 from app.settings import Settings, SettingsError
 from tests.app.contract.builders import START, inquiry, session, turn
 from tests.support.servers import free_port
@@ -28,14 +29,27 @@ def unreachable(monkeypatch):
     [
         lambda s: s.create_session(session()),
         lambda s: s.get_session("s1", START),
-        lambda s: s.list_messages("s1"),
+        lambda s: s.latest_messages("s1", 50),
+        lambda s: s.get_turn_state("s1", "session:s1", "k", START),
         lambda s: s.append_turn(turn()),
+        lambda s: s.append_once("s1", NewMessage("system", "x"), "k", START),
         lambda s: s.create_inquiry(inquiry(), None),
         lambda s: s.claim_inquiry("i1", "h", START, START),
         lambda s: s.unpublished_inquiries(START, 10),
         lambda s: s.erase_customer("C001"),
     ],
-    ids=["create", "get", "list", "turn", "inquiry", "claim", "sweep", "erase"],
+    ids=[
+        "create",
+        "get",
+        "page",
+        "turn-state",
+        "turn",
+        "once",
+        "inquiry",
+        "claim",
+        "sweep",
+        "erase",
+    ],
 )
 def test_a_store_that_does_not_answer_is_unavailable(unreachable, call):
     with pytest.raises(Unavailable) as caught:

@@ -1,8 +1,9 @@
 """How the Firestore adapter shapes its documents: what the port alone cannot show.
 
-A busy session's FAQ turns must not all write one document, and every document the TTL
-policies cover must carry an `expires_at` that outlives what it belongs to. An erasure, which
-is not one transaction, leaves no document of the customer behind, even when cut off or raced.
+A session's document numbers its messages, which carry their seq, and a session stored before
+seqs were (layout 1) reads as it did and is numbered once. Every document the TTL policies
+cover carries an `expires_at` that outlives what it belongs to. An erasure, which is not one
+transaction, leaves no document of the customer behind, even when cut off or raced.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from datetime import datetime, timedelta
 
 import pytest
 from google.api_core import exceptions as gexc
+from google.cloud import firestore
 
 from app.errors import Unavailable
 from app.ports import NewMessage
 from tests.app.contract.builders import (
     START,
     TTL,
+    all_messages,
     api_inquiry,
     claim,
     conversation,
@@ -39,30 +42,79 @@ def session_doc(store):
     return store.client.collection("sessions").document("s1").get()
 
 
-def test_turns_that_keep_the_flow_do_not_write_the_session_document(fs):
-    before = session_doc(fs).update_time
+def test_each_turn_numbers_its_messages_on_the_session_document(fs):
     for n in range(3):
         at = START + timedelta(minutes=n)
         fs.append_turn(turn(f"q{n}", now=at, expires_at=at + TTL))
-    assert session_doc(fs).update_time == before
-    assert fs.get_session("s1", START).expires_at == START + timedelta(minutes=2) + TTL
-    fs.append_turn(turn(new_flow={"name": "return"}))
-    assert session_doc(fs).update_time > before
+    doc = session_doc(fs).to_dict()
+    last = START + timedelta(minutes=2) + TTL
+    assert (doc["next_seq"], doc["active_until"], doc["expires_at"]) == (7, last, last)
+    messages = fs.client.collection("sessions").document("s1").collection("messages")
+    assert sorted(snap.get("seq") for snap in messages.stream()) == [1, 2, 3, 4, 5, 6]
+    assert fs.get_session("s1", START).expires_at == last
 
 
-def test_a_turn_rewrites_the_session_document_when_its_ttl_bound_would_run_out(fs):
-    created = session_doc(fs)
-    bound = created.get("expires_at")
-    assert bound >= START + TTL  # the TTL policy never deletes a live session
-    at = bound - TTL - timedelta(minutes=1)  # slides the expiry to just inside the bound
-    fs.append_turn(turn(now=at, expires_at=at + TTL))
-    assert session_doc(fs).update_time == created.update_time
-    later = at + timedelta(minutes=2)  # slides it past the bound
-    fs.append_turn(turn(now=later, expires_at=later + TTL))
-    rewritten = session_doc(fs)
-    assert rewritten.update_time > created.update_time
-    assert rewritten.get("expires_at") >= later + TTL
-    assert fs.get_session("s1", later).expires_at == later + TTL
+def _layout1_session(fs, session_id, turns, expiries):
+    """A session as layout 1 stored it: no `next_seq`, messages without a seq, the expiry of
+    the latest turn on its messages; each turn its own commit, as each was."""
+    ref = fs.client.collection("sessions").document(session_id)
+    ref.set(
+        {
+            "id": session_id,
+            "customer_id": "C001",
+            "preferences": "{}",
+            "created_at": START,
+            "active_until": START + TTL,
+            "expires_at": START + 2 * TTL,
+            "flow": "{}",
+            "flow_version": 0,
+        }
+    )
+    for n, expiry in zip(range(turns), expiries, strict=True):
+        batch = fs.client.batch()
+        for index, (role, text) in enumerate((("customer", f"q{n}"), ("agent", f"a{n}"))):
+            batch.create(
+                ref.collection("messages").document(f"{session_id}-{n}-{index}"),
+                {
+                    "id": f"{session_id}-{n}-{index}",
+                    "role": role,
+                    "text": text,
+                    "route": None,
+                    "data": "{}",
+                    "created_at": START,
+                    "committed_at": firestore.SERVER_TIMESTAMP,
+                    "turn": f"{session_id}-{n}-0",
+                    "index": index,
+                    "session_expires_at": expiry,
+                    "expires_at": expiry + timedelta(days=30),
+                },
+            )
+        batch.commit()
+
+
+def test_a_layout1_session_reads_as_before_and_is_numbered_once(fs):
+    later = START + 3 * TTL  # the latest turn slid the session past the document's own expiry
+    _layout1_session(fs, "old", 3, [START + TTL, START + 2 * TTL, later])
+    found = fs.get_session("old", START + 2 * TTL)
+    assert (found.expires_at, found.message_count) == (later, 6)
+    listed = all_messages(fs, "old")
+    assert [m.text for m in listed] == ["q0", "a0", "q1", "a1", "q2", "a2"]
+    assert [m.seq for m in listed] == [1, 2, 3, 4, 5, 6]
+    stored = fs.append_turn(turn("new", session_id="old", now=later - TTL, expires_at=later))
+    assert [m.seq for m in stored] == [7, 8]
+    assert fs.get_message("old", "old-1-1").seq == 4
+
+
+def test_every_way_in_numbers_a_layout1_session(fs):
+    """A turn, a once message, a keyed read or a message read may meet it first."""
+    _layout1_session(fs, "a", 1, [START + TTL])
+    assert fs.append_turn(turn(session_id="a"))[0].seq == 3
+    _layout1_session(fs, "b", 1, [START + TTL])
+    assert fs.append_once("b", NewMessage("system", "x"), "k", START).seq == 3
+    _layout1_session(fs, "c", 1, [START + TTL])
+    assert fs.get_turn_state("c", "session:c", "k", START)[0].message_count == 2
+    _layout1_session(fs, "d", 1, [START + TTL])
+    assert fs.get_message("d", "d-0-1").seq == 2
 
 
 def test_each_message_is_a_document_of_its_own_in_the_session(fs):
@@ -180,3 +232,45 @@ def test_a_message_appended_while_its_session_is_erased_goes_with_it(fs, monkeyp
     assert raced[0] is not None  # it did land, and is gone with its dedupe marker
     assert list(fs.client.collection_group("messages").stream()) == []
     assert doc_ids(fs, "idempotency") == []
+
+
+class LostAnswers:
+    """Wraps the client's batches: the first `count` commits go through, then answer as a
+    retried commit would (the documents exist already), as when an answer is lost."""
+
+    def __init__(self, client, count=1):
+        self.real, self.left = client.batch, count
+
+    def __call__(self):
+        batch = self.real()
+        commit = batch.commit
+
+        def commit_then_lose_the_answer(**options):
+            result = commit(**options)
+            if self.left:
+                self.left -= 1
+                raise gexc.AlreadyExists("the retried commit met its own documents")
+            return result
+
+        batch.commit = commit_then_lose_the_answer
+        return batch
+
+
+def test_a_write_whose_answer_was_lost_is_not_written_twice(fs, monkeypatch):
+    monkeypatch.setattr(fs.client, "batch", LostAnswers(fs.client, count=2))
+    stored = fs.append_turn(turn())
+    once = fs.append_once("s1", NewMessage("system", "done"), "inquiry:i1", START)
+    assert [m.seq for m in stored] == [1, 2] and once.seq == 3
+    assert [m.text for m in all_messages(fs, "s1")] == ["hi", "hello", "done"]
+    assert fs.get_session("s1", START).message_count == 3
+
+
+def test_a_message_an_older_version_writes_into_a_numbered_session_renumbers_nothing(fs):
+    """During a rollout an instance of the version before may still append (without a seq):
+    reading that message is Unavailable, never a renumbering of the session."""
+    stored = fs.append_turn(turn())
+    messages = fs.client.collection("sessions").document("s1").collection("messages")
+    messages.document("from-before").set({"id": "from-before", "turn": "from-before"})
+    with pytest.raises(Unavailable, match="older version"):
+        fs.get_message("s1", "from-before")
+    assert all_messages(fs, "s1") == stored

@@ -8,20 +8,20 @@ import pytest
 
 from app.errors import NotFound
 from app.ports import NewMessage
-from tests.app.contract.builders import START, TTL, session, turn
+from tests.app.contract.builders import START, TTL, all_messages, session, turn
 
 
 def test_a_session_reads_back_as_stored(store):
     stored = session(preferences={"language": "fr", "tags": [["a", 1]], "": {"x": None}})
     store.create_session(stored)
     assert store.get_session("s1", START) == stored
-    assert store.list_messages("s1") == []
+    assert all_messages(store, "s1") == []
 
 
 def test_unknown_sessions_read_as_missing(store):
     assert store.get_session("nope", START) is None
     assert store.get_session("a/b", START) is None
-    assert store.list_messages("nope") == []
+    assert all_messages(store, "nope") == []
     assert store.get_message("nope", "m1") is None
 
 
@@ -49,7 +49,7 @@ def test_turns_and_once_messages_on_an_expired_session_are_refused(store):
     with pytest.raises(NotFound):
         store.append_turn(turn(now=START + TTL, expires_at=START + 2 * TTL))
     assert store.append_once("s1", NewMessage("system", "x"), "k", START + TTL) is None
-    assert store.list_messages("s1") == []
+    assert all_messages(store, "s1") == []
     assert store.get_session("s1", START + TTL) is None
 
 
@@ -61,4 +61,4 @@ def test_purging_keeps_live_sessions_and_expired_ones_stay_missing(store):
     store.purge_expired(now)
     assert store.get_session("old", now) is None
     assert store.get_session("live", now) is not None
-    assert [m.text for m in store.list_messages("live")] == ["hi", "hello"]
+    assert [m.text for m in all_messages(store, "live")] == ["hi", "hello"]

@@ -8,7 +8,7 @@ import pytest
 
 from app.errors import NotFound, Unavailable
 from app.ports import DuplicateKey, NewMessage, StaleFlow
-from tests.app.contract.builders import START, inquiry, record, session, turn
+from tests.app.contract.builders import START, all_messages, inquiry, record, session, turn
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def test_turns_get_consecutive_seqs_in_one_order(live):
     first = live.append_turn(turn("one", "1"))
     second = live.append_turn(turn("two", "2", now=START + timedelta(seconds=1)))
     assert [m.seq for m in first + second] == [1, 2, 3, 4]
-    listed = live.list_messages("s1")
+    listed = all_messages(live, "s1")
     assert listed == first + second
     assert [m.text for m in listed] == ["one", "1", "two", "2"]
 
@@ -49,7 +49,7 @@ def test_a_flow_change_bumps_the_version_and_stale_turns_are_refused(live):
     live.append_turn(turn(expected_flow_version=1))  # new_flow None leaves the flow alone
     stored = live.get_session("s1", START)
     assert (stored.flow, stored.flow_version) == (flow, 1)
-    assert [m.text for m in live.list_messages("s1")] == ["hi", "hello"] * 3
+    assert [m.text for m in all_messages(live, "s1")] == ["hi", "hello"] * 3
 
 
 def test_a_duplicate_key_writes_nothing_of_the_turn(live):
@@ -58,7 +58,7 @@ def test_a_duplicate_key_writes_nothing_of_the_turn(live):
     with pytest.raises(DuplicateKey) as caught:
         live.append_turn(turn("again", idempotency=key, inquiry=inquiry(), new_flow={"x": 1}))
     assert caught.value.record == key
-    assert [m.text for m in live.list_messages("s1")] == ["hi", "hello"]
+    assert [m.text for m in all_messages(live, "s1")] == ["hi", "hello"]
     assert live.get_inquiry("i1") is None
     assert live.get_session("s1", START).flow_version == 0
 
@@ -75,7 +75,7 @@ def test_a_failing_part_rolls_the_whole_turn_back(live):
     key = record("k-3", scope="session:s1")
     with pytest.raises(Unavailable):  # the inquiry id exists already: the turn fails whole
         live.append_turn(turn(inquiry=inquiry("taken"), new_flow={"x": 1}, idempotency=key))
-    assert live.list_messages("s1") == []
+    assert all_messages(live, "s1") == []
     assert live.get_session("s1", START).flow == {}
     assert live.get_idempotency("session:s1", "k-3", START) is None
 
@@ -83,7 +83,7 @@ def test_a_failing_part_rolls_the_whole_turn_back(live):
 def test_turns_on_unknown_sessions_are_refused(live):
     with pytest.raises(NotFound):
         live.append_turn(turn(session_id="nope"))
-    assert live.list_messages("nope") == []
+    assert all_messages(live, "nope") == []
 
 
 def test_append_once_stores_one_message_per_key(live):
@@ -94,7 +94,7 @@ def test_append_once_stores_one_message_per_key(live):
     assert (first.seq, first.route) == (3, "inquiry")
     assert again == first
     assert other.seq == 4
-    assert [m.text for m in live.list_messages("s1")] == ["hi", "hello", "done", "other"]
+    assert [m.text for m in all_messages(live, "s1")] == ["hi", "hello", "done", "other"]
     assert live.append_once("nope", NewMessage("system", "x"), "inquiry:i1", START) is None
 
 
