@@ -10,11 +10,14 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 
 WORKDIR /build
-# Only the pins: this layer is rebuilt when a dependency changes, not when the code does.
-COPY pyproject.toml container/requirements_from_pyproject.py ./
-RUN python requirements_from_pyproject.py pyproject.toml > requirements.txt \
-    && python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir --requirement requirements.txt
+# Only the lock: this layer is rebuilt when a dependency changes, not when the code does.
+# requirements/app.txt pins every package the app needs with the hashes of its files
+# (`make lock`): pip refuses a file whose hash is not there, brings in nothing the lock does
+# not name, and builds nothing from source.
+COPY requirements/app.txt ./requirements.txt
+RUN python -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-cache-dir --require-hashes --no-deps --only-binary :all: \
+        --requirement requirements.txt
 
 # --- runtime stage -------------------------------------------------------------------------
 FROM python:3.11.14-slim-trixie

@@ -20,6 +20,7 @@ from benchmarks.results import Figure
 SYNTH_TREE = (
     "Makefile",
     "make",
+    "requirements",
     "modules",
     "infra",
     "environments",

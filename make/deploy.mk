@@ -12,7 +12,7 @@ GCLOUD ?= gcloud
 DEPLOY_TARGETS := build deploy
 # What goes into the image: a build from uncommitted changes here would carry a commit's tag
 # without being that commit.
-IMAGE_INPUTS := Dockerfile .dockerignore pyproject.toml container app
+IMAGE_INPUTS := Dockerfile .dockerignore requirements/app.txt container app
 
 ifneq ($(filter $(DEPLOY_TARGETS),$(MAKECMDGOALS)),)
 ifeq ($(ENV),)

@@ -25,11 +25,13 @@ from pathlib import Path
 
 import pytest
 
+from scripts.locks import canonical
+from scripts.locks import locked as lock_entries
 from tests.conftest import require
 
 REPO = Path(__file__).resolve().parents[1]
 ENTRYPOINT = REPO / "container" / "entrypoint.sh"
-REQUIREMENTS_SCRIPT = REPO / "container" / "requirements_from_pyproject.py"
+APP_LOCK = REPO / "requirements" / "app.txt"
 KEYWORDS = {
     "FROM", "RUN", "CMD", "LABEL", "EXPOSE", "ENV", "ADD", "COPY", "ENTRYPOINT", "VOLUME",
     "USER", "WORKDIR", "ARG", "ONBUILD", "STOPSIGNAL", "HEALTHCHECK", "SHELL",
@@ -108,39 +110,38 @@ def test_the_image_runs_as_a_non_root_user(dockerfile: list[tuple[str, str]]) ->
 
 
 def test_only_the_runtime_dependencies_are_installed(dockerfile: list[tuple[str, str]]) -> None:
+    """The image installs the app's lock, hash-checked: every package pinned, direct or not."""
     installs = [args for keyword, args in dockerfile if keyword == "RUN" and "pip" in args]
     assert len(installs) == 1, installs
     (install,) = installs
     words = shlex.split(install)
-    assert "requirements_from_pyproject.py" in words and "pyproject.toml" in words
     pip = words.index("install")
-    assert words[pip + 1 :] == ["--no-cache-dir", "--requirement", "requirements.txt"]
-    assert words[words.index(">") + 1] == "requirements.txt"
-    # the script prints exactly the pinned `dependencies`: no extra, no CDK, no test tools
+    assert words[pip - 1] == "/opt/venv/bin/pip"
+    assert words[pip + 1 :] == [
+        "--no-cache-dir",
+        "--require-hashes",
+        "--no-deps",
+        "--only-binary",
+        ":all:",
+        "--requirement",
+        "requirements.txt",
+    ]
+    (build_copy,) = [a for k, a in stages(dockerfile)[0] if k == "COPY"]
+    assert build_copy.split() == ["requirements/app.txt", "./requirements.txt"]
+    # the lock holds every pinned `dependency` at its version, each with its hashes, and
+    # neither the CDK (`infra` extra) nor the test tools (`dev` extra)
     with (REPO / "pyproject.toml").open("rb") as handle:
         project = tomllib.load(handle)["project"]
-    printed = subprocess.run(
-        [sys.executable, str(REQUIREMENTS_SCRIPT), str(REPO / "pyproject.toml")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    assert printed == project["dependencies"]
-    extras = {r.split("==")[0].lower() for reqs in project["optional-dependencies"].values()
+    locked = lock_entries(APP_LOCK.read_text())
+    for requirement in project["dependencies"]:
+        name, _, version = requirement.partition("==")
+        assert locked[canonical(name)][0] == version, requirement
+    assert all(hashes for _, hashes in locked.values())
+    extras = {canonical(r.split("==")[0]) for reqs in project["optional-dependencies"].values()
               for r in reqs}  # fmt: skip
-    assert {"cdktn", "pytest"} <= extras
-    assert not extras & {r.split("==")[0].lower() for r in printed}
-
-
-def test_an_unpinned_runtime_dependency_stops_the_build(tmp_path: Path) -> None:
-    pyproject = tmp_path / "pyproject.toml"
-    pyproject.write_text('[project]\ndependencies = ["Flask==3.1.3", "redis>=5"]\n')
-    done = subprocess.run(
-        [sys.executable, str(REQUIREMENTS_SCRIPT), str(pyproject)], capture_output=True, text=True
-    )
-    assert done.returncode != 0
-    assert "dependencies must pin each version with ==" in done.stderr and "redis>=5" in done.stderr
-    assert done.stdout == ""
+    not_in_the_image = {"cdktn", "constructs", "grpcio-tools", "pytest", "ruff", "uv", "pyyaml"}
+    assert not_in_the_image <= extras
+    assert not not_in_the_image & set(locked)
 
 
 def test_only_the_app_code_and_the_start_command_are_copied(
@@ -153,8 +154,6 @@ def test_only_the_app_code_and_the_start_command_are_copied(
     assert from_context == [("app/",), ("container/entrypoint.sh",)]
     (from_deps,) = [c for c in copies if c[0].startswith("--from=")]
     assert from_deps[1:] == ["/opt/venv", "/opt/venv"]
-    (build_copy,) = [a for k, a in stages(dockerfile)[0] if k == "COPY"]
-    assert build_copy.split()[:-1] == ["pyproject.toml", "container/requirements_from_pyproject.py"]
 
 
 def test_the_app_ships_compiled_to_bytecode(

@@ -103,7 +103,7 @@ def test_a_build_from_uncommitted_image_inputs_is_refused(repo: Path) -> None:
     (repo / "app" / "api.py").write_text("app = 'changed'\n")
     done = make("-n", "build", "ENV=dev", git_dir=repo)
     assert done.returncode != 0
-    assert "uncommitted changes in Dockerfile .dockerignore pyproject.toml container app" in (
+    assert "uncommitted changes in Dockerfile .dockerignore requirements/app.txt container app" in (
         done.stderr
     )
     assert gcloud_lines(done) == []

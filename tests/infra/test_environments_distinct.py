@@ -130,7 +130,7 @@ def test_make_synth_env_qa_refuses_the_copy(tmp_path: Path) -> None:
     """The case as a user meets it, through the Makefile."""
     for name in ("Makefile", "pyproject.toml", "cdktf.json"):
         shutil.copy(REPO / name, tmp_path / name)
-    for name in ("make", "infra", "app"):
+    for name in ("make", "requirements", "infra", "app"):
         shutil.copytree(REPO / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
     copied_as_qa(copy_environments(tmp_path), {"name_prefix": "agents-qa"})
     for stamp in ("app-stamp", "venv-stamp"):

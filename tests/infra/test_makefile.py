@@ -106,7 +106,7 @@ def project_copy(tmp_path: Path) -> Path:
     """The files the synth target reads, in a scratch folder with a fake python."""
     for name in ("Makefile", "pyproject.toml", "cdktf.json"):
         shutil.copy(REPO / name, tmp_path / name)
-    for folder in ("make", "environments", "infra", "modules"):
+    for folder in ("make", "requirements", "environments", "infra", "modules"):
         shutil.copytree(
             REPO / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__")
         )

@@ -3,7 +3,9 @@
 Why each:
 - `make run` used to need Node.js, because one bootstrap installed the CDK with the app. The
   app's dependencies now have their own stamp; Node.js is asked for by the targets that
-  synthesize. Run for real here, with a stand-in python and no Node.js on PATH.
+  synthesize. Run for real here, with a stand-in python and no Node.js on PATH. Both stamps
+  install from the locks (requirements/*.txt) with hash checking, and a changed lock makes
+  its stamp again.
 - `make help` said `make clean` removed local data; it kept it. The help line now names each
   path removed and kept, and `make clean` is run to hold it to that.
 - `make plan ENV=x` and `make apply ENV=x` would run terraform against the shipped
@@ -13,10 +15,12 @@ Why each:
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import stat
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +28,14 @@ import pytest
 from tests.conftest import require_binary
 from tests.infra.conftest import REPO
 from tests.infra.test_makefile import make
+
+# What each stamp runs with the venv's python: the app's locks, the app itself on top, then
+# (the CDK and the test tools) the other locks.
+PIP = "-m pip install --quiet --disable-pip-version-check"
+LOCKED = "--require-hashes --no-deps --only-binary :all:"
+APP_INSTALL = f"{PIP} {LOCKED} -r requirements/app.txt -r requirements/eval.txt"
+EDITABLE_INSTALL = f"{PIP} --no-deps -e ."
+DEV_INSTALL = f"{PIP} {LOCKED} -r requirements/infra.txt -r requirements/dev.txt"
 
 # Stands in for python3 and for .venv/bin/python: logs each call; `-c` (the version check and
 # the read of pyproject.toml) runs the real python, `-m venv` makes a venv of this script.
@@ -53,7 +65,7 @@ def project(tmp_path: Path, *folders: str) -> Path:
     copy.mkdir()
     for name in ("Makefile", "pyproject.toml", "cdktf.json"):
         shutil.copy(REPO / name, copy / name)
-    for name in ("make", *folders):
+    for name in ("make", "requirements", *folders):
         shutil.copytree(REPO / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
     return copy
 
@@ -80,7 +92,7 @@ def test_run_token_and_eval_bootstrap_the_app_alone_without_node(
     assert done.returncode == 0, done.stderr
     calls = log.read_text().splitlines()
     installs = [call for call in calls if call.startswith("-m pip install")]
-    assert installs == ["-m pip install --quiet --disable-pip-version-check -e .[eval]"]
+    assert installs == [APP_INSTALL, EDITABLE_INSTALL]
     assert not any("infra" in call for call in calls), "nothing of the CDK is installed or run"
     assert (copy / ".venv" / ".installed-app").exists()
 
@@ -93,13 +105,14 @@ def test_synth_asks_for_node_and_installs_the_cdk_after_the_app(
     refused = make("synth", python, cwd=copy, path=path)
     assert refused.returncode != 0
     assert "Node.js is required (jsii runs the CDK on it)" in refused.stderr
-    assert not any("[infra,dev]" in call for call in log.read_text().splitlines())
+    assert DEV_INSTALL not in log.read_text().splitlines()
 
     node = Path(require_binary("node"))
     done = make("synth", python, cwd=copy, path=f"{path}:{node.parent}")
     assert done.returncode == 0, done.stderr
     calls = log.read_text().splitlines()
-    cdk = calls.index("-m pip install --quiet --disable-pip-version-check -e .[infra,dev]")
+    cdk = calls.index(DEV_INSTALL)
+    assert calls.index(APP_INSTALL) < calls.index(EDITABLE_INSTALL) < cdk
     assert calls[cdk + 1 :] == [
         "-m infra.standin.stubs",
         "-O -c import infra.synth, infra.stack",
@@ -112,10 +125,35 @@ def test_test_installs_everything_on_a_clean_clone(tmp_path: Path) -> None:
     done = make("-n", "test", cwd=project(tmp_path))
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    app = next(i for i, line in enumerate(lines) if "-e '.[eval]'" in line)
-    cdk = next(i for i, line in enumerate(lines) if "-e '.[infra,dev]'" in line)
+    pip = ".venv/bin/python " + PIP
+    app = lines.index(f"{pip} {LOCKED} -r requirements/app.txt -r requirements/eval.txt")
+    cdk = lines.index(f"{pip} {LOCKED} -r requirements/infra.txt -r requirements/dev.txt")
+    locks = lines.index(".venv/bin/python scripts/locks.py check")
     tests = next(i for i, line in enumerate(lines) if "-m pytest" in line)
-    assert app < cdk < tests
+    assert app < cdk < locks < tests
+
+
+@pytest.mark.parametrize("lock", ["app.txt", "eval.txt", "infra.txt", "dev.txt"])
+def test_a_changed_lock_makes_its_stamp_again(tmp_path: Path, lock: str) -> None:
+    """Only then: while both stamps are newer than the locks, `make venv` installs nothing."""
+    copy = project(tmp_path)
+    (copy / ".venv").mkdir()
+    for stamp in (".installed-app", ".installed"):
+        (copy / ".venv" / stamp).touch()
+
+    def installs() -> list[str]:
+        done = make("-n", "venv", cwd=copy)
+        assert done.returncode == 0, done.stderr
+        calls = [line.removeprefix(".venv/bin/python ") for line in done.stdout.splitlines()]
+        return [call for call in calls if call.startswith("-m pip install")]
+
+    assert installs() == []
+    future = time.time() + 5
+    os.utime(copy / "requirements" / lock, (future, future))
+    app_lock = lock in {"app.txt", "eval.txt"}
+    # the CDK's stamp follows the app's: it is made again after the app's is
+    expected = [APP_INSTALL, EDITABLE_INSTALL, DEV_INSTALL] if app_lock else [DEV_INSTALL]
+    assert installs() == expected
 
 
 def test_make_clean_removes_exactly_what_make_help_says(tmp_path: Path) -> None:
