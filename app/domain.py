@@ -32,6 +32,20 @@ class InquiryStatus(StrEnum):
         return self in (InquiryStatus.SUCCEEDED, InquiryStatus.FAILED)
 
 
+class HandoffState(StrEnum):
+    """Who holds a conversation: the assistant ("none"), nobody yet because the customer asked
+    for a person ("waiting"), or a member of the support team ("joined")."""
+
+    NONE = "none"
+    WAITING = "waiting"
+    JOINED = "joined"
+
+    @property
+    def held_by_a_person(self) -> bool:
+        """Whether the agent stays silent: a person has the conversation, or is awaited."""
+        return self is not HandoffState.NONE
+
+
 class Route(StrEnum):
     """Which agent answered a customer turn."""
 
@@ -64,7 +78,7 @@ class Message:
     id: str
     session_id: str
     seq: int  # position in the session, 1-based, gap-free, assigned by the store
-    role: str  # "customer", "agent" or "system" (an inquiry's result)
+    role: str  # "customer", "agent", "staff" (a team member) or "system" (a result, a notice)
     text: str
     created_at: datetime
     route: str | None = None
@@ -92,6 +106,14 @@ class Session:
     flow: dict[str, Any] = field(default_factory=dict)  # the support agent's multi-turn state
     flow_version: int = 0  # bumped by the store whenever `flow` changes (optimistic concurrency)
     message_count: int = 0  # how many messages the session holds (the last seq), as of the read
+    # Who holds the conversation, and since when it is in that state (None with NONE). A change
+    # bumps `flow_version` too, so a turn computed before it is recomputed.
+    handoff: HandoffState = HandoffState.NONE
+    handoff_since: datetime | None = None
+
+    def handoff_dict(self) -> dict[str, Any]:
+        since = None if self.handoff_since is None else isoformat(self.handoff_since)
+        return {"state": self.handoff.value, "since": since}
 
     def as_dict(self, messages: list[Message] | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -100,10 +122,31 @@ class Session:
             "preferences": self.preferences,
             "created_at": isoformat(self.created_at),
             "expires_at": isoformat(self.expires_at),
+            "handoff": self.handoff_dict(),
         }
         if messages is not None:
             body["messages"] = [m.as_dict() for m in messages]
         return body
+
+
+@dataclass(frozen=True)
+class QueuedHandoff:
+    """A conversation a person holds or is awaited in, as the staff console lists it."""
+
+    session_id: str
+    customer_id: str
+    state: HandoffState
+    since: datetime
+    waiting_seconds: int  # how long it has been in its state, as of the listing
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "customer_id": self.customer_id,
+            "state": self.state.value,
+            "since": isoformat(self.since),
+            "waiting_seconds": self.waiting_seconds,
+        }
 
 
 @dataclass(frozen=True)
@@ -155,18 +198,20 @@ class Inquiry:
 class TurnOutcome:
     """What `POST /v1/sessions/{id}/messages` answers."""
 
-    reply: Message
+    reply: Message | None  # None while a person holds the conversation: the agent is silent
     route: Route
     inquiry_id: str | None = None
     source: str = ""  # what answered: an FAQ entry id, a flow step, an inquiry kind
     intent: str = ""  # what the turn was understood as
+    message: Message | None = None  # the customer's message as stored (with its seq)
 
     def as_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "reply": self.reply.as_dict(),
+            "reply": None if self.reply is None else self.reply.as_dict(),
             "route": self.route.value,
             "source": self.source,
             "intent": self.intent,
+            "message": None if self.message is None else self.message.as_dict(),
         }
         if self.inquiry_id is not None:
             body["inquiry_id"] = self.inquiry_id

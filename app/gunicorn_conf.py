@@ -3,7 +3,10 @@
 - bind: 0.0.0.0:$PORT (Cloud Run sets PORT; default 8080). `--bind` on the command line wins.
 - workers: $WEB_CONCURRENCY (default 1: Cloud Run scales instances, not processes);
   threads: $GUNICORN_THREADS (default 8), so one process serves several requests while others
-  wait on the store or the model.
+  wait on the store or the model. The api adds $LIVE_MAX_STREAMS (default 200) threads for its
+  live streams (app/live/): an open stream holds its thread for minutes, and the app refuses a
+  stream past LIVE_MAX_STREAMS (503), so streams never take the GUNICORN_THREADS that serve
+  every other request. Threads start only when needed.
 - worker class: `RequestBufferingWorker` (app/server/buffering_worker.py), gunicorn's gthread
   worker that gives a thread only a request that has arrived whole. Its event loop reads headers
   and body from non-blocking sockets; a request that is not whole $GUNICORN_READ_TIMEOUT seconds
@@ -43,13 +46,20 @@ def _env_int(name: str, default: int, minimum: int, maximum: int) -> int:
         raise SystemExit(str(error)) from None
 
 
+def _role() -> str:
+    return os.environ.get("AGENT_ROLE", "api").strip().lower() or "api"
+
+
 READ_TIMEOUT_SECONDS = _env_int("GUNICORN_READ_TIMEOUT", 10, 1, 300)
 RequestBufferingWorker.read_timeout_seconds = READ_TIMEOUT_SECONDS
 
 bind = [f"0.0.0.0:{_env_int('PORT', 8080, 1, 65535)}"]
 workers = _env_int("WEB_CONCURRENCY", 1, 1, 64)
 worker_class = RequestBufferingWorker
-threads = _env_int("GUNICORN_THREADS", 8, 1, 256)
+NORMAL_THREADS = _env_int("GUNICORN_THREADS", 8, 1, 256)
+# The api's streams: the same variable and range as app.settings.Settings.live_max_streams.
+LIVE_THREADS = _env_int("LIVE_MAX_STREAMS", 200, 1, 1000) if _role() == "api" else 0
+threads = NORMAL_THREADS + LIVE_THREADS
 timeout = _env_int("GUNICORN_TIMEOUT", 30, 0, 3600)
 graceful_timeout = 8
 keepalive = 5

@@ -8,14 +8,23 @@ transaction over the documents the method names.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 from uuid import uuid4
 
-from app.domain import Delivery, DeliveryResult, Inquiry, InquiryStatus, Message, Session, utcnow
+from app.domain import (
+    Delivery,
+    DeliveryResult,
+    HandoffState,
+    Inquiry,
+    InquiryStatus,
+    Message,
+    Session,
+    utcnow,
+)
 from app.errors import Conflict
 
 # --- time -------------------------------------------------------------------------------------
@@ -72,6 +81,11 @@ class Model(Protocol):
 
     def phrase(self, draft: str, facts: dict[str, Any]) -> str:
         """Word a reply whose content is `draft` (already correct) for the customer."""
+
+    def phrase_stream(self, draft: str, facts: dict[str, Any]) -> Iterator[str]:
+        """`phrase`, piece by piece as the model produces it (the pieces joined are the
+        wording; none: keep the draft), for replies streamed to the customer. Raises
+        Unavailable, possibly after some pieces."""
 
 
 # --- state ----------------------------------------------------------------------------------------
@@ -181,11 +195,18 @@ class NewMessage:
 
 @dataclass(frozen=True)
 class Turn:
-    """One customer turn, written atomically: its messages get consecutive seqs."""
+    """One turn of a conversation, written atomically: its messages get consecutive seqs.
+
+    A customer's turn (their message, then the reply; their message alone while a person holds
+    the conversation), or a staff member's reply or release (one message) with the handoff
+    state it leaves the session in.
+    """
 
     session_id: str
     messages: tuple[NewMessage, ...]  # the customer's message, then the reply
-    expected_flow_version: int  # StaleFlow when the session's flow_version differs
+    # StaleFlow when the session's flow_version differs: the flow, or the handoff state, changed
+    # since the turn was computed.
+    expected_flow_version: int
     new_flow: dict[str, Any] | None  # None: leave the flow as it is
     now: datetime
     expires_at: datetime  # the session's new expiry (sessions slide on activity)
@@ -196,6 +217,9 @@ class Turn:
     order_claim: OrderClaim | None = None
     # SessionFull (and nothing written) when the session would hold more messages than this.
     max_messages: int | None = None
+    # The session's handoff state after the turn (None: as it is). A change sets its `since`
+    # to `now` (None with NONE) and bumps `flow_version`, once with a flow change.
+    handoff: HandoffState | None = None
 
 
 # The outcomes `append_once` records for its `EffectMark`.
@@ -278,9 +302,10 @@ class Store(Protocol):
     def get_message(self, session_id: str, message_id: str) -> Message | None: ...
 
     def append_turn(self, turn: Turn) -> list[Message]:
-        """Store the turn's messages (seq assigned here), flow, expiry, idempotency record,
-        inquiry and order claim in one transaction. Raises NotFound (session gone or expired),
-        StaleFlow, DuplicateKey, ClaimExists (the order already has a claim), SessionFull."""
+        """Store the turn's messages (seq assigned here), flow, handoff state, expiry,
+        idempotency record, inquiry and order claim in one transaction. Raises NotFound
+        (session gone or expired), StaleFlow, DuplicateKey, ClaimExists (the order already has
+        a claim), SessionFull."""
 
     def append_once(
         self,
@@ -298,6 +323,15 @@ class Store(Protocol):
         SessionFull, with nothing stored or recorded, past `max_messages`."""
 
     def get_idempotency(self, scope: str, key: str, now: datetime) -> IdempotencyRecord | None: ...
+
+    # handoffs to a person
+    def handoff_sessions(self, state: HandoffState, now: datetime, limit: int) -> list[Session]:
+        """Live sessions (at `now`) in handoff `state` (WAITING or JOINED), the longest in it
+        first: at most `limit`, whatever the number of sessions."""
+
+    def count_waiting_handoffs(self, since_before: datetime, now: datetime, limit: int) -> int:
+        """How many live sessions have been WAITING since before `since_before`, counting at
+        most `limit` (housekeeping's count of customers left waiting for a person)."""
 
     # inquiries
     def create_inquiry(self, inquiry: Inquiry, idempotency: IdempotencyRecord | None) -> None:

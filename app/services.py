@@ -9,6 +9,7 @@ another customer's session or inquiry is NotFound, exactly like one that does no
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from app.domain import (
@@ -16,7 +17,9 @@ from app.domain import (
     DeliveryResult,
     FaqHit,
     Inquiry,
+    Message,
     MessagePage,
+    QueuedHandoff,
     Session,
     TurnOutcome,
 )
@@ -49,12 +52,42 @@ class ConversationService(Protocol):
         idempotency_key: str | None = None,
         *,
         customer_id: str,
+        on_text: Callable[[str], None] | None = None,
     ) -> TurnOutcome:
-        """Route one customer turn (FAQ, support flow or a new inquiry) and store both sides.
+        """Route one customer turn (FAQ, support flow, a new inquiry or a person) and store
+        both sides; while a person holds the conversation, store the customer's message alone
+        (`reply` None).
 
         A repeated `idempotency_key` on the same session returns the first outcome and stores
-        nothing; reused with another text it raises Conflict.
+        nothing; reused with another text it raises Conflict. `on_text` gets each piece of the
+        reply's wording as the model produces it (a streamed reply), before the turn is stored.
         """
+
+
+class HandoffService(Protocol):
+    """The support team's side of a handoff. Staff callers only (the HTTP layer checks the
+    token): these reach any customer's session."""
+
+    def queue(self) -> list[QueuedHandoff]:
+        """Conversations waiting for a person (longest waiting first), then those a person
+        holds; bounded."""
+
+    def get(self, session_id: str) -> tuple[Session, MessagePage]:
+        """Any customer's session and its latest messages; NotFound when unknown or expired."""
+
+    def messages(self, session_id: str, before: str | None, limit: str | int | None) -> MessagePage:
+        """A page of any customer's session, as `SessionService.messages` pages it."""
+
+    def reply(
+        self, session_id: str, text: str, idempotency_key: str | None = None, *, staff: str
+    ) -> tuple[Message, bool]:
+        """Store a team member's reply (the first one joins a waiting conversation);
+        (message, stored_now). Conflict when the assistant holds the conversation. `staff`
+        (the caller's pseudonym) scopes the Idempotency-Key."""
+
+    def release(self, session_id: str) -> Session:
+        """Hand the conversation back to the assistant, with a notice to the customer;
+        Conflict when it is with the assistant already."""
 
 
 class InquiryService(Protocol):
@@ -86,6 +119,7 @@ class Services(Protocol):
     faq: FaqService
     sessions: SessionService
     conversation: ConversationService
+    handoffs: HandoffService
     inquiries: InquiryService
     worker: InquiryWorker
 
@@ -94,7 +128,8 @@ class Services(Protocol):
 
     def housekeeping(self) -> dict[str, int]:
         """One pass of the worker's upkeep (republish what failed to publish, purge expired
-        state); what it did, as counts by name (for POST /tasks/housekeeping)."""
+        state, count inquiries queued and customers waiting for a person too long); what it
+        did, as counts by name (for POST /tasks/housekeeping)."""
 
     def start_background(self) -> None:
         """Start what the role runs beside requests (the local queue's dispatcher on a worker)."""

@@ -72,6 +72,34 @@ def _hosts(name: str, raw: str) -> tuple[str, ...]:
         raise SettingsError(f"{name}: every comma-separated entry {exc}") from None
 
 
+# A browser API key is 39 characters of [A-Za-z0-9_-]; the infra sets it from a Terraform
+# reference, which the synthesis checks read before it has a value, so the check is on what
+# could never be a key (spaces, quotes, markup) rather than on its exact shape.
+_BROWSER_KEY = re.compile(r"[^\s\"'<>\\`]{1,200}")
+_HOST_NAME = re.compile(r"(?=.{4,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+def _browser_key(name: str, raw: str) -> str:
+    value = raw.strip()
+    if not _BROWSER_KEY.fullmatch(value):
+        # The key is public, but a wrong value may be something else pasted by mistake.
+        raise SettingsError(
+            f"{name}: must be the project's browser API key (at most 200 characters, no spaces,"
+            " quotes or angle brackets)"
+        )
+    return value
+
+
+def _host_name(name: str, raw: str) -> str:
+    value = raw.strip().lower()
+    if not _HOST_NAME.fullmatch(value):
+        raise SettingsError(
+            f"{name}: must be a host name without scheme, port or path"
+            f" (e.g. my-project.firebaseapp.com), got {raw!r}"
+        )
+    return value
+
+
 _CLAIM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 # Claims the token format or Identity Platform itself sets: a customer claim of one of these
 # names would take its value from something other than the account's link to a customer.
@@ -160,6 +188,12 @@ class Settings:
     # from the token audience is used, which keeps e-mails and ids out of the logs but lets
     # anyone who knows a user id compute its pseudonym.
     log_pseudonym_key: str | None = env("LOG_PSEUDONYM_KEY")
+    # What the pages need to sign people in with Identity Platform (GET /v1/web-config): the
+    # project's browser API key (public by design: the infra restricts it to the sign-in APIs
+    # and the app's domains) and the auth domain (default <auth project>.firebaseapp.com).
+    # Without the key, the pages say that sign-in is not configured. Unused with AUTH_MODE=local.
+    web_api_key: str | None = env("WEB_API_KEY", _browser_key)
+    web_auth_domain: str | None = env("WEB_AUTH_DOMAIN", _host_name)
 
     model: str = env("MODEL", _choice("rules", "gemini"), "rules")
     gemini_model: str = env("GEMINI_MODEL", _text, "gemini-2.5-flash")
@@ -194,11 +228,25 @@ class Settings:
     # An inquiry still queued this long after it was accepted is counted by each housekeeping
     # pass (jsonPayload stale_queued), which the observability module alerts on.
     stale_queued_after_seconds: int = env("STALE_QUEUED_AFTER_SECONDS", int_range(60, 86_400), 600)
+    # A conversation waiting this long for a person (handoff "waiting", no team member yet) is
+    # counted by each housekeeping pass (jsonPayload handoffs_waiting_too_long), which the
+    # observability module alerts on.
+    handoff_wait_alert_seconds: int = env("HANDOFF_WAIT_ALERT_SECONDS", int_range(30, 86_400), 300)
     housekeeping_interval_seconds: int = env(
         "HOUSEKEEPING_INTERVAL_SECONDS", int_range(0, 3600), 30
     )
     # Only for the Pub/Sub emulator, which pushes without a token; refused on Cloud Run.
     push_auth_disabled_for_emulator: bool = env("PUSH_AUTH_DISABLED_FOR_EMULATOR", _bool, False)
+    # Live updates (server-sent events, app/live/). Each open stream holds one gunicorn thread:
+    # app/gunicorn_conf.py adds LIVE_MAX_STREAMS threads to GUNICORN_THREADS on the api, and a
+    # stream past the cap gets 503. A comment line every LIVE_HEARTBEAT_SECONDS keeps proxies
+    # from closing a quiet stream; the server ends each stream after LIVE_STREAM_MAX_SECONDS
+    # (the client resumes with Last-Event-ID), and re-reads the session's message count every
+    # LIVE_POLL_SECONDS in case a notification was missed (another process without Redis).
+    live_max_streams: int = env("LIVE_MAX_STREAMS", int_range(1, 1000), 200)
+    live_heartbeat_seconds: int = env("LIVE_HEARTBEAT_SECONDS", int_range(1, 120), 15)
+    live_stream_max_seconds: int = env("LIVE_STREAM_MAX_SECONDS", int_range(5, 3600), 300)
+    live_poll_seconds: int = env("LIVE_POLL_SECONDS", int_range(1, 60), 1)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -38,6 +38,7 @@ from app.adapters.sqlite_db import Database
 from app.adapters.sqlite_store import SqliteStore
 from app.agents.conversation import ConversationService
 from app.agents.faq import FaqAgent
+from app.agents.handoffs import HandoffService
 from app.agents.inquiries import InquiryService
 from app.agents.orders import OrderBook
 from app.agents.policy import StorePolicy
@@ -45,6 +46,8 @@ from app.agents.router import HybridRouter
 from app.agents.sessions import WINDOW, SessionService
 from app.agents.support import SupportAgent
 from app.agents.worker import InquiryWorker
+from app.live.feed import LiveFeed
+from app.live.setup import build_live
 from app.ports import CallbackSender, Clock, EventPublisher, InquiryQueue, Model, Store, SystemClock
 from app.retry_policy import INQUIRY_LEASE_SECONDS, RetryPolicy
 from app.settings import Settings, SettingsError
@@ -106,6 +109,8 @@ class AppServices:
     conversation: ConversationService
     inquiries: InquiryService
     worker: InquiryWorker
+    handoffs: HandoffService
+    live: LiveFeed | None = None  # the api's server-sent event streams (app/live/)
     _closers: list[Any] = field(default_factory=list)
     _closed: bool = False
     _housekeeper: Housekeeper | None = None
@@ -116,44 +121,58 @@ class AppServices:
     def housekeeping(self, stale_after: timedelta | None = None) -> dict[str, int]:
         """One pass: publish inquiries whose publish failed; purge expired state and old acked
         messages; count the inquiries still `queued` longer than `stale_after` (default
-        STALE_QUEUED_AFTER_SECONDS).
+        STALE_QUEUED_AFTER_SECONDS) and the customers waiting for a person longer than
+        HANDOFF_WAIT_ALERT_SECONDS.
 
         Returns the counts `republished`, `republish_failed` (1 when a publish failed again,
         which POST /tasks/housekeeping answers with a 503 so that Cloud Scheduler retries and
-        the worker's 5xx alert sees it), `purged` and `stale_queued` (counted up to 1000: an
-        inquiry nobody works on, whether its publish failed or its deliveries do). Logged on
+        the worker's 5xx alert sees it), `purged`, `stale_queued` (counted up to 1000: an
+        inquiry nobody works on, whether its publish failed or its deliveries do) and
+        `handoffs_waiting_too_long` (counted up to 1000: no team member has joined). Logged on
         one line, jsonPayload event="housekeeping", which the observability module's
-        stale-queued metric reads: at WARNING when something is wrong, at DEBUG when idle.
+        stale-queued and handoff-wait metrics read: at WARNING when something is wrong, at
+        DEBUG when idle.
         """
         if stale_after is None:
             stale_after = timedelta(seconds=self.settings.stale_queued_after_seconds)
+        wait_alert = timedelta(seconds=self.settings.handoff_wait_alert_seconds)
         now = self.clock.now()
         republished, republish_failed = self.inquiries.requeue_unpublished()
         purged = self.store.purge_expired(now)
         if isinstance(self.queue, LocalQueue):
             purged += self.queue.purge()
         stale_queued = self.store.count_queued_inquiries(now - stale_after, 1000)
+        waiting = self.store.count_waiting_handoffs(now - wait_alert, now, 1000)
         summary = {
             "republished": republished,
             "republish_failed": republish_failed,
             "purged": purged,
             "stale_queued": stale_queued,
+            "handoffs_waiting_too_long": waiting,
         }
         level = logging.DEBUG
-        if republish_failed or stale_queued:
+        if republish_failed or stale_queued or waiting:
             level = logging.WARNING
         elif republished or purged:
             level = logging.INFO
         seconds = int(stale_after.total_seconds())
-        fields = {"event": "housekeeping", **summary, "stale_after_seconds": seconds}
+        fields = {
+            "event": "housekeeping",
+            **summary,
+            "stale_after_seconds": seconds,
+            "handoff_wait_alert_seconds": self.settings.handoff_wait_alert_seconds,
+        }
         log.log(
             level,
-            "housekeeping: republished %d (%d failed), purged %d, %d queued for over %d s",
+            "housekeeping: republished %d (%d failed), purged %d, %d queued for over %d s,"
+            " %d waiting for a person for over %d s",
             republished,
             republish_failed,
             purged,
             stale_queued,
             seconds,
+            waiting,
+            self.settings.handoff_wait_alert_seconds,
             extra={"json_fields": fields},
         )
         return summary
@@ -338,6 +357,7 @@ def build_services(
         db = Database(settings.data_dir)
     if store is None:
         store = build_store(settings, db)
+    store, live = build_live(settings, store, clock, closers)  # announces every new message
     if db is not None and settings.state_backend != "local":
         closers.append(db.close)  # the local queue's file; the store closes its own
     if settings.queue_backend == "pubsub":
@@ -368,7 +388,7 @@ def build_services(
         settings.callback_signing_key,
     )
     router = HybridRouter(faq, SupportAgent(orders, store, policy))
-    conversation = ConversationService(store, sessions, inquiries, router, model, clock)
+    conversation = ConversationService(store, sessions, inquiries, router, model, clock, events)
     worker = InquiryWorker(
         store,
         events,
@@ -392,5 +412,7 @@ def build_services(
         conversation=conversation,
         inquiries=inquiries,
         worker=worker,
+        handoffs=HandoffService(store, sessions, clock),
+        live=live,
         _closers=closers,
     )

@@ -1,6 +1,7 @@
 """`python -m benchmarks`: run every figure, print the table, write benchmarks/results.json.
 
-    python -m benchmarks [--only synth,coldstart,faq,session,store,inquiry] [--quick] [--out PATH]
+    python -m benchmarks [--only synth,coldstart,faq,session,store,inquiry,live] [--quick]
+                         [--out PATH]
 
 The emulator variants (Firestore for sessions, Pub/Sub for inquiries) run when the app wires
 those backends and the emulators are installed; otherwise they are listed as skipped.
@@ -25,11 +26,12 @@ from benchmarks.http_bench import (
     inquiry_figures,
     session_figures,
 )
+from benchmarks.live_bench import firestore_poll_figures, live_figures
 from benchmarks.results import Figure, table, write_json
 from benchmarks.store_costs import firestore_cost_figures, sqlite_turn_figures
 from benchmarks.synth_bench import synth_figures
 
-GROUPS = ("synth", "coldstart", "faq", "session", "store", "inquiry")
+GROUPS = ("synth", "coldstart", "faq", "session", "store", "inquiry", "live")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -128,6 +130,18 @@ def main(argv: list[str] | None = None) -> int:
             return out
 
         group("inquiry", inquiries)
+
+        def live() -> list[Figure]:
+            """FAQ search with 200 live streams open against none; what a poll reads."""
+            out = live_figures(work, requests=int(1000 * scale), threads=4, rounds=runs + 2)
+            host = emu.host("firestore")
+            if host is None:
+                skipped.append(f"live.poll.firestore: {emu.why_not('firestore')}")
+            else:
+                out += firestore_poll_figures(host, work)
+            return out
+
+        group("live", live)
     took = time.monotonic() - started
     if set(only) == set(GROUPS) or args.out != _parser().get_default("out"):
         write_json(figures, args.out, skipped, took)

@@ -36,8 +36,9 @@ _REQUIRED_BY_ALL = (
     "INQUIRY_EVENTS_TOPIC",
 )
 _REQUIRED_BY_ROLE = {
-    # Whose ID tokens the api accepts: named, not left to the defaults.
-    "api": ("AUTH_MODE", "AUTH_PROJECT_ID"),
+    # Whose ID tokens the api accepts: named, not left to the defaults; and how its pages sign
+    # people in there (GET /v1/web-config), without which nobody could.
+    "api": ("AUTH_MODE", "AUTH_PROJECT_ID", "WEB_API_KEY", "WEB_AUTH_DOMAIN"),
     "worker": ("PUSH_AUDIENCE", "PUSH_SERVICE_ACCOUNT"),
 }
 # Identity Platform of the environment's own project signs the customers' ID tokens.
@@ -65,6 +66,7 @@ class PlatformRefs:
     redis_host: str | None = None
     redis_ca_cert: str | None = None
     redis_auth_secret_id: str | None = None
+    web_api_key: str | None = None  # the browser API key the pages sign in with (api only)
 
 
 def service_env(role: str, config: EnvironmentConfig, refs: PlatformRefs) -> dict[str, str]:
@@ -91,9 +93,17 @@ def service_env(role: str, config: EnvironmentConfig, refs: PlatformRefs) -> dic
         values["AUTH_MODE"] = AUTH_MODE
         values["AUTH_PROJECT_ID"] = config.project_id
         values["AUTH_CUSTOMER_CLAIM"] = config.auth.customer_claim
+        if refs.web_api_key is not None:
+            values["WEB_API_KEY"] = refs.web_api_key
+            values["WEB_AUTH_DOMAIN"] = web_auth_domain(config)
+        # Live streams: the cap gunicorn sizes its threads by, and when each stream ends.
+        values["LIVE_MAX_STREAMS"] = str(config.compute.api.live_max_streams)
+        values["LIVE_STREAM_MAX_SECONDS"] = str(config.compute.api.live_stream_max_seconds)
     if role == "worker":
         # Cloud Scheduler drives housekeeping on Cloud Run; no thread (see app/wiring.py).
         values["HOUSEKEEPING_INTERVAL_SECONDS"] = "0"
+        if app.handoff_wait_alert_seconds is not None:  # housekeeping counts the long waits
+            values["HANDOFF_WAIT_ALERT_SECONDS"] = str(app.handoff_wait_alert_seconds)
     if app.callback_allowed_hosts:
         values["CALLBACK_ALLOWED_HOSTS"] = ",".join(app.callback_allowed_hosts)
     if app.model == "gemini":
@@ -107,6 +117,11 @@ def service_env(role: str, config: EnvironmentConfig, refs: PlatformRefs) -> dic
         values["REDIS_CA_CERT"] = refs.redis_ca_cert
     check_names(values)
     return values
+
+
+def web_auth_domain(config: EnvironmentConfig) -> str:
+    """The Firebase Auth SDK's authDomain: the file's, else the project's firebaseapp.com."""
+    return config.auth.web_auth_domain or f"{config.project_id}.firebaseapp.com"
 
 
 def service_secret_env(role: str, config: EnvironmentConfig, refs: PlatformRefs) -> dict[str, str]:

@@ -209,12 +209,51 @@ class ServiceConfig(Strict):
         return value
 
 
+# Live updates (server-sent events): each open stream is a request in flight on Cloud Run.
+OTHER_REQUESTS = 8  # GUNICORN_THREADS' default: the requests an instance serves beside streams
+STREAM_TIMEOUT_MARGIN = 30  # seconds the request timeout must outlast a stream by
+
+
 class ApiConfig(ServiceConfig):
+    # The api holds live streams open: room for them in its concurrency and its timeout.
+    concurrency: int = Field(default=280, ge=1, le=1000)
+    timeout_seconds: int = Field(default=3600, ge=1, le=3600)
     # Public: anyone may invoke the api (through the load balancer when edge is on).
     public: bool = True
     # Public without an `allUsers` grant, for organisations whose domain-restricted sharing
     # forbids one: Cloud Run's invoker check is turned off instead, behind the load balancer.
     invoker_iam_disabled: bool = False
+    # Live streams one instance holds open (LIVE_MAX_STREAMS: each holds a thread, past it the
+    # app answers 503), and how long the app keeps each open before the client reconnects
+    # (LIVE_STREAM_MAX_SECONDS).
+    live_max_streams: int = Field(default=200, ge=1, le=1000)
+    live_stream_max_seconds: int = Field(default=300, ge=5, le=3600 - STREAM_TIMEOUT_MARGIN)
+
+    @field_validator("live_max_streams")
+    @classmethod
+    def _room_for_streams(cls, value: int, info: ValidationInfo) -> int:
+        """Cloud Run sends an instance at most `concurrency` requests at once, streams
+        included: with no room left beside them, a search would wait for another instance."""
+        concurrency = info.data.get("concurrency")
+        if concurrency is not None and concurrency < value + OTHER_REQUESTS:
+            raise invalid(
+                f"{value} open streams and at least {OTHER_REQUESTS} other requests need"
+                f" concurrency >= {value + OTHER_REQUESTS}, got concurrency {concurrency}"
+            )
+        return value
+
+    @field_validator("live_stream_max_seconds")
+    @classmethod
+    def _streams_end_before_the_timeout(cls, value: int, info: ValidationInfo) -> int:
+        """The app must end a stream itself (the client resumes cleanly); Cloud Run cutting it
+        at the request timeout would log a 504 for every stream."""
+        timeout = info.data.get("timeout_seconds")
+        if timeout is not None and timeout < value + STREAM_TIMEOUT_MARGIN:
+            raise invalid(
+                f"streams of {value} s need timeout_seconds >= {value + STREAM_TIMEOUT_MARGIN}"
+                f" ({STREAM_TIMEOUT_MARGIN} s to spare), got timeout_seconds {timeout}"
+            )
+        return value
 
     @field_validator("invoker_iam_disabled")
     @classmethod
@@ -234,6 +273,14 @@ class ComputeConfig(Strict):
     worker: ServiceConfig
 
 
+# The app's own parser of HANDOFF_WAIT_ALERT_SECONDS (its range is the app's).
+_WAIT_VARIABLE, _PARSE_WAIT = next(
+    (f.metadata["env"], f.metadata["parse"])
+    for f in fields(Settings)
+    if f.name == "handoff_wait_alert_seconds"
+)
+
+
 class AppConfig(Strict):
     """Behaviour knobs passed to the app as environment variables."""
 
@@ -246,6 +293,20 @@ class AppConfig(Strict):
     callback_allowed_hosts: list[str] = []
     # An existing Secret Manager secret (created by you) holding the callback HMAC key.
     callback_signing_secret: str | None = None
+    # Seconds a customer may wait for a person before the worker's housekeeping counts the
+    # conversation (HANDOFF_WAIT_ALERT_SECONDS, on the worker; unset: the app's default).
+    handoff_wait_alert_seconds: int | None = None
+
+    @field_validator("handoff_wait_alert_seconds")
+    @classmethod
+    def _wait(cls, value: int | None) -> int | None:
+        """The app's own parser of the variable: the file and the app accept the same range."""
+        if value is None:
+            return None
+        try:
+            return _PARSE_WAIT(_WAIT_VARIABLE, str(value))
+        except SettingsError as exc:
+            raise invalid(str(exc).removeprefix(f"{_WAIT_VARIABLE}: ")) from None
 
     @field_validator("callback_allowed_hosts")
     @classmethod
@@ -325,6 +386,9 @@ class AuthConfig(Strict):
     mfa: Annotated[Literal["off", "optional", "mandatory"], BeforeValidator(_off)] = "off"
     # An existing Secret Manager secret (created by you) holding the api's LOG_PSEUDONYM_KEY.
     pseudonym_key_secret: str | None = None
+    # The pages' sign-in domain (the Firebase Auth SDK's authDomain, the app's
+    # WEB_AUTH_DOMAIN); unset: <project_id>.firebaseapp.com.
+    web_auth_domain: str | None = None
 
     @field_validator("customer_claim")
     @classmethod
@@ -349,6 +413,13 @@ class AuthConfig(Strict):
     def _secret(cls, value: str | None) -> str | None:
         if value is not None and not SECRET_ID.match(value):
             raise invalid(f"must be a Secret Manager secret id, got {value!r}")
+        return value
+
+    @field_validator("web_auth_domain")
+    @classmethod
+    def _web_auth_domain(cls, value: str | None) -> str | None:
+        if value is not None and not DOMAIN.match(value):
+            raise invalid(f"must be a host name without scheme, port or path, got {value!r}")
         return value
 
 
@@ -379,6 +450,9 @@ class ObservabilityConfig(Strict):
     uptime_check: bool = False
     error_ratio_threshold: float = Field(default=0.05, gt=0.0, le=1.0)
     latency_p95_ms: int = Field(default=2000, ge=1)
+    # Alert when a housekeeping pass counts at least this many customers waiting for a person
+    # longer than app.handoff_wait_alert_seconds.
+    handoff_wait_threshold: int = Field(default=1, ge=1, le=1000)
 
     @field_validator("notification_emails")
     @classmethod

@@ -192,6 +192,8 @@ class EnvironmentStack(TerraformStack):
                 authorized_domains=self._sign_in_domains(),
                 password_policy=PasswordPolicy(**auth.password_policy.model_dump()),
                 mfa=auth.mfa,
+                # The pages' sign-in key: the api serves it to them (WEB_API_KEY).
+                browser_key=f"{self.prefix}-web-sign-in",
                 depends_on_resources=self.after_apis,
             ),
         )
@@ -288,9 +290,10 @@ class EnvironmentStack(TerraformStack):
                 # Who runs code that publishes where (tests/infra/test_publish_grants.py
                 # derives it from the app): the api accepts inquiries; the worker's
                 # housekeeping republishes those whose first publish failed, and the worker
-                # publishes the inquiry events.
+                # publishes the inquiry events; the api announces a customer's request for a
+                # person (handoff.requested) on the events topic.
                 inquiries_publishers=[identity.api_member, identity.worker_member],
-                events_publishers=[identity.worker_member],
+                events_publishers=[identity.api_member, identity.worker_member],
                 kms_key_name=key,
                 depends_on_resources=[*self.after_apis, *key_ready],
             ),
@@ -322,6 +325,7 @@ class EnvironmentStack(TerraformStack):
             redis_host=self.redis.host if self.redis else None,
             redis_ca_cert=self.redis.server_ca_cert if self.redis else None,
             redis_auth_secret_id=self.redis_auth.secret_id if self.redis_auth else None,
+            web_api_key=self.customer_identity.browser_key_string,
         )
         run_key, run_key_ready = self._key("run")
         shared_ready = list(self.redis_auth.resources) if self.redis_auth else []
@@ -439,6 +443,7 @@ class EnvironmentStack(TerraformStack):
                 log_retention_days=cfg.observability.log_retention_days,
                 error_ratio_threshold=cfg.observability.error_ratio_threshold,
                 latency_p95_ms=cfg.observability.latency_p95_ms,
+                handoff_wait_threshold=cfg.observability.handoff_wait_threshold,
                 model_usage_event=MODEL_USAGE_EVENT,
                 depends_on_resources=self.after_apis,
             ),

@@ -1,6 +1,7 @@
-# System packages the integration tests need. Under CI=true they are installed when missing
-# (CI runs as root on Debian); elsewhere a hint is printed and those tests skip.
-APT_PACKAGES := redis-server
+# System packages the integration and browser tests need, named as their commands are. Under
+# CI=true they are installed when missing (CI runs as root on Debian); elsewhere a hint is
+# printed and those tests skip.
+APT_PACKAGES := redis-server chromium
 
 .PHONY: test-deps
 test-deps:

@@ -1,5 +1,5 @@
 """End-user sign-in with Google Cloud Identity Platform: email and password, a password policy,
-and an optional TOTP second factor.
+an optional TOTP second factor, and the browser API key web pages sign in with.
 
 Why: an app's customers need accounts of their own, with ID tokens the app can verify offline
 against Google's keys, without the app storing passwords. Identity Platform is that account
@@ -8,8 +8,19 @@ email links), one account per email, anonymous and phone sign-in off, and a pass
 enforced unless you pass `password_policy=None`.
 
 Creates: one `google_identity_platform_config` for the project (it cannot be deleted: a destroy
-only forgets it, and the project keeps its accounts), and, when `password_policy` is given, one
-`terraform_data` that sets the password policy through the Identity Toolkit Admin API.
+only forgets it, and the project keeps its accounts); when `password_policy` is given, one
+`terraform_data` that sets the password policy through the Identity Toolkit Admin API; and,
+unless `browser_key=None`, one `google_apikeys_key` for the Firebase Auth SDK in web pages.
+
+The browser key: Identity Platform's REST APIs take an API key on every call from a page. It is
+public by design (every visitor's browser gets it), so it is locked down instead: it calls only
+the Identity Toolkit API (sign-in) and the Secure Token API (ID token refresh), and only from
+pages on `authorized_domains` (the `Referer` header; `https://<domain>/*`, and
+`http://localhost:*/*` for `localhost`). The pages must therefore send their origin as
+referrer: `Referrer-Policy: strict-origin` works, `no-referrer` makes every sign-in fail. Read
+the key from `browser_key_string` (a sensitive Terraform value) and hand it to the pages, e.g.
+as the app's WEB_API_KEY. A deleted key stays reserved for 30 days: a new key within that time
+needs another `browser_key` name.
 
 Why the password policy goes through the REST API: google provider 8.7 has no argument for
 it, and no other resource sets it. The `terraform_data` (Terraform's built-in provider, >= 1.4)
@@ -32,7 +43,8 @@ enrolls it with the ID token of a first-factor sign-in, so requiring it from the
 lock new accounts out. Use `"optional"` and have the app require the second factor where it
 matters (the ID token's `firebase.sign_in_second_factor` claim).
 
-The project needs billing and the `identitytoolkit.googleapis.com` API enabled.
+The project needs billing and the `identitytoolkit.googleapis.com` API enabled, and
+`apikeys.googleapis.com` for the browser key.
 
 Example::
 
@@ -53,7 +65,11 @@ What `terraform plan` of this example alone must show (tests/modules/test_copy_a
 
 Inventory::
 
-    counts: {google_identity_platform_config: 1, terraform_data: 1, resources: 2}
+    counts:
+      google_apikeys_key: 1
+      google_identity_platform_config: 1
+      terraform_data: 1
+      resources: 3
     values:
       google_identity_platform_config.sign-in_config:
         authorized_domains: [shop.example.com]
@@ -63,6 +79,13 @@ Inventory::
             anonymous: [{enabled: false}]
             phone_number: [{enabled: false}]
         mfa: [{state: ENABLED, provider_configs: [{state: ENABLED}]}]
+      google_apikeys_key.sign-in_browser-key:
+        name: web-sign-in
+        restrictions:
+          - api_targets:
+              - {service: identitytoolkit.googleapis.com}
+              - {service: securetoken.googleapis.com}
+            browser_key_restrictions: [{allowed_referrers: ["https://shop.example.com/*"]}]
 """
 
 from __future__ import annotations
@@ -74,6 +97,12 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from cdktn import LocalExecProvisioner, TerraformResource
+from cdktn_provider_google.apikeys_key import (
+    ApikeysKey,
+    ApikeysKeyRestrictions,
+    ApikeysKeyRestrictionsApiTargets,
+    ApikeysKeyRestrictionsBrowserKeyRestrictions,
+)
 from cdktn_provider_google.identity_platform_config import (
     IdentityPlatformConfig,
     IdentityPlatformConfigClient,
@@ -94,6 +123,9 @@ MIN_PASSWORD_LENGTH = (6, 30)
 TOTP_ADJACENT_INTERVALS = (0, 10)
 MFA_STATES = {"off": "DISABLED", "optional": "ENABLED"}
 ADMIN_API = "https://identitytoolkit.googleapis.com/admin/v2"
+# What a page's sign-in calls with the browser key: sign-in and accounts, and token refresh.
+BROWSER_KEY_APIS = ("identitytoolkit.googleapis.com", "securetoken.googleapis.com")
+_KEY_NAME = re.compile(r"[a-z]([a-z0-9-]{0,61}[a-z0-9])?")
 
 _PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
 _DOMAIN = re.compile(r"localhost|(?=.{4,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
@@ -204,6 +236,9 @@ class CustomerIdentityProps:
     mfa: str = "off"
     totp_adjacent_intervals: int = 5
     allow_sign_up: bool = True
+    browser_key: str | None = "web-sign-in"
+    """The name of the browser API key pages sign in with (unique in the project; lowercase
+    letters, digits and hyphens), or None for no key."""
     depends_on_resources: Sequence[Any] = ()
     """Resources every resource of this module waits for (e.g. `[ProjectServices.ready]`, the
     gate that exists once every API of a fresh project is enabled)."""
@@ -241,6 +276,22 @@ class CustomerIdentityProps:
             owner, "totp_adjacent_intervals", self.totp_adjacent_intervals, TOTP_ADJACENT_INTERVALS
         )
         _check_bool(owner, "allow_sign_up", self.allow_sign_up)
+        if self.browser_key is not None and (
+            not isinstance(self.browser_key, str) or not _KEY_NAME.fullmatch(self.browser_key)
+        ):
+            allowed = (
+                "must be a key name (1-63 lowercase letters, digits or hyphens, starting with a"
+                " letter, not ending with a hyphen), or None for no browser key"
+            )
+            _fail(owner, "browser_key", allowed, self.browser_key)
+
+
+def browser_referrers(domains: Sequence[str]) -> list[str]:
+    """The referrer patterns of the browser key: the pages on each authorized domain."""
+    return [
+        "http://localhost:*/*" if domain == "localhost" else f"https://{domain}/*"
+        for domain in domains
+    ]
 
 
 class CustomerIdentity(Construct):
@@ -250,6 +301,8 @@ class CustomerIdentity(Construct):
         config: the `IdentityPlatformConfig` resource.
         password_policy: the `terraform_data` that sets the policy, or None without one.
         password_policy_request: the JSON body it PATCHes (plain string), or None.
+        browser_key: the `ApikeysKey` pages sign in with, or None without one.
+        browser_key_string: that key's value (a sensitive Terraform token), or None.
     """
 
     def __init__(self, scope: Construct, id: str, props: CustomerIdentityProps) -> None:
@@ -288,6 +341,26 @@ class CustomerIdentity(Construct):
             ),
             depends_on=after or None,
         )
+        self.browser_key: ApikeysKey | None = None
+        self.browser_key_string: str | None = None
+        if props.browser_key is not None:
+            self.browser_key = ApikeysKey(
+                self,
+                "browser-key",
+                project=props.project_id,
+                name=props.browser_key,
+                display_name="Web sign-in (Identity Platform)",
+                restrictions=ApikeysKeyRestrictions(
+                    api_targets=[
+                        ApikeysKeyRestrictionsApiTargets(service=api) for api in BROWSER_KEY_APIS
+                    ],
+                    browser_key_restrictions=ApikeysKeyRestrictionsBrowserKeyRestrictions(
+                        allowed_referrers=browser_referrers(props.authorized_domains)
+                    ),
+                ),
+                depends_on=after or None,
+            )
+            self.browser_key_string = self.browser_key.key_string
         self.password_policy: TerraformResource | None = None
         self.password_policy_request: str | None = None
         if props.password_policy is None:

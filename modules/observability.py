@@ -1,8 +1,9 @@
 """Observability layer: alerts, an uptime check, a dashboard and log retention for the agents.
 
 Why: the platform must tell someone when the api fails or slows down, when the worker errors,
-when Pub/Sub work piles up or dead-letters, when inquiries fail, and when accepted inquiries
-stay `queued` with nobody working on them; and show all of it on one page. Every alert
+when Pub/Sub work piles up or dead-letters, when inquiries fail, when accepted inquiries
+stay `queued` with nobody working on them, and when a customer who asked for a person waits
+too long for one; and show all of it on one page. Every alert
 carries a runbook text and goes to the configured channels.
 
 Creates: email `google_monitoring_notification_channel`s; a
@@ -12,7 +13,9 @@ set; log-based metrics over the app's structured logs: `<prefix>-inquiry-failure
 `<prefix>-unprocessable-pushes` (`jsonPayload.event="pubsub.unprocessable"`),
 `<prefix>-stale-queued-passes` (the worker's `jsonPayload.event="housekeeping"` passes whose
 `jsonPayload.stale_queued`, the inquiries still queued past the app's threshold, is at least
-`stale_queued_threshold`) and, when
+`stale_queued_threshold`), `<prefix>-handoff-wait-passes` (the passes whose
+`jsonPayload.handoffs_waiting_too_long`, the conversations waiting for a person past the app's
+threshold, is at least `handoff_wait_threshold`) and, when
 `model_usage_event` is set, `<prefix>-model-input-tokens` and `<prefix>-model-output-tokens`
 (distributions of the tokens each model call used, by `model`, so the cost per conversation can
 be charted); one
@@ -36,13 +39,13 @@ What `terraform plan` of this example alone must show (tests/modules/test_copy_a
 Inventory::
 
     counts:
-      google_logging_metric: 3
+      google_logging_metric: 4
       google_logging_project_bucket_config: 1
-      google_monitoring_alert_policy: 9
+      google_monitoring_alert_policy: 10
       google_monitoring_dashboard: 1
       google_monitoring_notification_channel: 1
       google_monitoring_uptime_check_config: 1
-      resources: 16
+      resources: 18
     values:
       google_monitoring_notification_channel.observability_email-oncall-example-com:
         {type: email, labels: {email_address: oncall@example.com}}
@@ -54,6 +57,9 @@ Inventory::
       google_logging_metric.observability_stale-queued-passes:
         {name: agents-dev-stale-queued-passes}
       google_monitoring_alert_policy.observability_alert-stale-queued: {severity: ERROR}
+      google_logging_metric.observability_handoff-wait-passes:
+        {name: agents-dev-handoff-wait-passes}
+      google_monitoring_alert_policy.observability_alert-handoff-wait: {severity: WARNING}
 """
 
 from __future__ import annotations
@@ -159,6 +165,9 @@ class ObservabilityProps:
     stale_queued_threshold: int = 1
     """An alert when one housekeeping pass of the worker counts at least this many inquiries
     still `queued` longer than the app's threshold (the app counts at most 1000)."""
+    handoff_wait_threshold: int = 1
+    """An alert when one housekeeping pass counts at least this many conversations waiting for
+    a person longer than the app's HANDOFF_WAIT_ALERT_SECONDS (the app counts at most 1000)."""
     model_usage_event: str | None = None
     """`jsonPayload.event` of the app's lines that report a model call's `input_tokens` and
     `output_tokens` (with `model`); None: no token metrics or chart."""
@@ -196,7 +205,8 @@ class ObservabilityProps:
                   "dead_letter_backlog_threshold": (1, 10**6),
                   "worker_errors_per_5min": (0, 10**6),
                   "inquiry_failures_per_5min": (0, 10**6),
-                  "stale_queued_threshold": (1, 1000)}  # fmt: skip
+                  "stale_queued_threshold": (1, 1000),
+                  "handoff_wait_threshold": (1, 1000)}  # fmt: skip
         for name, (low, high) in ranges.items():
             value = getattr(self, name)
             if not isinstance(value, int) or not low <= value <= high:
@@ -254,6 +264,9 @@ def log_filters(props: ObservabilityProps) -> dict[str, str]:
         "stale_queued": f"{on(props.worker_service_name)} AND "
         'jsonPayload.event="housekeeping" AND '
         f"jsonPayload.stale_queued>={props.stale_queued_threshold}",
+        "handoff_wait": f"{on(props.worker_service_name)} AND "
+        'jsonPayload.event="housekeeping" AND '
+        f"jsonPayload.handoffs_waiting_too_long>={props.handoff_wait_threshold}",
     }
 
 
@@ -263,6 +276,7 @@ def signals(
     unprocessable_metric: str,
     stale_queued_metric: str,
     uptime_check_id: str | None,
+    handoff_wait_metric: str | None = None,
 ) -> list[Signal]:
     """The alert table: one row per signal the platform watches."""
     api, worker = props.api_service_name, props.worker_service_name
@@ -332,6 +346,20 @@ def signals(
                "the worker (check the push subscription, the dead-letter backlog and 401s). "
                f"Find the passes in Logs Explorer with `{log_filters(props)['stale_queued']}`."),
     ]
+    if handoff_wait_metric is not None:
+        rows.append(Signal(key="handoff_wait", title="Customers waiting for a person too long",
+               severity="WARNING",
+               filter=f'metric.type = "{handoff_wait_metric}" AND '
+               'resource.type = "cloud_run_revision"',
+               aligner="ALIGN_DELTA", reducer="REDUCE_SUM", threshold=0, duration="0s",
+               runbook=f"A housekeeping pass of `{worker}` counted at least "
+               f"{props.handoff_wait_threshold} conversations whose customer asked for a person "
+               "and has waited longer than the app's threshold (`handoff_wait_alert_seconds` "
+               "of its line, HANDOFF_WAIT_ALERT_SECONDS) with no team member joined. Open the "
+               "staff console (`/staff`, or `GET /v1/staff/handoffs`) and join the longest "
+               "waiting; check that what consumes the `handoff.requested` events of the events "
+               "topic still reaches the team. Find the passes in Logs Explorer with "
+               f"`{log_filters(props)['handoff_wait']}`."))
     if uptime_check_id is not None:
         rows.append(Signal(key="api_uptime", title="API uptime check failures", severity="CRITICAL",
                filter='metric.type = "monitoring.googleapis.com/uptime_check/check_passed" AND '
@@ -416,7 +444,8 @@ class Observability(Construct):
 
     Attributes: `channels` (list of notification channels), `alert_policies` (dict by signal
     key, see `signals()`), `dashboard`, `inquiry_failures_metric`,
-    `unprocessable_pushes_metric`, `stale_queued_metric`, `uptime_check` (or None),
+    `unprocessable_pushes_metric`, `stale_queued_metric`, `handoff_wait_metric`,
+    `uptime_check` (or None),
     `log_bucket`, `log_filters` (dict of the Logging queries used, by name).
     """
 
@@ -486,6 +515,13 @@ class Observability(Construct):
             " queued too long (app structured logs)",
             self.log_filters["stale_queued"],
         )
+        self.handoff_wait_metric = self._log_metric(
+            props,
+            "handoff-wait-passes",
+            f"Housekeeping passes that counted at least {props.handoff_wait_threshold}"
+            " conversations waiting for a person too long (app structured logs)",
+            self.log_filters["handoff_wait"],
+        )
         check_id = self.uptime_check.uptime_check_id if self.uptime_check else None
         rows = signals(
             props,
@@ -493,6 +529,7 @@ class Observability(Construct):
             _user_metric(f"{prefix}-unprocessable-pushes"),
             _user_metric(f"{prefix}-stale-queued-passes"),
             check_id,
+            _user_metric(f"{prefix}-handoff-wait-passes"),
         )
         routes = [c.name for c in self.channels] + list(props.extra_notification_channels)
         # The log-based metric must exist before a policy can watch it.
@@ -500,6 +537,7 @@ class Observability(Construct):
             "inquiry_failures": [self.inquiry_failures_metric],
             "unprocessable_pushes": [self.unprocessable_pushes_metric],
             "stale_queued": [self.stale_queued_metric],
+            "handoff_wait": [self.handoff_wait_metric],
         }
         self.alert_policies = {s.key: self._alert(props, s, routes, needs.get(s.key)) for s in rows}
         charts = []

@@ -25,7 +25,7 @@ What `terraform plan` of this example alone must show (tests/modules/test_copy_a
 
 Inventory::
 
-    counts: {google_project_service: 17, terraform_data: 1, resources: 18}
+    counts: {google_project_service: 19, terraform_data: 1, resources: 20}
     values:
       google_project_service.apis_run-googleapis-com:
         {service: run.googleapis.com, disable_on_destroy: false}
@@ -62,8 +62,11 @@ DEFAULT_SERVICES: tuple[str, ...] = (
     "cloudscheduler.googleapis.com",
     # Terraform manages project IAM bindings through the Resource Manager API.
     "cloudresourcemanager.googleapis.com",
-    # Identity Platform: the end users' accounts and the ID tokens they sign in with.
+    # Identity Platform: the end users' accounts and the ID tokens they sign in with; the
+    # Secure Token API refreshes those tokens in the browser, with an API key (API Keys API).
     "identitytoolkit.googleapis.com",
+    "securetoken.googleapis.com",
+    "apikeys.googleapis.com",
 )
 
 _PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")

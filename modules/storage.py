@@ -31,9 +31,9 @@ Inventory::
       google_firestore_backup_schedule: 1
       google_firestore_database: 1
       google_firestore_field: 4
-      google_firestore_index: 1
+      google_firestore_index: 2
       google_redis_instance: 1
-      resources: 8
+      resources: 9
     values:
       google_firestore_database.state_database:
         type: FIRESTORE_NATIVE
@@ -208,10 +208,16 @@ class CompositeIndex:
 
 # The app's Firestore adapter runs exactly these queries; keep the two in step.
 # The composite indexes the reference app's queries need: its sweep for inquiries still
-# queued (status == "queued", updated_at < cutoff). Every index slows each write a little.
+# queued (status == "queued", updated_at < cutoff), and the staff's queue of conversations
+# handed to a person (handoff_state == "waiting", oldest handoff_since first; also counted
+# with handoff_since < cutoff). Every index slows each write of its collection a little.
 DEFAULT_INDEXES: tuple[CompositeIndex, ...] = (
     CompositeIndex(
         collection="inquiries", fields=(("status", "ASCENDING"), ("updated_at", "ASCENDING"))
+    ),
+    CompositeIndex(
+        collection="sessions",
+        fields=(("handoff_state", "ASCENDING"), ("handoff_since", "ASCENDING")),
     ),
 )
 

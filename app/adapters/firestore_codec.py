@@ -13,7 +13,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from app.domain import Inquiry, InquiryStatus, Message, Session
+from app.domain import HandoffState, Inquiry, InquiryStatus, Message, Session
 from app.ports import IdempotencyRecord, OrderClaim
 
 
@@ -42,7 +42,9 @@ def plain_utc(value: datetime) -> datetime:
 
 def session_doc(session: Session) -> dict[str, Any]:
     """`active_until` is the session's expiry; `expires_at`, the TTL field, is kept equal to it
-    (a session stored by layout 1 may carry a later one); `next_seq` numbers its messages."""
+    (a session stored by layout 1 may carry a later one); `next_seq` numbers its messages;
+    `handoff_state` and `handoff_since` are what the staff's queue queries (a document stored
+    before handoffs existed has neither, and reads as "none")."""
     return {
         "id": session.id,
         "customer_id": session.customer_id,
@@ -53,10 +55,13 @@ def session_doc(session: Session) -> dict[str, Any]:
         "flow": to_json(session.flow),
         "flow_version": session.flow_version,
         "next_seq": session.message_count + 1,
+        "handoff_state": session.handoff.value,
+        "handoff_since": session.handoff_since,
     }
 
 
 def session_from(doc: dict[str, Any]) -> Session:
+    since = doc.get("handoff_since")
     return Session(
         id=doc["id"],
         customer_id=doc["customer_id"],
@@ -66,6 +71,8 @@ def session_from(doc: dict[str, Any]) -> Session:
         flow=from_json(doc["flow"]),
         flow_version=doc["flow_version"],
         message_count=doc["next_seq"] - 1,
+        handoff=HandoffState(doc.get("handoff_state", HandoffState.NONE.value)),
+        handoff_since=None if since is None else plain_utc(since),
     )
 
 

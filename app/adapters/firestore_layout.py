@@ -74,7 +74,17 @@ UNPUBLISHED_INQUIRIES = CompositeQuery(
     order_by=("updated_at", "ASCENDING"),
 )
 
-COMPOSITE_QUERIES: tuple[CompositeQuery, ...] = (UNPUBLISHED_INQUIRIES,)
+# Sessions in one handoff state, the longest in it first: the staff's queue (waiting, then
+# joined), and housekeeping's count of customers waiting for a person too long (with a bound on
+# `handoff_since`), which one index serves.
+HANDOFF_QUEUE = CompositeQuery(
+    name="handoff_queue",
+    collection=SESSIONS,
+    equals=("handoff_state",),
+    order_by=("handoff_since", "ASCENDING"),
+)
+
+COMPOSITE_QUERIES: tuple[CompositeQuery, ...] = (UNPUBLISHED_INQUIRIES, HANDOFF_QUEUE)
 
 # Equality queries of a customer's erasure, each on one field.
 SESSIONS_BY_CUSTOMER = (SESSIONS, "customer_id")

@@ -3,7 +3,9 @@
 Data layout (collection names in `firestore_layout`):
 
 - `sessions/{id}`: customer, preferences, flow and `flow_version`, the expiry (`active_until`,
-  and the TTL field `expires_at` equal to it) and `next_seq`, the seq the next message gets.
+  and the TTL field `expires_at` equal to it), `next_seq`, the seq the next message gets, and
+  the handoff state (`handoff_state`, `handoff_since`), which the staff's queue queries
+  through the composite index `HANDOFF_QUEUE` declares; a state change is part of a turn.
   Every write of a message goes through this document: the turn reads it (flow version,
   expiry, `next_seq`) and writes it back with the new `next_seq` and expiry, on the condition
   that it is still as read, so seqs are assigned at write time, gap-free, in one order, and a
@@ -78,6 +80,7 @@ from app.adapters.firestore_codec import (
     to_json,
 )
 from app.adapters.firestore_layout import (
+    HANDOFF_QUEUE,
     IDEMPOTENCY,
     INQUIRIES,
     INQUIRIES_BY_CUSTOMER,
@@ -102,7 +105,7 @@ from app.adapters.firestore_tx import (
     run_transaction,
     translated_errors,
 )
-from app.domain import Inquiry, InquiryStatus, Message, Session
+from app.domain import HandoffState, Inquiry, InquiryStatus, Message, Session
 from app.errors import NotFound, Unavailable
 from app.ports import (
     APPENDED,
@@ -126,6 +129,9 @@ from app.ports import (
 from app.settings import Settings, SettingsError
 
 PING_TIMEOUT = 3.0
+# A query of the staff's queue reads past at most this many expired sessions (which the TTL
+# policy has not removed yet) to find the live ones after them.
+HANDOFF_EXPIRED_SKIPPED = 500
 BATCH_WRITE_LIMIT = 500  # writes per batched write, Firestore's limit
 
 T = TypeVar("T")
@@ -208,13 +214,22 @@ class FirestoreStore:
     def _order_claim(self, order_id: str) -> Any:
         return self.client.collection(ORDER_CLAIMS).document(order_id)
 
-    def _composite(self, shape: CompositeQuery, equals: dict[str, Any], op: str, bound: Any) -> Any:
-        """The query `shape` describes, so that it is served by the index declared for it."""
+    def _composite(
+        self,
+        shape: CompositeQuery,
+        equals: dict[str, Any],
+        op: str | None = None,
+        bound: Any = None,
+    ) -> Any:
+        """The query `shape` describes, so that it is served by the index declared for it (with
+        a range on its order field when `op` is given)."""
         query = self.client.collection(shape.collection)
         for name in shape.equals:
             query = query.where(filter=FieldFilter(name, "==", equals[name]))
         name, direction = shape.order_by
-        return query.where(filter=FieldFilter(name, op, bound)).order_by(name, direction=direction)
+        if op is not None:
+            query = query.where(filter=FieldFilter(name, op, bound))
+        return query.order_by(name, direction=direction)
 
     # --- sessions and messages ---
 
@@ -463,7 +478,7 @@ class FirestoreStore:
     @staticmethod
     def _session_changes(doc: dict[str, Any], turn: Turn, first: int) -> dict[str, Any]:
         """What the turn writes on the session document: the next seq and the expiry, and the
-        flow when it changes."""
+        flow and the handoff state when they change (with one bump of the flow version)."""
         changes: dict[str, Any] = {
             "next_seq": first + len(turn.messages),
             "active_until": turn.expires_at,
@@ -471,6 +486,11 @@ class FirestoreStore:
         }
         if turn.new_flow is not None and turn.new_flow != from_json(doc["flow"]):
             changes["flow"] = to_json(turn.new_flow)
+        state = doc.get("handoff_state", HandoffState.NONE.value)
+        if turn.handoff is not None and turn.handoff.value != state:
+            changes["handoff_state"] = turn.handoff.value
+            changes["handoff_since"] = None if turn.handoff is HandoffState.NONE else turn.now
+        if "flow" in changes or "handoff_state" in changes:
             changes["flow_version"] = doc["flow_version"] + 1
         return changes
 
@@ -575,6 +595,47 @@ class FirestoreStore:
         if not snap.exists or snap.get("expires_at") <= now:
             return None
         return record_from(snap.to_dict())
+
+    # --- handoffs ---
+
+    def handoff_sessions(self, state: HandoffState, now: datetime, limit: int) -> list[Session]:
+        """The queue's indexed query, past expired sessions (`_live_in_queue`)."""
+        query = self._composite(HANDOFF_QUEUE, {"handoff_state": state.value})
+        return [session_from(doc) for doc in self._live_in_queue(query, now, limit, None)]
+
+    def count_waiting_handoffs(self, since_before: datetime, now: datetime, limit: int) -> int:
+        """The queue's indexed query bounded on `handoff_since`, reading each match's expiry
+        and its place in the queue only: a pass reads the sessions it counts (usually none),
+        and the expired ones before them."""
+        waiting = {"handoff_state": HandoffState.WAITING.value}
+        query = self._composite(HANDOFF_QUEUE, waiting, "<", since_before)
+        return len(self._live_in_queue(query, now, limit, ["active_until", "handoff_since"]))
+
+    def _live_in_queue(
+        self, query: Any, now: datetime, limit: int, fields: list[str] | None
+    ) -> list[dict[str, Any]]:
+        """The first `limit` live sessions the query finds, read page by page: an expired
+        session stays until the TTL policy removes it (within a day), and skipping it must not
+        leave a live one out. At most HANDOFF_EXPIRED_SKIPPED expired ones are read past."""
+        if fields is not None:
+            query = query.select(fields)
+        found: list[dict[str, Any]] = []
+        skipped, last = 0, None
+        while len(found) < limit and skipped < HANDOFF_EXPIRED_SKIPPED:
+            size = limit - len(found)
+            page = query.limit(size) if last is None else query.start_after(last).limit(size)
+            with translated_errors("handoff queue"):
+                snaps = list(page.stream(**self._call))
+            for snap in snaps:
+                doc = snap.to_dict()
+                if doc["active_until"] > now:
+                    found.append(doc)
+                else:
+                    skipped += 1
+            if len(snaps) < size:
+                break
+            last = snaps[-1]
+        return found
 
     # --- inquiries ---
 

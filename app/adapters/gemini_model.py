@@ -6,7 +6,8 @@ module or the app is imported, so the default rules model keeps cold starts ligh
 failure to get an answer (quota 429, server 5xx, network, auth) becomes `Unavailable`, which the
 HTTP layer answers with 503 and the worker with a retry. The order number is always taken
 from the customer's words by a regular expression, never from the model, so a model slip
-cannot change which order is looked up.
+cannot change which order is looked up. A reply streamed to the customer (`phrase_stream`) is
+worded with the SDK's `generate_content_stream`, its pieces passed on as they arrive.
 
 Every call logs its token usage (`event: model.usage`, with `model`, `purpose`,
 `input_tokens`, `output_tokens`) under the request's trace, so the observability module's
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from app.adapters.rules_model import REASONS, find_order_id, language_of
@@ -49,6 +51,10 @@ PHRASE_INSTRUCTION = (
     "warm, concise tone. Keep every fact, number, date, order number and link exactly as given; "
     "add no facts, promises or questions that are not in the draft. Answer with the reply only."
 )
+
+
+def _phrase_prompt(draft: str, facts: dict[str, Any]) -> str:
+    return f"Draft reply:\n{draft}\n\nFacts (JSON):\n{json.dumps(facts, default=str)}"
 
 
 class GeminiModel:
@@ -125,33 +131,59 @@ class GeminiModel:
         )
 
     def phrase(self, draft: str, facts: dict[str, Any]) -> str:
-        config = self._types.GenerateContentConfig(
+        worded = self._generate(_phrase_prompt(draft, facts), self._phrase_config(), "phrase")
+        return worded.strip() or draft
+
+    def phrase_stream(self, draft: str, facts: dict[str, Any]) -> Iterator[str]:
+        """The wording as the model streams it (`generate_content_stream`), piece by piece;
+        usage is logged once, from the last piece, which carries the totals."""
+        last, started = None, False
+        try:
+            pieces = self._client.models.generate_content_stream(
+                model=self.model,
+                contents=_phrase_prompt(draft, facts),
+                config=self._phrase_config(),
+            )
+            for piece in pieces:
+                last = piece
+                text = piece.text or ""
+                if not started:
+                    text = text.lstrip()
+                if text:
+                    started = True
+                    yield text
+        except (self._api_error, *self._transport_errors) as exc:
+            raise self._unavailable(exc) from exc
+        if last is not None:
+            self._log_usage(last, "phrase")
+
+    def _phrase_config(self) -> Any:
+        return self._types.GenerateContentConfig(
             system_instruction=PHRASE_INSTRUCTION,
             temperature=0.2,
             max_output_tokens=512,
             thinking_config=self._types.ThinkingConfig(thinking_budget=0),
         )
-        prompt = f"Draft reply:\n{draft}\n\nFacts (JSON):\n{json.dumps(facts, default=str)}"
-        worded = self._generate(prompt, config, "phrase").strip()
-        return worded or draft
 
     def _generate(self, contents: str, config: Any, purpose: str) -> str:
         try:
             response = self._client.models.generate_content(
                 model=self.model, contents=contents, config=config
             )
-        except self._api_error as exc:
-            code = getattr(exc, "code", None)
-            retry_after = 30 if code == 429 else 5
-            if code is not None and 400 <= code < 500 and code not in (408, 429):
-                log.error("Gemini refused the request (%s): check model name and IAM", code)
-            raise Unavailable(
-                f"the model is unavailable (HTTP {code})", retry_after=retry_after
-            ) from exc
-        except self._transport_errors as exc:
-            raise Unavailable(f"the model is unreachable: {type(exc).__name__}") from exc
+        except (self._api_error, *self._transport_errors) as exc:
+            raise self._unavailable(exc) from exc
         self._log_usage(response, purpose)
         return response.text or ""
+
+    def _unavailable(self, exc: Exception) -> Unavailable:
+        """What a failed call becomes: 503 to the client, a retry for the worker."""
+        if not isinstance(exc, self._api_error):
+            return Unavailable(f"the model is unreachable: {type(exc).__name__}")
+        code = getattr(exc, "code", None)
+        retry_after = 30 if code == 429 else 5
+        if code is not None and 400 <= code < 500 and code not in (408, 429):
+            log.error("Gemini refused the request (%s): check model name and IAM", code)
+        return Unavailable(f"the model is unavailable (HTTP {code})", retry_after=retry_after)
 
     def _log_usage(self, response: Any, purpose: str) -> None:
         """The call's tokens, as log fields a log-based metric sums per model."""

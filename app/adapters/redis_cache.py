@@ -44,7 +44,7 @@ from datetime import datetime
 from typing import Any
 from uuid import uuid4
 
-from app.domain import Message, Session
+from app.domain import HandoffState, Message, Session
 from app.errors import NotFound
 from app.ports import EffectMark, Erasure, IdempotencyRecord, NewMessage, StaleFlow, Store, Turn
 
@@ -191,13 +191,20 @@ def encode_session(session: Session) -> str:
             "flow": session.flow,
             "flow_version": session.flow_version,
             "message_count": session.message_count,
+            "handoff": session.handoff.value,
+            "handoff_since": None
+            if session.handoff_since is None
+            else session.handoff_since.isoformat(),
         },
         separators=(",", ":"),
     )
 
 
 def decode_session(raw: str) -> Session:
+    """KeyError for an entry without the handoff state: served, it would let the agent answer
+    a customer who waits for a person."""
     body = json.loads(raw)
+    since = body["handoff_since"]
     return Session(
         id=body["id"],
         customer_id=body["customer_id"],
@@ -208,6 +215,8 @@ def decode_session(raw: str) -> Session:
         flow_version=body["flow_version"],
         # An entry of the version before counted nothing; the store's count decides anyway.
         message_count=body.get("message_count", 0),
+        handoff=HandoffState(body["handoff"]),
+        handoff_since=None if since is None else datetime.fromisoformat(since),
     )
 
 
@@ -292,9 +301,9 @@ class CachedStore:
         self._pending_lock = threading.Lock()
 
     def __getattr__(self, name: str) -> Any:
-        """Single messages, inquiries, idempotency records, side effects, order claims and
-        housekeeping are not cached: one read of the store decides them (a claim must be the
-        store's, never a copy)."""
+        """Single messages, inquiries, idempotency records, side effects, order claims, the
+        handoff queue and housekeeping are not cached: one read of the store decides them (a
+        claim must be the store's, never a copy)."""
         if name == "store":  # not set yet: no recursion while half constructed
             raise AttributeError(name)
         return getattr(self.store, name)
@@ -304,8 +313,10 @@ class CachedStore:
     def _keys(self, session_id: str) -> tuple[str, str, str]:
         base = f"{self.prefix}:{{{session_id}}}"  # one hash slot per session
         # `window`, not the `messages` of the version before, which held the whole list in
-        # another shape: during a rollout each version reads only its own entries.
-        return f"{base}:gen", f"{base}:session", f"{base}:window"
+        # another shape; `sess`, not `session`, whose entries lack the handoff state: during a
+        # rollout each version reads only its own entries (the token is shared, so a write by
+        # either version still makes the other's entries stale).
+        return f"{base}:gen", f"{base}:sess", f"{base}:window"
 
     def _call(self, operation: Callable[[], Any]) -> Any:
         """Run a Redis operation; _MISS when the breaker is open or Redis fails."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from importlib import resources
 from typing import Any
 
@@ -106,6 +106,10 @@ class RulesModel:
     def phrase(self, draft: str, facts: dict[str, Any]) -> str:
         """The draft is already the answer; the rules model adds no wording of its own."""
         return draft
+
+    def phrase_stream(self, draft: str, facts: dict[str, Any]) -> Iterator[str]:
+        """The whole draft as one piece: nothing is produced bit by bit here."""
+        yield draft
 
     def _intent(self, tokens: list[str], order_id: str | None, text: str) -> Intent:
         def has(name: str) -> bool:

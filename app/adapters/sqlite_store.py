@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from app.adapters.sqlite_db import Database, from_ts, to_ts
-from app.domain import Inquiry, InquiryStatus, Message, Session
+from app.domain import HandoffState, Inquiry, InquiryStatus, Message, Session
 from app.errors import NotFound
 from app.ports import (
     APPENDED,
@@ -49,7 +49,9 @@ CREATE TABLE IF NOT EXISTS sessions (
     expires_at REAL NOT NULL,
     flow TEXT NOT NULL DEFAULT '{}',
     flow_version INTEGER NOT NULL DEFAULT 0,
-    next_seq INTEGER NOT NULL DEFAULT 1
+    next_seq INTEGER NOT NULL DEFAULT 1,
+    handoff_state TEXT NOT NULL DEFAULT 'none',
+    handoff_since REAL
 );
 CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires_at);
 CREATE TABLE IF NOT EXISTS messages (
@@ -117,12 +119,18 @@ CREATE TABLE IF NOT EXISTS order_claims (
 
 # Columns added after the first release: (table, column, declaration). A file written before
 # then gets them when a store opens it; rows stored before read as NULL (None).
-ADDED_COLUMNS = (("inquiries", "customer_id", "TEXT"),)
+ADDED_COLUMNS = (
+    ("inquiries", "customer_id", "TEXT"),
+    ("sessions", "handoff_state", "TEXT NOT NULL DEFAULT 'none'"),
+    ("sessions", "handoff_since", "REAL"),
+)
 
-# The lookups of a customer's erasure; created after `ADDED_COLUMNS`, which they index.
+# The lookups of a customer's erasure and of the staff's handoff queue; created after
+# `ADDED_COLUMNS`, which they index.
 OWNER_INDEXES = """
 CREATE INDEX IF NOT EXISTS sessions_by_customer ON sessions (customer_id);
 CREATE INDEX IF NOT EXISTS inquiries_by_customer ON inquiries (customer_id);
+CREATE INDEX IF NOT EXISTS sessions_by_handoff ON sessions (handoff_state, handoff_since);
 """
 
 # The inquiries a customer owns, but the one to keep (`id IS NOT NULL` when none is kept).
@@ -139,6 +147,8 @@ def _session(row: sqlite3.Row) -> Session:
         flow=json.loads(row["flow"]),
         flow_version=row["flow_version"],
         message_count=row["next_seq"] - 1,
+        handoff=HandoffState(row["handoff_state"]),
+        handoff_since=None if row["handoff_since"] is None else from_ts(row["handoff_since"]),
     )
 
 
@@ -213,7 +223,7 @@ class SqliteStore:
         with self.db.write() as conn:
             conn.execute(
                 "INSERT INTO sessions (id, customer_id, preferences, created_at, expires_at, flow,"
-                " flow_version) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " flow_version, handoff_state, handoff_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     session.id,
                     session.customer_id,
@@ -222,6 +232,8 @@ class SqliteStore:
                     to_ts(session.expires_at),
                     json.dumps(session.flow),
                     session.flow_version,
+                    session.handoff.value,
+                    None if session.handoff_since is None else to_ts(session.handoff_since),
                 ),
             )
 
@@ -283,13 +295,25 @@ class SqliteStore:
             for message in turn.messages:
                 stored.append(self._insert_message(conn, turn.session_id, seq, message, now, None))
                 seq += 1
-            flow, version = row["flow"], row["flow_version"]
+            flow, changed = row["flow"], False
             if turn.new_flow is not None and turn.new_flow != json.loads(flow):
-                flow, version = json.dumps(turn.new_flow), version + 1
+                flow, changed = json.dumps(turn.new_flow), True
+            state, since = row["handoff_state"], row["handoff_since"]
+            if turn.handoff is not None and turn.handoff.value != state:
+                state, changed = turn.handoff.value, True
+                since = None if turn.handoff is HandoffState.NONE else now
             conn.execute(
-                "UPDATE sessions SET next_seq = ?, expires_at = ?, flow = ?, flow_version = ?"
-                " WHERE id = ?",
-                (seq, to_ts(turn.expires_at), flow, version, turn.session_id),
+                "UPDATE sessions SET next_seq = ?, expires_at = ?, flow = ?, flow_version = ?,"
+                " handoff_state = ?, handoff_since = ? WHERE id = ?",
+                (
+                    seq,
+                    to_ts(turn.expires_at),
+                    flow,
+                    row["flow_version"] + (1 if changed else 0),
+                    state,
+                    since,
+                    turn.session_id,
+                ),
             )
             if turn.inquiry is not None:
                 self._insert_inquiry(conn, turn.inquiry)
@@ -400,6 +424,27 @@ class SqliteStore:
                 to_ts(record.expires_at),
             ),
         )
+
+    # --- handoffs ---
+
+    def handoff_sessions(self, state: HandoffState, now: datetime, limit: int) -> list[Session]:
+        """Walks the (handoff_state, handoff_since) index: `limit` live rows at most."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM sessions WHERE handoff_state = ? AND expires_at > ?"
+                " ORDER BY handoff_since, id LIMIT ?",
+                (state.value, to_ts(now), limit),
+            ).fetchall()
+        return [_session(r) for r in rows]
+
+    def count_waiting_handoffs(self, since_before: datetime, now: datetime, limit: int) -> int:
+        with self.db.read() as conn:
+            row = conn.execute(
+                "SELECT COUNT(*) AS n FROM (SELECT 1 FROM sessions WHERE handoff_state = ?"
+                " AND handoff_since < ? AND expires_at > ? LIMIT ?)",
+                (HandoffState.WAITING.value, to_ts(since_before), to_ts(now), limit),
+            ).fetchone()
+        return int(row["n"])
 
     # --- inquiries ---
 

@@ -8,6 +8,12 @@ post to it; for anyone else, a retried key included, the session does not exist.
 that holds SESSION_MAX_MESSAGES refuses the turn (409, start a new session) before the model is
 asked, and the store checks it again as it writes. What the turn needs before it is computed
 (the session, and the record of its Idempotency-Key) is read in one call.
+
+Handoff to a person: a turn asking for one stores the session's new state ("waiting") with
+the turn and announces it on the events topic after the write. While a person is awaited or
+holds the conversation, a turn stores the customer's message alone and the agent stays silent
+(`reply` null); the model is not asked. A team member's join or release changes the session's
+flow version, so a turn computed on the state before is computed again.
 """
 
 from __future__ import annotations
@@ -15,21 +21,25 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from app.agents import idempotency
+from app.agents.handoff_events import HELD_SOURCE, announce_request
 from app.agents.inquiries import InquiryService
 from app.agents.replies import Reply
 from app.agents.router import HybridRouter
 from app.agents.sessions import SessionService
-from app.domain import Route, TurnOutcome
+from app.agents.wording import word_streamed
+from app.domain import HandoffState, Message, Route, Session, TurnOutcome
 from app.errors import AppError, InvalidInput, NotFound, Unavailable
 from app.logging_setup import log_inquiry_state
 from app.ports import (
     ClaimExists,
     Clock,
     DuplicateKey,
+    EventPublisher,
     IdempotencyRecord,
     Model,
     NewMessage,
@@ -68,6 +78,7 @@ class ConversationService:
         router: HybridRouter,
         model: Model,
         clock: Clock,
+        events: EventPublisher,
     ) -> None:
         self.store = store
         self.sessions = sessions
@@ -75,6 +86,7 @@ class ConversationService:
         self.router = router
         self.model = model
         self.clock = clock
+        self.events = events
 
     def post_message(
         self,
@@ -83,7 +95,10 @@ class ConversationService:
         idempotency_key: str | None = None,
         *,
         customer_id: str,
+        on_text: Callable[[str], None] | None = None,
     ) -> TurnOutcome:
+        """`on_text`: given, each piece of the reply's wording as the model produces it (a
+        streamed reply); the turn is stored whole all the same, after the last piece."""
         text = check_text(text)
         scope = session_scope(session_id)
         body_fingerprint = idempotency.fingerprint({"text": text})
@@ -98,10 +113,22 @@ class ConversationService:
             if earlier is not None:
                 return self._replay(session_id, earlier, body_fingerprint)
         # A full session refuses the turn before the model is asked; the store checks again.
-        check_room(session.id, session.message_count, TURN_MESSAGES, self.sessions.max_messages)
+        adding = 1 if session.handoff.held_by_a_person else TURN_MESSAGES
+        check_room(session.id, session.message_count, adding, self.sessions.max_messages)
 
-        understanding = self.model.understand(text)
+        understanding = None
         for attempt in range(MAX_RECOMPUTES):
+            if session.handoff.held_by_a_person:  # a person answers: store the message alone
+                try:
+                    return self._held(session, text, idempotency_key, body_fingerprint)
+                except StaleFlow:  # handed back meanwhile: the agent answers after all
+                    time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                    session = self.sessions.require(session_id, customer_id)
+                    continue
+                except DuplicateKey as duplicate:
+                    return self._replay(session_id, duplicate.record, body_fingerprint)
+            if understanding is None:
+                understanding = self.model.understand(text)
             reply = self.router.decide(session, text, understanding)
             inquiry = None
             if reply.inquiry is not None:
@@ -114,13 +141,15 @@ class ConversationService:
             data = {**reply.data, "source": reply.source, "intent": understanding.intent.value}
             if inquiry is not None:
                 data["inquiry_id"] = inquiry.id
-            answer = NewMessage(
-                role="agent", text=self._word(reply.text, data), route=reply.route.value, data=data
-            )
+            worded = self._word(reply.text, data, on_text)
+            on_text = None  # streamed once: a turn computed again is sent whole with the turn
+            answer = NewMessage(role="agent", text=worded, route=reply.route.value, data=data)
+            mine = NewMessage(role="customer", text=text)
             record = None
             if idempotency_key is not None:
                 response = {
                     "reply_message_id": answer.id,
+                    "message_id": mine.id,
                     "route": reply.route.value,
                     "inquiry_id": inquiry.id if inquiry else None,
                     "source": reply.source,
@@ -132,7 +161,7 @@ class ConversationService:
             now = self.clock.now()
             turn = Turn(
                 session_id=session.id,
-                messages=(NewMessage(role="customer", text=text), answer),
+                messages=(mine, answer),
                 expected_flow_version=session.flow_version,
                 new_flow=reply.flow,
                 now=now,
@@ -141,6 +170,7 @@ class ConversationService:
                 inquiry=inquiry,
                 order_claim=_claim(reply, session.customer_id, now),
                 max_messages=self.sessions.max_messages,
+                handoff=reply.handoff,
             )
             try:
                 stored = self.store.append_turn(turn)
@@ -153,37 +183,95 @@ class ConversationService:
             if inquiry is not None:
                 log_inquiry_state(inquiry, 0)
                 self.inquiries.publish(inquiry.id)
+            if reply.handoff is HandoffState.WAITING:
+                announce_request(self.events, session, answer.id, now)
             return TurnOutcome(
                 reply=stored[-1],
                 route=reply.route,
                 inquiry_id=inquiry.id if inquiry else None,
                 source=reply.source,
                 intent=understanding.intent.value,
+                message=stored[0],
             )
         raise Unavailable("the session is too busy right now; retry the message", retry_after=1)
 
-    def _word(self, draft: str, facts: dict[str, Any]) -> str:
+    def _word(
+        self, draft: str, facts: dict[str, Any], on_text: Callable[[str], None] | None = None
+    ) -> str:
         """Let the model word the reply; its wording is optional, the draft is the answer."""
         try:
+            if on_text is not None:
+                return word_streamed(self.model, draft, facts, on_text)
             return self.model.phrase(draft, facts)
         except AppError as exc:
             log.warning("model could not word the reply, using the draft: %s", exc.detail)
             return draft
 
+    def _held(
+        self, session: Session, text: str, key: str | None, body_fingerprint: str
+    ) -> TurnOutcome:
+        """Store the customer's message alone, on the condition that a person still holds the
+        conversation (StaleFlow otherwise); the agent does not answer."""
+        mine = NewMessage(role="customer", text=text)
+        now = self.clock.now()
+        record = None
+        if key is not None:
+            response = {
+                "reply_message_id": None,
+                "message_id": mine.id,
+                "route": Route.HANDOFF.value,
+                "source": HELD_SOURCE,
+                "intent": "",
+            }
+            record = idempotency.new_record(
+                session_scope(session.id), key, body_fingerprint, response, now
+            )
+        turn = Turn(
+            session_id=session.id,
+            messages=(mine,),
+            expected_flow_version=session.flow_version,
+            new_flow=None,
+            now=now,
+            expires_at=self.sessions.expiry(session.created_at, now),
+            idempotency=record,
+            max_messages=self.sessions.max_messages,
+        )
+        (stored,) = self.store.append_turn(turn)
+        return TurnOutcome(reply=None, route=Route.HANDOFF, source=HELD_SOURCE, message=stored)
+
     def _replay(
         self, session_id: str, record: IdempotencyRecord, body_fingerprint: str
     ) -> TurnOutcome:
+        """The first answer to a keyed turn, read back: nothing is stored or published again."""
         idempotency.ensure_same_request(record, body_fingerprint)
-        reply = self.store.get_message(session_id, record.response["reply_message_id"])
-        if reply is None or self.store.get_session(session_id, self.clock.now()) is None:
+        response = record.response
+        reply = None
+        if response["reply_message_id"] is not None:
+            reply = self.store.get_message(session_id, response["reply_message_id"])
+        mine = self._customer_message(session_id, response, reply)
+        gone = self.store.get_session(session_id, self.clock.now()) is None
+        if gone or mine is None or (reply is None and response["reply_message_id"] is not None):
             raise NotFound(f"session {session_id!r} does not exist or has expired")
         return TurnOutcome(
             reply=reply,
-            route=Route(record.response["route"]),
-            inquiry_id=record.response.get("inquiry_id"),
-            source=record.response.get("source", ""),
-            intent=record.response.get("intent", ""),
+            route=Route(response["route"]),
+            inquiry_id=response.get("inquiry_id"),
+            source=response.get("source", ""),
+            intent=response.get("intent", ""),
+            message=mine,
         )
+
+    def _customer_message(
+        self, session_id: str, response: dict[str, Any], reply: Message | None
+    ) -> Message | None:
+        """The customer's message of a recorded turn; a record stored before it named that
+        message is answered with the one right before the reply."""
+        if response.get("message_id") is not None:
+            return self.store.get_message(session_id, response["message_id"])
+        if reply is None:
+            return None
+        before = self.store.latest_messages(session_id, 1, reply.seq)
+        return before[0] if before else None
 
 
 def _claim(reply: Reply, customer_id: str, now: datetime) -> OrderClaim | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.domain import Route
+from app.domain import HandoffState, Route
 
 
 @dataclass(frozen=True)
@@ -34,3 +34,6 @@ class Reply:
     inquiry: InquiryRequest | None = None  # an inquiry to open with this turn
     source: str = ""  # what answered: an FAQ entry id, a flow step, an inquiry kind
     order_claim: ClaimRequest | None = None
+    # The session's handoff state after this turn (None: as it is): WAITING when the customer
+    # asks for a person, stored with the turn.
+    handoff: HandoffState | None = None

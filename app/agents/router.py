@@ -9,6 +9,10 @@ or for another action (a refund during a return) leaves it. Without a flow, the 
 picks the agent; a question the FAQ has no relevant entry for gets a short answer naming what
 the assistant can help with. Turns in German, French or Spanish are answered in English, with
 a note that says so.
+
+Asking for a person puts the session in the handoff queue (`Reply.handoff`, "waiting"; see
+app/agents/handoffs.py); from then on the conversation service stores the customer's turns
+without asking the router, until a team member hands the conversation back.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 from app.agents.faq import FaqAgent
 from app.agents.replies import InquiryRequest, Reply
 from app.agents.support import CLEAR, SupportAgent
-from app.domain import Route, Session
+from app.domain import HandoffState, Route, Session
 from app.ports import Intent, Understanding
 
 OFF_TOPIC = (
@@ -101,7 +105,10 @@ class HybridRouter:
         if u.intent is Intent.RETURN:
             return self.support.start_return(customer, u)
         if u.intent is Intent.HUMAN:
-            return Reply(HANDOFF, Route.HANDOFF, CLEAR, source="human")
+            data = {"handoff": HandoffState.WAITING.value}
+            return Reply(
+                HANDOFF, Route.HANDOFF, CLEAR, data, source="human", handoff=HandoffState.WAITING
+            )
         if u.intent in SMALL_TALK or u.intent is Intent.GREETING:
             return self._small_talk(session, u)
         return self._faq(text)

@@ -155,13 +155,42 @@ class SessionService:
         return self._owned(session, session_id, customer_id), record
 
     def _owned(self, session: Session | None, session_id: Any, customer_id: str) -> Session:
-        if (
-            session is None
-            or session.customer_id != customer_id
-            or session.created_at + self.max_age <= self.clock.now()  # stored before the cap
-        ):
+        if session is None or session.customer_id != customer_id:
+            raise NotFound(f"session {session_id!r} does not exist or has expired")
+        return self._live(session, session_id)
+
+    def _live(self, session: Session | None, session_id: Any) -> Session:
+        if session is None or not self.is_live(session, self.clock.now()):
             raise NotFound(f"session {session_id!r} does not exist or has expired")
         return session
+
+    def is_live(self, session: Session, now: datetime) -> bool:
+        """Whether a session the store returned is still within its maximum age (one stored
+        before the cap may outlive it in the store)."""
+        return session.created_at + self.max_age > now
+
+    # --- the support team's view: any customer's session (staff callers only) ---
+
+    def require_any(self, session_id: Any) -> Session:
+        """A live session whoever's it is, or NotFound. Only for the staff's routes: a
+        customer's call goes through `require`, which checks the owner."""
+        session = None
+        if _possible_id(session_id):
+            session = self.store.get_session(session_id, self.clock.now())
+        return self._live(session, session_id)
+
+    def require_any_keyed(
+        self, session_id: Any, scope: str, key: str
+    ) -> tuple[Session, IdempotencyRecord | None]:
+        """`require_any`, and the record stored under (scope, key), read together."""
+        session = record = None
+        if _possible_id(session_id):
+            session, record = self.store.get_turn_state(session_id, scope, key, self.clock.now())
+        return self._live(session, session_id), record
+
+    def window(self, session: Session) -> MessagePage:
+        """The session's latest WINDOW messages."""
+        return page_of(self.store.latest_messages(session.id, WINDOW))
 
     def get(self, session_id: str, *, customer_id: str) -> tuple[Session, MessagePage]:
         """The session and its latest WINDOW messages."""

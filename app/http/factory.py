@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.http import customers, faq, health, inquiries, openapi, pubsub, sessions, tasks
+from app.http import (
+    customers,
+    faq,
+    health,
+    inquiries,
+    live,
+    openapi,
+    pages,
+    pubsub,
+    sessions,
+    staff,
+    tasks,
+)
 from app.http.access import install_access_gate
 from app.http.problems import register_problem_handlers
 from app.http.push_auth import PushVerifier, choose_push_verifier
@@ -25,6 +37,9 @@ ROLE_BLUEPRINTS = {
         sessions.blueprint,
         inquiries.blueprint,
         customers.blueprint,
+        pages.blueprint,
+        staff.blueprint,
+        live.blueprint,
     ),
     "worker": (health.blueprint, openapi.blueprint, pubsub.blueprint, tasks.blueprint),
 }

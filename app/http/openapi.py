@@ -13,11 +13,14 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify
 
 from app.agents import idempotency
+from app.agents.handoffs import QUEUE_LIMIT
 from app.agents.sessions import CURSOR_PATTERN, DEFAULT_PAGE, MAX_PAGE, WINDOW
 from app.http.access import CUSTOMERS, PUBLIC, PUSH, STAFF, public
 from app.http.bodies import DEV_TOKEN, FAQ_SEARCH, NEW_INQUIRY, NEW_MESSAGE, NEW_SESSION
+from app.http.live import MAX_SEQ
 from app.http.problems import PROBLEM_MIMETYPE
 from app.http.pubsub import PUSH_ENVELOPE
+from app.http.staff import STAFF_REPLY
 from app.http.validation import IDEMPOTENCY_KEY_HEADER, BodySpec
 
 API, WORKER = "api", "worker"
@@ -77,22 +80,44 @@ SCHEMAS: dict[str, Any] = {
         ["id", "seq", "role", "text", "created_at"],
         id=STRING,
         seq={"type": "integer", "minimum": 1},
-        role={"enum": ["customer", "agent", "system"]},
+        role={
+            "enum": ["customer", "agent", "staff", "system"],
+            "description": "system: an inquiry's result, or a notice such as the end of a"
+            ' handoff; staff: a team member (`data` is {"author": "team"}, unnamed)',
+        },
         text=STRING,
         route={
             "type": ["string", "null"],
             "enum": ["faq", "session", "inquiry", "handoff", None],
         },
-        data=OBJECT,
+        data={
+            "type": "object",
+            "description": "A message that changes the handoff state carries `handoff`, the"
+            " new state (waiting, joined or none)",
+        },
         created_at=TIMESTAMP,
     ),
+    "Handoff": _obj(
+        ["state", "since"],
+        state={
+            "enum": ["none", "waiting", "joined"],
+            "description": "Who holds the conversation: the assistant (none), nobody yet"
+            " because the customer asked for a person (waiting), or a team member (joined)",
+        },
+        since={
+            "type": ["string", "null"],
+            "format": "date-time",
+            "description": "When the conversation entered this state; null with none",
+        },
+    ),
     "Session": _obj(
-        ["id", "customer_id", "preferences", "created_at", "expires_at"],
+        ["id", "customer_id", "preferences", "created_at", "expires_at", "handoff"],
         id=STRING,
         customer_id=STRING,
         preferences=OBJECT,
         created_at=TIMESTAMP,
         expires_at=TIMESTAMP,
+        handoff=_ref("Handoff"),
         messages={
             "type": "array",
             "items": _ref("Message"),
@@ -115,8 +140,13 @@ SCHEMAS: dict[str, Any] = {
         },
     ),
     "TurnOutcome": _obj(
-        ["reply", "route", "source", "intent"],
-        reply=_ref("Message"),
+        ["reply", "route", "source", "intent", "message"],
+        reply={
+            "oneOf": [_ref("Message"), {"type": "null"}],
+            "description": "The agent's reply; null while a person holds the conversation"
+            " (handoff waiting or joined): the message is stored for them",
+        },
+        message=_ref("Message"),
         route={
             "enum": ["faq", "session", "inquiry", "handoff"],
             "description": "Which agent answered: the FAQ, the support agent, a new inquiry,"
@@ -144,7 +174,7 @@ SCHEMAS: dict[str, Any] = {
         error=STRING,
     ),
     "HousekeepingSummary": _obj(
-        ["republished", "republish_failed", "purged", "stale_queued"],
+        ["republished", "republish_failed", "purged", "stale_queued", "handoffs_waiting_too_long"],
         republished={
             "type": "integer",
             "minimum": 0,
@@ -165,8 +195,68 @@ SCHEMAS: dict[str, Any] = {
             "minimum": 0,
             "description": "Inquiries still queued longer than STALE_QUEUED_AFTER_SECONDS",
         },
+        handoffs_waiting_too_long={
+            "type": "integer",
+            "minimum": 0,
+            "description": "Conversations waiting for a person (no team member joined) longer"
+            " than HANDOFF_WAIT_ALERT_SECONDS",
+        },
     ),
+    "QueuedHandoff": _obj(
+        ["session_id", "customer_id", "state", "since", "waiting_seconds"],
+        session_id=STRING,
+        customer_id=STRING,
+        state={"enum": ["waiting", "joined"]},
+        since=TIMESTAMP,
+        waiting_seconds={
+            "type": "integer",
+            "minimum": 0,
+            "description": "Seconds since the conversation entered its state",
+        },
+    ),
+    "HandoffQueue": _obj(
+        ["handoffs"],
+        handoffs={
+            "type": "array",
+            "items": _ref("QueuedHandoff"),
+            "maxItems": QUEUE_LIMIT,
+            "description": "Waiting ones first, the longest waiting first; then the joined ones",
+        },
+    ),
+    "StaffMessage": _obj(["message"], message=_ref("Message")),
 }
+SCHEMAS["WebConfig"] = _obj(
+    ["auth", "demo"],
+    auth=_obj(
+        ["mode", "firebase"],
+        mode={"enum": ["local", "identity_platform"]},
+        firebase={
+            "description": "Identity Platform's public config for the Firebase Auth SDK; null"
+            " in local mode, or when WEB_API_KEY is not set",
+            "oneOf": [
+                _obj(
+                    ["apiKey", "authDomain", "projectId"],
+                    apiKey=STRING,
+                    authDomain=STRING,
+                    projectId=STRING,
+                ),
+                {"type": "null"},
+            ],
+        },
+    ),
+    demo={
+        "description": "Local mode only (else null): who POST /dev/token signs in",
+        "oneOf": [
+            _obj(
+                ["customers", "staff"],
+                customers={"type": "array", "items": STRING},
+                staff={"type": "array", "items": STRING},
+            ),
+            {"type": "null"},
+        ],
+    },
+)
+SCHEMAS[STAFF_REPLY.name] = STAFF_REPLY.schema()
 SCHEMAS["DevTokenIssued"] = _obj(
     ["token", "expires_in"],
     token={"type": "string", "description": "An RS256 ID token: send it as Bearer"},
@@ -183,7 +273,8 @@ _PROBLEM_REASONS = {
     404: "Unknown resource",
     405: "Method not allowed on this path",
     409: "Idempotency-Key reused with a different request, or (a turn) the session holds"
-    " SESSION_MAX_MESSAGES messages: start a new session",
+    " SESSION_MAX_MESSAGES messages: start a new session, or (staff) the conversation's handoff"
+    " state does not allow the action (`field` is handoff)",
     413: "Request body over the size limit",
     415: "Content-Type is not application/json",
     422: "A field is missing, of the wrong type or not allowed; `field` names it",
@@ -239,6 +330,10 @@ class Operation:
     ok_headers: tuple[str, ...] = ()
     local_tokens_only: bool = False  # served only with AUTH_MODE=local
     extra: dict[str, Any] = field(default_factory=dict)
+    ok_media: str | None = None  # the media type of a success that is not JSON (a page, a file)
+    # The success as server-sent events too (asked for with Accept: text/event-stream): what
+    # the stream holds, described.
+    ok_stream: str | None = None
 
     def document(self) -> dict[str, Any]:
         responses: dict[str, Any] = {str(self.ok_status): self._ok_response()}
@@ -269,11 +364,71 @@ class Operation:
         response: dict[str, Any] = {"description": "OK"}
         if self.ok_schema:
             response["content"] = {"application/json": {"schema": _ref(self.ok_schema)}}
+        elif self.ok_media:
+            response["content"] = {self.ok_media: {"schema": {"type": "string"}}}
+        if self.ok_stream:
+            stream = {"schema": {"type": "string", "description": self.ok_stream}}
+            response.setdefault("content", {})[EVENT_STREAM] = stream
         headers = {name: {"schema": {"type": "string"}} for name in self.ok_headers}
         if headers:
             response["headers"] = headers
         return response
 
+
+EVENT_STREAM = "text/event-stream"
+LIVE_EVENTS = (
+    "First `retry: 1000`; then each message as `id: <seq>`, `event: message`, `data: <Message"
+    " JSON>`, in seq order, once; a `: keep-alive` comment every LIVE_HEARTBEAT_SECONDS. The"
+    " server ends the stream after LIVE_STREAM_MAX_SECONDS (reconnect with Last-Event-ID); 503"
+    " with Retry-After when the instance holds LIVE_MAX_STREAMS streams"
+)
+STREAMED_TURN = (
+    'With Accept: text/event-stream: `event: delta` `data: {"text": <piece>}` as the reply'
+    " is worded, then `event: turn` with the TurnOutcome JSON (the reply as stored: it wins"
+    " over the pieces); an error after the stream began is `event: error` with the Problem"
+)
+RESUME_PARAMETERS = (
+    {
+        "name": "Last-Event-ID",
+        "in": "header",
+        "required": False,
+        # A string as the event-stream format defines the header; what it must hold is said
+        # here, not as schema limits: a probe of them would open a stream per value.
+        "description": "The seq of the last message the client has (the `id:` of its last"
+        f" event), from 0 to {MAX_SEQ}: the stream starts after it; 422 otherwise",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "after",
+        "in": "query",
+        "required": False,
+        "description": "As Last-Event-ID, for clients that cannot send it (the header wins)",
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_SEQ},
+    },
+)
+
+
+# `before` and `limit` of a page of messages (a customer's, or the staff's view of any).
+PAGE_PARAMETERS = (
+    {
+        "name": "before",
+        "in": "query",
+        "required": False,
+        "description": "An opaque cursor from an `older` link",
+        "schema": {"type": "string", "pattern": CURSOR_PATTERN},
+    },
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_PAGE,
+            "default": DEFAULT_PAGE,
+        },
+    },
+)
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation("/healthz", "get", BOTH, "healthz", "Liveness", 200, "Health", PUBLIC),
@@ -329,40 +484,91 @@ OPERATIONS: tuple[Operation, ...] = (
         "MessagePage",
         CUSTOMERS,
         errors=(404, 422),
-        parameters=(
-            _id_parameter("session_id"),
-            {
-                "name": "before",
-                "in": "query",
-                "required": False,
-                "description": "An opaque cursor from an `older` link",
-                "schema": {"type": "string", "pattern": CURSOR_PATTERN},
-            },
-            {
-                "name": "limit",
-                "in": "query",
-                "required": False,
-                "schema": {
-                    "type": "integer",
-                    "minimum": 1,
-                    "maximum": MAX_PAGE,
-                    "default": DEFAULT_PAGE,
-                },
-            },
-        ),
+        parameters=(_id_parameter("session_id"), *PAGE_PARAMETERS),
     ),
     Operation(
         "/v1/sessions/{session_id}/messages",
         "post",
         (API,),
         "postMessage",
-        "One customer turn, routed to the FAQ agent, the support flow or a new inquiry",
+        "One customer turn, routed to the FAQ agent, the support flow, a new inquiry or a"
+        " person (handoff: the session waits for a team member, and a handoff.requested event"
+        " is published); while a person is awaited or holds the conversation, the message is"
+        " stored for them and `reply` is null",
         200,
         "TurnOutcome",
         CUSTOMERS,
         body=NEW_MESSAGE,
         errors=(404, 409),
         parameters=(_id_parameter("session_id"), IDEMPOTENCY_PARAMETER),
+        ok_stream=STREAMED_TURN,
+    ),
+    Operation(
+        "/v1/staff/handoffs",
+        "get",
+        (API,),
+        "listHandoffs",
+        "Staff: the conversations waiting for a person (longest waiting first), then those a"
+        f" team member holds; at most {QUEUE_LIMIT}",
+        200,
+        "HandoffQueue",
+        STAFF,
+    ),
+    Operation(
+        "/v1/staff/sessions/{session_id}",
+        "get",
+        (API,),
+        "staffGetSession",
+        f"Staff: any customer's session with its latest messages (at most {WINDOW}) and"
+        " `older`, as the customer's own GET shows it",
+        200,
+        "Session",
+        STAFF,
+        errors=(404,),
+        parameters=(_id_parameter("session_id"),),
+    ),
+    Operation(
+        "/v1/staff/sessions/{session_id}/messages",
+        "get",
+        (API,),
+        "staffListMessages",
+        "Staff: a page of any customer's session's messages, as the customer's own route"
+        " pages them",
+        200,
+        "MessagePage",
+        STAFF,
+        errors=(404, 422),
+        parameters=(_id_parameter("session_id"), *PAGE_PARAMETERS),
+    ),
+    Operation(
+        "/v1/staff/sessions/{session_id}/messages",
+        "post",
+        (API,),
+        "staffReply",
+        "Staff: reply in a conversation handed to a person (role staff, shown to the customer"
+        " as the team's); the first reply joins a waiting one (its `data.handoff` is joined)."
+        " 409 when the assistant holds the conversation",
+        201,
+        "StaffMessage",
+        STAFF,
+        body=STAFF_REPLY,
+        errors=(404, 409),
+        parameters=(_id_parameter("session_id"), IDEMPOTENCY_PARAMETER),
+        ok_headers=("Idempotent-Replayed",),
+    ),
+    Operation(
+        "/v1/staff/sessions/{session_id}/release",
+        "post",
+        (API,),
+        "staffRelease",
+        "Staff: return the conversation to the assistant (handoff none), with a notice to the"
+        " customer (a system message whose `data.handoff` is none). 409 when it is with the"
+        " assistant already",
+        200,
+        "Session",
+        STAFF,
+        errors=(404, 409),
+        parameters=(_id_parameter("session_id"),),
     ),
     Operation(
         "/v1/inquiries",
@@ -425,6 +631,86 @@ OPERATIONS: tuple[Operation, ...] = (
         "Inquiry",
         CUSTOMERS,
         ok_headers=("Location",),
+    ),
+    Operation(
+        "/",
+        "get",
+        (API,),
+        "chatPage",
+        "The customer's chat page (HTML); public and the same for everyone: it shows nothing"
+        " until the api accepts the token its script sends",
+        200,
+        None,
+        PUBLIC,
+        ok_media="text/html",
+    ),
+    Operation(
+        "/staff",
+        "get",
+        (API,),
+        "staffConsole",
+        "The support team's console (HTML); public and the same for everyone: the staff API"
+        " behind it answers staff tokens only",
+        200,
+        None,
+        PUBLIC,
+        ok_media="text/html",
+    ),
+    Operation(
+        "/static/{filename}",
+        "get",
+        (API,),
+        "staticFile",
+        "A file of the pages (script, style sheet, sign-in bundle); cached for a year when `v`"
+        " is the file's current digest (the pages link them so), revalidated otherwise",
+        200,
+        None,
+        PUBLIC,
+        errors=(404,),
+        parameters=(
+            _id_parameter("filename"),
+            {"name": "v", "in": "query", "required": False, "schema": {"type": "string"}},
+        ),
+        ok_media="application/octet-stream",
+    ),
+    Operation(
+        "/v1/web-config",
+        "get",
+        (API,),
+        "getWebConfig",
+        "How the pages sign people in: the mode, Identity Platform's public config in"
+        " production, the demo customers and staff members in local mode",
+        200,
+        "WebConfig",
+        PUBLIC,
+    ),
+    Operation(
+        "/v1/sessions/{session_id}/events",
+        "get",
+        (API,),
+        "sessionEvents",
+        "Live: one of the caller's sessions' new messages as server-sent events, from the"
+        " resume point on (Last-Event-ID, else `after`, else only new ones). " + LIVE_EVENTS,
+        200,
+        None,
+        CUSTOMERS,
+        errors=(404, 422),
+        parameters=(_id_parameter("session_id"), *RESUME_PARAMETERS),
+        ok_media=EVENT_STREAM,
+    ),
+    Operation(
+        "/v1/staff/sessions/{session_id}/events",
+        "get",
+        (API,),
+        "staffSessionEvents",
+        "Live, for the support team: any customer's session's new messages as server-sent"
+        " events, as the customer's stream has them. " + LIVE_EVENTS,
+        200,
+        None,
+        STAFF,
+        errors=(404, 422),
+        parameters=(_id_parameter("session_id"), *RESUME_PARAMETERS),
+        ok_media=EVENT_STREAM,
     ),
     Operation(
         "/dev/token",

@@ -3,18 +3,23 @@
 Customers only: a session belongs to the customer of the token that opened it, and any other
 caller gets exactly the 404 of a session that does not exist. A session is shown with its
 latest messages; `older` links to the page before them, and each page to the one before it.
+A turn asked for with `Accept: text/event-stream` is answered as events (app/http/turn_stream.py).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, jsonify, request, url_for
 
-from app.domain import MessagePage
+from app.domain import MessagePage, TurnOutcome
 from app.errors import Forbidden
 from app.http.access import current_customer, customers_only
 from app.http.bodies import NEW_MESSAGE, NEW_SESSION
 from app.http.context import resource_id, services
 from app.http.request_log import TURN_ENVIRON_KEY
+from app.http.streaming import wants_event_stream
+from app.http.turn_stream import stream_turn
 from app.http.validation import idempotency_key, json_body
 
 blueprint = Blueprint("sessions", __name__, url_prefix="/v1/sessions")
@@ -72,10 +77,21 @@ def post_message(session_id: str):
     session_id = resource_id(session_id, "session")
     key = idempotency_key(request.headers)
     body = json_body(NEW_MESSAGE)
-    outcome = services().conversation.post_message(
-        session_id, body["text"], key, customer_id=current_customer()
-    )
+    conversation, customer_id = services().conversation, current_customer()
+    if wants_event_stream():  # the reply as it is worded, then the turn (app/http/turn_stream.py)
+        return stream_turn(
+            lambda on_text: conversation.post_message(
+                session_id, body["text"], key, customer_id=customer_id, on_text=on_text
+            ),
+            _turn_body,
+        )
+    outcome = conversation.post_message(session_id, body["text"], key, customer_id=customer_id)
     # Which agent answered and from what, for the request log line (routing is debuggable
     # from the logs alone; the customer's words never are logged).
     request.environ[TURN_ENVIRON_KEY] = (outcome.route.value, outcome.source, outcome.intent)
-    return jsonify(outcome.as_dict())
+    return jsonify(_turn_body(outcome))
+
+
+def _turn_body(outcome: TurnOutcome) -> dict[str, Any]:
+    """A turn's answer: the JSON body, and the data of a streamed turn's `turn` event."""
+    return outcome.as_dict()

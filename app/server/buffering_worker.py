@@ -209,12 +209,24 @@ class RequestBufferingWorker(ThreadWorker):
         self.nr_conns -= 1
         util.close(conn.sock)
 
+    def _run_stopping_hooks(self) -> None:
+        """Once, when the worker starts to stop: the app's `on_stopping` hooks (its live
+        streams end, so that their threads are free and their clients reconnect elsewhere,
+        instead of holding the graceful timeout until the process is killed)."""
+        extensions = getattr(self.wsgi, "extensions", None) or {}
+        for hook in extensions.get("on_stopping", ()):
+            try:
+                hook()
+            except Exception:
+                self.log.exception("a stopping hook failed")
+
     def murder_pending(self) -> None:
         """Once per turn of the loop: 408 to requests past their deadline, then close them."""
         super().murder_pending()
         now = time.monotonic()
         if not self.alive and self._stop_at is None:
             self._stop_at = now + STOP_LINGER_SECONDS
+            self._run_stopping_hooks()
         stopping = self._stop_at is not None and self._stop_at <= now
         while self._deadlines:
             deadline, _, conn, reading = self._deadlines[0]

@@ -23,6 +23,10 @@ PUBLIC_OPERATIONS = {
     ("/openapi.json", "get"),
     ("/v1/faq/search", "post"),
     ("/dev/token", "post"),
+    ("/", "get"),
+    ("/staff", "get"),
+    ("/static/{filename}", "get"),
+    ("/v1/web-config", "get"),
 }
 
 

@@ -19,6 +19,8 @@ def load_conf(monkeypatch, **env):
         "GUNICORN_THREADS",
         "GUNICORN_TIMEOUT",
         "GUNICORN_READ_TIMEOUT",
+        "AGENT_ROLE",
+        "LIVE_MAX_STREAMS",
     ):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
@@ -31,7 +33,9 @@ def load_conf(monkeypatch, **env):
 def test_defaults_fit_cloud_run(monkeypatch):
     conf = load_conf(monkeypatch)
     assert conf.bind == ["0.0.0.0:8080"]
-    assert (conf.workers, conf.threads) == (1, 8)
+    # 8 threads for requests, and on the api 200 more for live streams (app/live/), which
+    # the app caps at LIVE_MAX_STREAMS so that they never take the 8.
+    assert (conf.workers, conf.NORMAL_THREADS, conf.threads) == (1, 8, 208)
     assert issubclass(conf.worker_class, ThreadWorker)  # gthread, reading requests whole
     assert conf.graceful_timeout < 10  # Cloud Run kills 10 s after SIGTERM
     assert conf.control_socket_disable is True
@@ -40,7 +44,17 @@ def test_defaults_fit_cloud_run(monkeypatch):
 def test_port_workers_and_threads_come_from_the_environment(monkeypatch):
     conf = load_conf(monkeypatch, PORT="9090", WEB_CONCURRENCY="3", GUNICORN_THREADS="16")
     assert conf.bind == ["0.0.0.0:9090"]
-    assert (conf.workers, conf.threads) == (3, 16)
+    assert (conf.workers, conf.threads) == (3, 16 + 200)
+    conf = load_conf(monkeypatch, GUNICORN_THREADS="16", LIVE_MAX_STREAMS="40")
+    assert conf.threads == 16 + 40
+    # The worker serves no streams: its threads are GUNICORN_THREADS alone.
+    conf = load_conf(monkeypatch, GUNICORN_THREADS="16", AGENT_ROLE="worker")
+    assert conf.threads == 16
+
+
+def test_a_wrong_stream_cap_stops_gunicorn_naming_the_variable(monkeypatch):
+    with pytest.raises(SystemExit, match="LIVE_MAX_STREAMS: must be between 1 and 1000"):
+        load_conf(monkeypatch, LIVE_MAX_STREAMS="0")
 
 
 def test_gunicorn_builds_no_access_log_the_app_writes_its_own(monkeypatch):

@@ -101,6 +101,7 @@ def test_a_pass_publishes_an_inquiry_whose_publish_failed_once(worker, services,
         "republish_failed": 0,
         "purged": 0,
         "stale_queued": 0,
+        "handoffs_waiting_too_long": 0,
     }
     assert published_ids(client) == [inquiry_id]
     assert services.inquiries.get(inquiry_id, customer_id="C004").status is InquiryStatus.QUEUED

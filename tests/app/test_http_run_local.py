@@ -16,12 +16,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import require, require_binary
 from tests.support.servers import FIRESTORE_EMULATOR, PUBSUB_EMULATOR, free_port
+from tests.support.sse import SseClient
 
 REPO = Path(__file__).resolve().parents[2]
 START_LIMIT_SECONDS = 90
@@ -177,6 +179,31 @@ def test_conversation_and_inquiry_then_ctrl_c_stops_both(runner, tmp_path):
     survivors = [pid for pid in children if alive(pid)]
     assert survivors == [], [Path(f"/proc/{pid}/stat").read_text()[:200] for pid in survivors]
     assert "stopped" in (tmp_path / "runner.err").read_text()
+
+
+def test_an_inquiry_result_reaches_an_open_stream_within_two_seconds(runner, tmp_path):
+    """The worker (another process) appends the result; the api's stream has it within 2 s:
+    by its 1 s poll on SQLite (`make run`), by Redis pub/sub with the emulators."""
+    _, api, _, _ = runner
+    token = make_token(tmp_path, "--customer", "C004")
+    session = call("POST", f"{api}/v1/sessions", {}, token)[2]
+    auth = {"Authorization": f"Bearer {token}"}
+    url = f"{api}/v1/sessions/{session['id']}/events"
+    with SseClient(url, auth, timeout=INQUIRY_LIMIT_SECONDS) as stream:
+        assert stream.status == 200
+        assert stream.next().retry == 1000
+        body = {"kind": "refund_review", "details": {"order_id": "A1007"}}
+        status, _, inquiry = call(
+            "POST", f"{api}/v1/inquiries", {**body, "session_id": session["id"]}, token
+        )
+        assert status == 202, inquiry
+        (event,) = stream.messages(1)
+        arrived = datetime.now(UTC)
+    result = event.json
+    assert (result["role"], result["route"]) == ("system", "inquiry")
+    assert inquiry["id"] in json.dumps(result["data"])
+    appended = datetime.fromisoformat(result["created_at"])
+    assert (arrived - appended).total_seconds() < 2, "the issue's promise: within two seconds"
 
 
 def test_killing_the_runner_leaves_no_gunicorn_behind(runner):

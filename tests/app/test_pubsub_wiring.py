@@ -7,6 +7,7 @@ import pytest
 from app.adapters.pubsub_publisher import PubSubEventPublisher, PubSubInquiryQueue
 from app.adapters.redis_cache import CachedStore
 from app.adapters.sqlite_store import SqliteStore
+from app.live.notifying_store import NotifyingStore
 from app.settings import Settings, SettingsError
 from app.wiring import build_services
 from tests.app.core_support import make_settings
@@ -72,8 +73,9 @@ def test_pubsub_is_built_from_the_environment_without_contacting_google(tmp_path
 def test_redis_host_puts_the_cache_in_front_of_the_store_without_connecting(tmp_path):
     environ = {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": "1", "DATA_DIR": str(tmp_path)}
     services = build_services(Settings.from_env(environ))
-    assert isinstance(services.store, CachedStore)
-    assert isinstance(services.store.store, SqliteStore)
+    assert isinstance(services.store, NotifyingStore)  # announces new messages (app/live/)
+    assert isinstance(services.store.store, CachedStore)
+    assert isinstance(services.store.store.store, SqliteStore)
     # Nothing listens on port 1: the app still works, on the store alone.
     session = services.sessions.create("C001", {})
     assert services.sessions.get(session.id, customer_id="C001")[0] == session

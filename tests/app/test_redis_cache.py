@@ -10,20 +10,28 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import ipaddress
+import json
 import os
 import signal
 import subprocess
 import threading
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
-from app.adapters.redis_cache import WINDOW, CachedStore, CircuitBreaker, connect_redis
+from app.adapters.redis_cache import (
+    WINDOW,
+    CachedStore,
+    CircuitBreaker,
+    connect_redis,
+    encode_session,
+)
 from app.adapters.sqlite_db import Database
 from app.adapters.sqlite_store import SqliteStore
-from app.domain import Session
+from app.domain import HandoffState, Session
 from app.ports import ClaimExists, NewMessage, OrderClaim, StaleFlow, Turn
 from tests.app.contract.builders import all_messages
 from tests.app.core_support import START
@@ -515,3 +523,45 @@ def test_tls_with_the_servers_ca_and_refused_with_another(sqlite, tmp_path):
         guarded = CachedStore(sqlite, untrusted, 120)
         assert guarded.get_session(session.id, NOW) == session  # from the store
         assert guarded.breaker.is_open  # the handshake failed: no cache, no failure
+
+
+# --- The handoff state, which a cached session must never lose ------------------------------
+
+
+def test_a_handoff_change_by_another_instance_is_seen_at_once(sqlite, redis_port):
+    """The agent stays silent while a person holds the conversation: a cached session must
+    carry the state, and a staff member's write on another instance must replace it."""
+    api = cached(sqlite, redis_port, flush=True)
+    staff = cached(sqlite, redis_port)
+    session = new_session(api)
+    asked = replace(turn(session.id, "a person please", "one moment"), handoff=HandoffState.WAITING)
+    api.append_turn(asked)
+    waiting = api.get_session(session.id, NOW)
+    assert (waiting.handoff, waiting.handoff_since, waiting.flow_version) == (
+        HandoffState.WAITING,
+        NOW,
+        1,
+    )
+    assert api.get_session(session.id, NOW) == waiting  # from the cache now
+    calls = api.store.calls["get_session"]
+    joined = replace(turn(session.id, "hello", version=1), handoff=HandoffState.JOINED)
+    staff.append_turn(joined)
+    seen = api.get_session(session.id, NOW)
+    assert seen.handoff is HandoffState.JOINED and seen.flow_version == 2
+    assert api.store.calls["get_session"] == calls + 1  # the old entry was not served
+    assert api.get_session(session.id, NOW) == seen == sqlite.get_session(session.id, NOW)
+
+
+def test_an_entry_without_the_handoff_state_is_never_served(sqlite, redis_port):
+    """An entry of the version before would read as "none" for a waiting customer: it lives
+    under another key, and one without the state is a miss."""
+    api = cached(sqlite, redis_port, flush=True)
+    session = new_session(sqlite)
+    sqlite.append_turn(replace(turn(session.id, "a person please"), handoff=HandoffState.WAITING))
+    gen_key, session_key, _ = api._keys(session.id)
+    assert not session_key.endswith(":session")
+    old = json.loads(encode_session(session))
+    del old["handoff"], old["handoff_since"]
+    api.redis.set(gen_key, "g1")
+    api.redis.hset(session_key, mapping={"gen": "g1", "data": json.dumps(old)})
+    assert api.get_session(session.id, NOW).handoff is HandoffState.WAITING

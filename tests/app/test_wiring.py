@@ -10,6 +10,7 @@ import pytest
 
 from app.adapters.sqlite_store import SqliteStore
 from app.errors import Unavailable
+from app.live.notifying_store import NotifyingStore
 from app.ports import Understanding
 from app.settings import Settings, SettingsError
 from app.wiring import build_services
@@ -37,7 +38,8 @@ def test_the_default_path_imports_no_google_cloud_library(tmp_path):
 
 def test_local_backends_are_built_on_the_data_dir(tmp_path):
     services = build_services(make_settings(tmp_path / "data"))
-    assert isinstance(services.store, SqliteStore)
+    assert isinstance(services.store, NotifyingStore)  # announces new messages (app/live/)
+    assert isinstance(services.store.store, SqliteStore)
     assert (tmp_path / "data" / "app.db").exists()
     with services.store.db.read() as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

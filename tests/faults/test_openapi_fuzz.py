@@ -4,8 +4,9 @@ Every documented operation gets generated requests, valid ones and invalid ones,
 services (SQLite in a temporary folder, the rules model). Whatever is sent: never a 5xx, and
 every error answer is application/problem+json with the status it was sent with. The number of
 examples is bounded and the generation derandomized, so a run is repeatable and quick. Every
-api request carries a valid customer token (AUTH_MODE=local), so the fuzzer reaches past the
-authentication gate into each route (tests/app/test_http_access.py covers the gate itself).
+api request carries a valid token (AUTH_MODE=local): a staff member's on the staff routes
+(/v1/staff/...), a customer's elsewhere, so the fuzzer reaches past the authentication gate into
+each route (tests/app/test_http_access.py covers the gate itself).
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from schemathesis import GenerationMode  # noqa: E402
 
 from app.http import create_app  # noqa: E402
 from app.http.push_auth import allow_unauthenticated  # noqa: E402
+from app.identity.local_issuer import LocalIssuer  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from app.wiring import build_services  # noqa: E402
 from tests.support.tokens import bearer_header  # noqa: E402
 
 PROBLEM = "application/problem+json"
+STAFF_ROUTES = "/v1/staff/"
 EXAMPLES_PER_OPERATION = 25
 
 
@@ -51,6 +54,12 @@ def build(role: str, tmp_path):
     verifier = allow_unauthenticated if role == "worker" else None
     headers = bearer_header(data_dir, "C001") if role == "api" else {}
     return create_app(settings, services, push_verifier=verifier), services, headers
+
+
+def staff_header(data_dir) -> dict[str, str]:
+    """A demo staff member's token of the same local issuer (the staff routes refuse others)."""
+    token = LocalIssuer.load_or_create(data_dir, "customer_id").mint(staff_id="S001")
+    return {"Authorization": f"Bearer {token}"}
 
 
 def problems_of(response, label: str, mode: str) -> list[Finding]:
@@ -111,9 +120,11 @@ def test_no_5xx_and_every_error_is_problem_json(role, tmp_path):
         calls = {"count": 0, "errors": 0}
         operations = [result.ok() for result in schema.get_all_operations()]
         assert operations, "the OpenAPI document lists no operation"
+        staff = staff_header(tmp_path / role) if role == "api" else {}
         for operation in operations:
+            sent = staff if operation.path.startswith(STAFF_ROUTES) else headers
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-                fuzz(operation, mode, findings, calls, headers)
+                fuzz(operation, mode, findings, calls, sent)
         assert not findings, "\n".join(str(f) for f in findings[:20])
         assert calls["count"] >= len(operations) * 2
         # The api's run reached the error paths it is meant to hold, not only happy answers.

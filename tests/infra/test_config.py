@@ -144,6 +144,14 @@ def test_the_shipped_environments_are_valid_and_distinct() -> None:
         ),
         ({"auth.customer_claim": "customer id"}, "auth.customer_claim: must be a custom claim"),
         (
+            {"app.handoff_wait_alert_seconds": 5},
+            "app.handoff_wait_alert_seconds: must be between 30 and 86400, got 5",
+        ),
+        (
+            {"observability.handoff_wait_threshold": 0},
+            "observability.handoff_wait_threshold: must be >= 1, got 0",
+        ),
+        (
             {"auth.authorized_domains": ["https://shop.example.com"]},
             "auth.authorized_domains: must be host names (or localhost) without scheme, got"
             " 'https://shop.example.com'",

@@ -6,11 +6,11 @@ that republish is denied, and an accepted inquiry never reaches the worker. So t
 learnt from the app itself. Each role's app is built from its synthesized service's own env
 (the same topic paths), with local state and a publisher client that records which role's
 process publishes to which topic. The same requests are sent to both roles: the code paths
-that publish (a turn that opens an inquiry, POST /v1/inquiries, an erasure, a push delivery,
-a housekeeping pass with an unpublished inquiry); a role that does not serve a route answers
-404 and publishes nothing. Then every topic of the stack must grant roles/pubsub.publisher to
-exactly the service accounts of the roles that published to it: none missing (a denied
-publish), none extra (least privilege).
+that publish (a turn that opens an inquiry, a turn that asks for a person, POST /v1/inquiries,
+an erasure, a push delivery, a housekeeping pass with an unpublished inquiry); a role that does
+not serve a route answers 404 and publishes nothing. Then every topic of the stack must grant
+roles/pubsub.publisher to exactly the service accounts of the roles that published to it: none
+missing (a denied publish), none extra (least privilege).
 """
 
 from __future__ import annotations
@@ -107,6 +107,17 @@ def a_turn_that_opens_an_inquiry(platform: Platform, client: FlaskClient) -> lis
     return [created, turn]
 
 
+def a_turn_that_asks_for_a_person(platform: Platform, client: FlaskClient) -> list[TestResponse]:
+    headers = platform.customer("C006")
+    created = client.post("/v1/sessions", json={}, headers=headers)
+    if created.status_code != 201:
+        return [created]
+    path = created.headers["Location"]
+    turn = client.post(f"{path}/messages", json={"text": "talk to a human"}, headers=headers)
+    assert turn.get_json()["route"] == "handoff", "the scenario must ask for a person"
+    return [created, turn]
+
+
 def an_inquiry_opened_directly(platform: Platform, client: FlaskClient) -> list[TestResponse]:
     body = {"kind": "account_export", "details": {}}
     return [client.post("/v1/inquiries", json=body, headers=platform.customer("C002"))]
@@ -133,6 +144,7 @@ def a_housekeeping_pass_with_an_unpublished_inquiry(
 
 SCENARIOS: tuple[Scenario, ...] = (
     a_turn_that_opens_an_inquiry,
+    a_turn_that_asks_for_a_person,
     an_inquiry_opened_directly,
     an_erasure,
     a_push_delivery,

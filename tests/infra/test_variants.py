@@ -25,7 +25,9 @@ def variant(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         model="gemini",
         callback_allowed_hosts=["hooks.example.com"],
         callback_signing_secret="agents-callback-key",
+        handoff_wait_alert_seconds=120,
     )
+    data["observability"]["handoff_wait_threshold"] = 3
     path = folder / "lab.yaml"
     path.write_text(yaml.safe_dump(data))
     (written,) = synthesize([load_environment(path)], folder / "cdktf.out")
@@ -47,6 +49,16 @@ def test_without_redis_there_is_no_instance_no_secret_and_no_cache_variable(vari
     for suffix in ("-api", "-worker"):
         names = set(env_of(variant, suffix))
         assert not names & {"REDIS_HOST", "REDIS_PORT", "REDIS_AUTH"}
+
+
+def test_a_named_handoff_wait_goes_to_the_worker_that_counts_it(variant: dict) -> None:
+    """Housekeeping runs on the worker: the api has no use for the setting."""
+    assert env_of(variant, "-worker")["HANDOFF_WAIT_ALERT_SECONDS"]["value"] == "120"
+    assert "HANDOFF_WAIT_ALERT_SECONDS" not in env_of(variant, "-api")
+    metrics = {m["name"]: m for m in resources(variant, "google_logging_metric").values()}
+    assert metrics["agents-dev-handoff-wait-passes"]["filter"].endswith(
+        "jsonPayload.handoffs_waiting_too_long>=3"
+    )
 
 
 def test_gemini_adds_vertex_access_and_its_settings(variant: dict) -> None:

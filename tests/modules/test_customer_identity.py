@@ -51,7 +51,10 @@ def built(synth) -> dict[str, Any]:
             stack,
             "plain",
             CustomerIdentityProps(
-                project_id=PROJECT, authorized_domains=["dev.example.com"], password_policy=None
+                project_id=PROJECT,
+                authorized_domains=["dev.example.com"],
+                password_policy=None,
+                browser_key=None,
             ),
         )
 
@@ -171,6 +174,33 @@ def test_the_minimal_configuration_enforces_a_long_password_without_a_second_fac
     assert (props.mfa, props.allow_sign_up) == ("off", True)
 
 
+def test_the_browser_key_calls_only_the_sign_in_apis_from_the_authorized_domains(built) -> None:
+    tf = built["tf"]
+    address, key = by_path(tf, "google_apikeys_key", "strict/browser-key")
+    gate = f"google_pubsub_topic.{next(iter(resources(tf, 'google_pubsub_topic')))}"
+    assert (key["project"], key["name"]) == (STRICT_PROJECT, "web-sign-in")
+    assert key["depends_on"] == [gate]
+    assert key["restrictions"] == {
+        "api_targets": [
+            {"service": "identitytoolkit.googleapis.com"},
+            {"service": "securetoken.googleapis.com"},
+        ],
+        "browser_key_restrictions": {
+            "allowed_referrers": ["https://shop.example.com/*", "http://localhost:*/*"]
+        },
+    }
+    from cdktn import Token
+
+    # A reference to the key's value (tests/infra/test_web_sign_in.py follows it to the api).
+    assert address.startswith("google_apikeys_key.")
+    assert Token.is_unresolved(built["strict"].browser_key_string)
+    # Without one: no key at all.
+    assert [c["//"]["metadata"]["path"] for c in resources(tf, "google_apikeys_key").values()] == [
+        "test/strict/browser-key"
+    ]
+    assert built["plain"].browser_key is None and built["plain"].browser_key_string is None
+
+
 TOKEN = "stub-access-token-7f3a"
 
 
@@ -232,6 +262,10 @@ VALID = {"project_id": PROJECT, "authorized_domains": ["shop.example.com"]}
         ({"totp_adjacent_intervals": 11}, "totp_adjacent_intervals", "between 0 and 10"),
         ({"totp_adjacent_intervals": True}, "totp_adjacent_intervals", "True"),
         ({"allow_sign_up": "yes"}, "allow_sign_up", "true or false"),
+        ({"browser_key": "Web_Key"}, "browser_key", "'Web_Key'"),
+        ({"browser_key": "web-"}, "browser_key", "not ending with a hyphen"),
+        ({"browser_key": "k" * 64}, "browser_key", "1-63"),
+        ({"browser_key": ""}, "browser_key", "None for no browser key"),
     ],
 )
 def test_bad_props_name_the_field(overrides: dict, field: str, bad: str) -> None:

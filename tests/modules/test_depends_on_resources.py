@@ -41,6 +41,7 @@ OWN = {
     "test/observability/alert-inquiry-failures": "test/observability/inquiry-failures",
     "test/observability/alert-unprocessable-pushes": "test/observability/unprocessable-pushes",
     "test/observability/alert-stale-queued": "test/observability/stale-queued-passes",
+    "test/observability/alert-handoff-wait": "test/observability/handoff-wait-passes",
     "test/api/service": "test/secret-grant",
     "test/worker/service": "test/secret-grant",
     "test/customer-identity/password-policy": "test/customer-identity/config",

@@ -37,6 +37,7 @@ SIGNALS = {
     "inquiry_failures",
     "unprocessable_pushes",
     "stale_queued",
+    "handoff_wait",
 }
 BUILT: dict[str, Observability] = {}
 
@@ -56,6 +57,7 @@ def build(stack: Any) -> None:
             oldest_unacked_seconds=300,
             dead_letter_backlog_threshold=3,
             stale_queued_threshold=3,
+            handoff_wait_threshold=2,
         ),
     )
     BUILT["dev"] = Observability(stack, "dev", ObservabilityProps(**DEV))
@@ -353,6 +355,9 @@ def test_server_error_filters_match_5xx_request_lines_of_their_service(app_lines
         ({"oldest_unacked_seconds": 1}, "oldest_unacked_seconds"),
         ({"stale_queued_threshold": 0}, "stale_queued_threshold"),
         ({"stale_queued_threshold": 1001}, "stale_queued_threshold"),
+        ({"handoff_wait_threshold": 0}, "handoff_wait_threshold"),
+        ({"handoff_wait_threshold": 1001}, "handoff_wait_threshold"),
+        ({"handoff_wait_threshold": "1"}, "handoff_wait_threshold"),
         ({"name_prefix": "Agents"}, "name_prefix"),
         ({"worker_service_name": ""}, "worker_service_name"),
         ({"labels": {"app": "agents"}}, "labels"),
@@ -473,3 +478,66 @@ def test_stale_queued_filter_matches_the_worker_s_real_housekeeping_lines(tmp_pa
     assert not matches(dev, as_log_entry(quiet, "agents-dev-worker"))
     assert not matches(dev, as_log_entry(stale, "agents-dev-api"))
     assert not matches(prod, as_log_entry(stale, "agents-prod-worker"))  # 2 is under its 3
+
+
+# --- Customers waiting for a person too long ---------------------------------------------
+
+
+def test_handoff_wait_alert_watches_its_log_metric_after_it_exists(tf: dict[str, Any]) -> None:
+    """Passes that counted at least the threshold's conversations waiting for a person."""
+    metrics = resources(tf, "google_logging_metric")
+    for prefix, at_least in (("agents-prod", 2), ("agents-dev", 1)):
+        (logical,) = [k for k, m in metrics.items() if m["name"] == f"{prefix}-handoff-wait-passes"]
+        assert metrics[logical]["filter"] == (
+            f'resource.type="cloud_run_revision" AND resource.labels.service_name="{prefix}-'
+            'worker" AND jsonPayload.event="housekeeping" AND '
+            f"jsonPayload.handoffs_waiting_too_long>={at_least}"
+        )
+        assert metrics[logical]["metric_descriptor"]["metric_kind"] == "DELTA"
+        alert = policies(tf, prefix)["Customers waiting for a person too long"]
+        assert f"google_logging_metric.{logical}" in alert["depends_on"]
+        (cond,) = alert["conditions"]
+        threshold = cond["condition_threshold"]
+        assert f'"logging.googleapis.com/user/{prefix}-handoff-wait-passes"' in threshold["filter"]
+        assert (threshold["comparison"], threshold["threshold_value"]) == ("COMPARISON_GT", 0)
+        assert alert["severity"] == "WARNING"
+        runbook = alert["documentation"]["content"]
+        assert f"at least {at_least} conversations" in runbook and "/staff" in runbook
+    assert (
+        BUILT["prod"].handoff_wait_metric.filter_input == BUILT["prod"].log_filters["handoff_wait"]
+    )
+
+
+def test_handoff_wait_filter_matches_the_worker_s_real_housekeeping_lines(tmp_path: Path) -> None:
+    """Through the app's logging and its real housekeeping: a pass that counted customers
+    waiting for a person too long matches, a quiet pass and the api do not."""
+    from app.logging_setup import configure_logging
+    from tests.app.core_support import make_services
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    stream = io.StringIO()
+    services = make_services(tmp_path / "data", agent_role="worker")
+    try:
+        configure_logging("worker", level="debug", project=PROJECT, stream=stream)
+        for customer in ("C001", "C002"):
+            session = services.sessions.create(customer, {})
+            services.conversation.post_message(session.id, "a human please", customer_id=customer)
+        services.housekeeping()  # nobody has waited long yet
+        services.clock.advance(301)  # past HANDOFF_WAIT_ALERT_SECONDS' default
+        assert services.housekeeping()["handoffs_waiting_too_long"] == 2
+    finally:
+        services.close()
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
+    quiet, late = [ln for ln in stream.getvalue().splitlines() if '"housekeeping"' in ln]
+    assert json.loads(late)["severity"] == "WARNING"
+    assert json.loads(late)["handoff_wait_alert_seconds"] == 300
+    dev, prod = BUILT["dev"].log_filters["handoff_wait"], BUILT["prod"].log_filters["handoff_wait"]
+    assert matches(dev, as_log_entry(late, "agents-dev-worker"))
+    assert matches(prod, as_log_entry(late, "agents-prod-worker"))  # 2 reaches its 2
+    assert not matches(dev, as_log_entry(quiet, "agents-dev-worker"))
+    assert not matches(dev, as_log_entry(late, "agents-dev-api"))

@@ -24,6 +24,8 @@ REQUIRED_APIS = {
     "aiplatform.googleapis.com",
     "cloudscheduler.googleapis.com",
     "identitytoolkit.googleapis.com",
+    "securetoken.googleapis.com",
+    "apikeys.googleapis.com",
 }
 
 

@@ -175,6 +175,11 @@ def test_default_composite_indexes_keep_their_field_order(tf) -> None:
     }
     assert indexes == {
         ("inquiries", "COLLECTION", (("status", "ASCENDING"), ("updated_at", "ASCENDING"))),
+        (
+            "sessions",
+            "COLLECTION",
+            (("handoff_state", "ASCENDING"), ("handoff_since", "ASCENDING")),
+        ),
     }
 
 

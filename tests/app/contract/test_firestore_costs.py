@@ -14,6 +14,7 @@ from uuid import uuid4
 import pytest
 
 from app.adapters.firestore_store import FirestoreStore
+from app.domain import HandoffState
 from benchmarks.firestore_rpcs import RpcCounter, counting_client
 from benchmarks.store_costs import FLOORS, firestore_costs
 from tests.app.contract.builders import START, record, session, turn
@@ -88,3 +89,14 @@ def test_a_page_reads_its_messages_only(counted):
     older = spent(counter, lambda: store.latest_messages("s1", 10, before=21))
     assert (latest.rpcs, latest.reads) == (1, 50)
     assert (older.rpcs, older.reads) == (1, 10)
+
+
+def test_a_handoff_changes_the_session_in_the_turn_s_own_write(counted):
+    """Asking for a person, a team member's reply and the release are turns: the state rides
+    on the session's document, which every turn reads and writes anyway."""
+    store, counter = counted
+    store.create_session(session())
+    plain = spent(counter, lambda: store.append_turn(turn()))
+    handed = spent(counter, lambda: store.append_turn(turn(handoff=HandoffState.WAITING)))
+    assert handed == plain
+    assert set(handed.by_method) == {"BatchGetDocuments", "Commit"}
