@@ -21,7 +21,6 @@
   let stream = null;
   let generation = 0; // bumped at each sign-in and sign-out: late answers of older ones are dropped
   let handoff = { state: "none", seq: 0 }; // who holds the conversation (common.js)
-  let sending = false;
 
   const transcript = new P.Transcript($("transcript"), (message) => {
     switch (message.role) {
@@ -38,13 +37,8 @@
     }
   });
 
-  function show(id, visible) {
-    $(id).hidden = !visible;
-  }
-
-  function setError(id, text) {
-    $(id).textContent = text || "";
-  }
+  const show = P.show;
+  const setError = P.setText;
 
   function setHandoff(next) {
     handoff = next;
@@ -88,10 +82,7 @@
     show("account", Boolean(auth.user));
     show("sign-in", true);
     setError("sign-in-error", message);
-    const local = auth.mode === "local";
-    show("local-sign-in", local);
-    show("password-sign-in", !local && auth.available);
-    show("sign-in-unavailable", !auth.available);
+    P.showSignInForms(auth);
   }
 
   async function openChat() {
@@ -191,76 +182,29 @@
     await openChat();
   }
 
-  function wire() {
-    $("local-sign-in").addEventListener("submit", async (event) => {
-      event.preventDefault();
-      setError("sign-in-error", "");
-      try {
-        await auth.signInLocal("customer", $("customer").value); // onChange opens the chat
-      } catch (error) {
-        setError("sign-in-error", P.describeError(error));
-      }
+  function wire(signedInAuth) {
+    auth = signedInAuth;
+    P.wireComposer({
+      form: "composer",
+      box: "message",
+      errorId: "chat-error",
+      ready: () => Boolean(session),
+      submit: send,
     });
-    $("password-sign-in").addEventListener("submit", async (event) => {
-      event.preventDefault();
-      setError("sign-in-error", "");
-      try {
-        await auth.signInPassword($("email").value, $("password").value);
-        $("password").value = "";
-      } catch (error) {
-        setError("sign-in-error", error.message || "Sign-in failed. Try again.");
-      }
-    });
-    $("sign-out").addEventListener("click", () => {
-      showSignIn("");
-      auth.signOut().catch(() => {});
-    });
-    $("composer").addEventListener("submit", async (event) => {
-      event.preventDefault();
-      const box = $("message");
-      const text = box.value.trim();
-      if (!text || sending || !session) return;
-      sending = true;
-      $("composer").setAttribute("aria-busy", "true");
-      setError("chat-error", "");
-      try {
-        if (await send(text)) box.value = "";
-      } finally {
-        sending = false;
-        $("composer").removeAttribute("aria-busy");
-        box.focus();
-      }
-    });
-    P.enterSends($("message"));
     $("older").addEventListener("click", showEarlier);
     $("new-conversation").addEventListener("click", newConversation);
   }
 
-  async function main() {
-    let cfg;
-    try {
-      cfg = await P.config();
-    } catch {
-      $("loading").textContent =
-        "The chat could not load. Check your connection and reload the page.";
-      return;
-    }
-    auth = new P.Auth(cfg);
-    if (cfg.demo) {
-      const options = cfg.demo.customers.map((id) => P.el("option", { value: id, text: id }));
-      $("customer").replaceChildren(...options);
-    }
-    wire();
-    auth.onChange((user) => (user ? openChat() : showSignIn("")));
-    let user = null;
-    try {
-      user = await auth.start();
-    } catch (error) {
-      showSignIn(P.describeError(error));
-      return;
-    }
-    if (user) await openChat();
-    else showSignIn("");
+  function main() {
+    return P.startPage({
+      role: "customer",
+      selectId: "customer",
+      demoKey: "customers",
+      loadingText: "The chat could not load. Check your connection and reload the page.",
+      wire,
+      open: openChat,
+      showSignIn,
+    });
   }
 
   main();

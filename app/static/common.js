@@ -568,6 +568,104 @@
     });
   }
 
+  function show(id, visible) {
+    document.getElementById(id).hidden = !visible;
+  }
+
+  function setText(id, text) {
+    document.getElementById(id).textContent = text || "";
+  }
+
+  // The sign-in forms both pages share: the demo accounts' choice in local mode, email and
+  // password in production, and "Sign out". `showSignIn(message)` is the page's own.
+  function showSignInForms(auth) {
+    const local = auth.mode === "local";
+    show("local-sign-in", local);
+    show("password-sign-in", !local && auth.available);
+    show("sign-in-unavailable", !auth.available);
+  }
+
+  function wireSignIn(auth, role, selectId, showSignIn) {
+    const $ = (id) => document.getElementById(id);
+    $("local-sign-in").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      setText("sign-in-error", "");
+      try {
+        await auth.signInLocal(role, $(selectId).value); // onChange opens the page
+      } catch (error) {
+        setText("sign-in-error", describeError(error));
+      }
+    });
+    $("password-sign-in").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      setText("sign-in-error", "");
+      try {
+        await auth.signInPassword($("email").value, $("password").value);
+        $("password").value = "";
+      } catch (error) {
+        setText("sign-in-error", error.message || "Sign-in failed. Try again.");
+      }
+    });
+    $("sign-out").addEventListener("click", () => {
+      showSignIn("");
+      auth.signOut().catch(() => {});
+    });
+  }
+
+  // A message form: `submit(text)` resolves true when the text was sent (then the box is
+  // emptied); one send at a time; Enter sends. `ready()` says whether sending makes sense now.
+  function wireComposer({ form, box, errorId, ready, submit }) {
+    const formNode = document.getElementById(form);
+    const boxNode = document.getElementById(box);
+    let sending = false;
+    formNode.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const text = boxNode.value.trim();
+      if (!text || sending || !ready()) return;
+      sending = true;
+      formNode.setAttribute("aria-busy", "true");
+      setText(errorId, "");
+      try {
+        if (await submit(text)) boxNode.value = "";
+      } finally {
+        sending = false;
+        formNode.removeAttribute("aria-busy");
+        if (!boxNode.disabled) boxNode.focus();
+      }
+    });
+    enterSends(boxNode);
+  }
+
+  // A page's start: its config, the demo accounts (local mode), the sign-in that survives a
+  // reload, and `open()` whenever someone is signed in.
+  async function startPage({ role, selectId, demoKey, loadingText, wire, open, showSignIn }) {
+    let cfg;
+    try {
+      cfg = await config();
+    } catch {
+      setText("loading", loadingText);
+      return null;
+    }
+    const auth = new Auth(cfg);
+    if (cfg.demo) {
+      const options = cfg.demo[demoKey].map((id) => el("option", { value: id, text: id }));
+      document.getElementById(selectId).replaceChildren(...options);
+    }
+    wireSignIn(auth, role, selectId, showSignIn);
+    wire(auth);
+    auth.onChange((user) => (user ? open() : showSignIn("")));
+    let user = null;
+    try {
+      user = await auth.start();
+    } catch (error) {
+      showSignIn(describeError(error));
+      return auth;
+    }
+    if (user) await open();
+    else showSignIn("");
+    return auth;
+  }
+
   window.AgentPage = Object.freeze({
     ApiError,
     Auth,
@@ -581,7 +679,12 @@
     nextHandoff,
     sessionHandoff,
     randomId,
+    setText,
+    show,
+    showSignInForms,
     sleep,
+    startPage,
     streamStatusText,
+    wireComposer,
   });
 })();

@@ -19,7 +19,6 @@
   let queueTimer = null;
   let open = null; // {id, customerId, older, handoff: {state, seq}}
   let stream = null;
-  let sending = false;
 
   const transcript = new P.Transcript($("transcript"), (message) => {
     switch (message.role) {
@@ -36,13 +35,8 @@
     }
   });
 
-  function show(id, visible) {
-    $(id).hidden = !visible;
-  }
-
-  function setError(id, text) {
-    $(id).textContent = text || "";
-  }
+  const show = P.show;
+  const setError = P.setText;
 
   function sessionPath(id, rest = "") {
     return `/v1/staff/sessions/${encodeURIComponent(id)}${rest}`;
@@ -263,10 +257,7 @@
     show("account", Boolean(auth.user));
     show("sign-in", true);
     setError("sign-in-error", message);
-    const local = auth.mode === "local";
-    show("local-sign-in", local);
-    show("password-sign-in", !local && auth.available);
-    show("sign-in-unavailable", !auth.available);
+    P.showSignInForms(auth);
   }
 
   function notStaff(error) {
@@ -295,47 +286,15 @@
     }
   }
 
-  function wire() {
-    $("local-sign-in").addEventListener("submit", async (event) => {
-      event.preventDefault();
-      setError("sign-in-error", "");
-      try {
-        await auth.signInLocal("staff", $("staff-member").value);
-      } catch (error) {
-        setError("sign-in-error", P.describeError(error));
-      }
+  function wire(signedInAuth) {
+    auth = signedInAuth;
+    P.wireComposer({
+      form: "composer",
+      box: "reply",
+      errorId: "conversation-error",
+      ready: () => Boolean(open),
+      submit: reply,
     });
-    $("password-sign-in").addEventListener("submit", async (event) => {
-      event.preventDefault();
-      setError("sign-in-error", "");
-      try {
-        await auth.signInPassword($("email").value, $("password").value);
-        $("password").value = "";
-      } catch (error) {
-        setError("sign-in-error", error.message || "Sign-in failed. Try again.");
-      }
-    });
-    $("sign-out").addEventListener("click", () => {
-      showSignIn("");
-      auth.signOut().catch(() => {});
-    });
-    $("composer").addEventListener("submit", async (event) => {
-      event.preventDefault();
-      const box = $("reply");
-      const text = box.value.trim();
-      if (!text || sending || !open) return;
-      sending = true;
-      $("composer").setAttribute("aria-busy", "true");
-      setError("conversation-error", "");
-      try {
-        if (await reply(text)) box.value = "";
-      } finally {
-        sending = false;
-        $("composer").removeAttribute("aria-busy");
-        if (!box.disabled) box.focus();
-      }
-    });
-    P.enterSends($("reply"));
     $("release").addEventListener("click", release);
     $("older").addEventListener("click", showEarlier);
     window.addEventListener("hashchange", () => {
@@ -346,31 +305,16 @@
     });
   }
 
-  async function main() {
-    let cfg;
-    try {
-      cfg = await P.config();
-    } catch {
-      $("loading").textContent =
-        "The console could not load. Check your connection and reload the page.";
-      return;
-    }
-    auth = new P.Auth(cfg);
-    if (cfg.demo) {
-      const options = cfg.demo.staff.map((id) => P.el("option", { value: id, text: id }));
-      $("staff-member").replaceChildren(...options);
-    }
-    wire();
-    auth.onChange((user) => (user ? openConsole() : showSignIn("")));
-    let user = null;
-    try {
-      user = await auth.start();
-    } catch (error) {
-      showSignIn(P.describeError(error));
-      return;
-    }
-    if (user) await openConsole();
-    else showSignIn("");
+  function main() {
+    return P.startPage({
+      role: "staff",
+      selectId: "staff-member",
+      demoKey: "staff",
+      loadingText: "The console could not load. Check your connection and reload the page.",
+      wire,
+      open: openConsole,
+      showSignIn,
+    });
   }
 
   main();
