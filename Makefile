@@ -46,9 +46,10 @@ venv: $(STAMP) ## Create .venv from the locks requirements/*.txt (the pinned dep
 
 # One command a line: .pre-commit-config.yaml has one hook for each (tests/test_pre_commit.py).
 .PHONY: lint
-lint: $(STAMP) ## ruff (lint and format check); the locks are up to date with pyproject.toml
+lint: $(STAMP) ## ruff (lint and format check); mypy (strict: app, modules, infra); the locks are up to date with pyproject.toml
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(PY) scripts/locks.py check
 
 # UPGRADE=name (or "a b"): also move that package to its newest release that fits.

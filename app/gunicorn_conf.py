@@ -29,11 +29,19 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any
 
 from gunicorn.glogging import Logger
 
+from app.config.settings import SettingsError, int_range
 from app.server.buffering_worker import RequestBufferingWorker
-from app.settings import SettingsError, int_range
+
+if TYPE_CHECKING:
+    from gunicorn.arbiter import Arbiter
+    from gunicorn.workers.base import Worker
+
+    from app.config.settings import Settings
+    from app.ports.services import Services
 
 
 def _env_int(name: str, default: int, minimum: int, maximum: int) -> int:
@@ -57,7 +65,7 @@ bind = [f"0.0.0.0:{_env_int('PORT', 8080, 1, 65535)}"]
 workers = _env_int("WEB_CONCURRENCY", 1, 1, 64)
 worker_class = RequestBufferingWorker
 NORMAL_THREADS = _env_int("GUNICORN_THREADS", 8, 1, 256)
-# The api's streams: the same variable and range as app.settings.Settings.live_max_streams.
+# The api's streams: the same variable and range as app.config.settings.Settings.live_max_streams.
 LIVE_THREADS = _env_int("LIVE_MAX_STREAMS", 200, 1, 1000) if _role() == "api" else 0
 threads = NORMAL_THREADS + LIVE_THREADS
 timeout = _env_int("GUNICORN_TIMEOUT", 30, 0, 3600)
@@ -84,7 +92,7 @@ logconfig_dict = {
     "disable_existing_loggers": False,
     "handlers": {
         "json": {
-            "class": "app.cloud_log_handler.CloudLogHandler",
+            "class": "app.logs.cloud_handler.CloudLogHandler",
             "labels": {"component": "gunicorn"},
             "stream": "ext://sys.stdout",
         }
@@ -97,13 +105,13 @@ logconfig_dict = {
 }
 
 
-def _services(worker):
+def _services(worker: Worker) -> tuple[Services | None, Settings | None]:
     app = getattr(worker, "wsgi", None)
-    extensions = getattr(app, "extensions", {})
+    extensions: dict[str, Any] = getattr(app, "extensions", {})
     return extensions.get("services"), extensions.get("settings")
 
 
-def post_worker_init(worker):
+def post_worker_init(worker: Worker) -> None:
     """The app is loaded in this worker process: start the role's background work."""
     services, settings = _services(worker)
     if services is not None and settings is not None and settings.agent_role == "worker":
@@ -111,9 +119,10 @@ def post_worker_init(worker):
         worker.log.info("background work started (pid %s)", worker.pid)
 
 
-def worker_exit(server, worker):
+def worker_exit(server: Arbiter, worker: Worker) -> None:
     """The worker process is leaving (graceful stop or restart): stop work, close backends."""
     services, _ = _services(worker)
     if services is not None:
         services.close()
-        server.log.info("services closed (pid %s)", worker.pid)
+        if server.log is not None:
+            server.log.info("services closed (pid %s)", worker.pid)

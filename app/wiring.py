@@ -5,7 +5,8 @@ number of independent service sets on their own data directories. Adapters for G
 are imported only when their backend is selected, keeping the default cold start light:
 STATE_BACKEND=firestore (FirestoreStore), QUEUE_BACKEND=pubsub (topics, pushed to the worker),
 REDIS_HOST (a session cache in front of whichever store). A selected backend whose required
-variables are missing fails here, at start-up, naming the variable.
+variables are missing fails here, at start-up, naming the variable (`Settings.check_backends`).
+Each queue backend is one object (app/adapters/queue_backends.py).
 
 Housekeeping (publishing inquiries whose publish failed, purging expired state, counting the
 inquiries left queued too long) runs on the worker, one pass at a time (`AppServices.housekeeping`):
@@ -26,13 +27,12 @@ scheduler's runs are one driver per environment, each logged with its status and
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from app.adapters.disabled_callbacks import DisabledCallbackSender
-from app.adapters.local_queue import LocalEventLog, LocalQueue
+from app.adapters.queue_backends import LocalQueueBackend, PubSubBackend, QueueBackend
 from app.adapters.rules_model import RulesModel
 from app.adapters.sqlite_db import Database
 from app.adapters.sqlite_store import SqliteStore
@@ -46,57 +46,25 @@ from app.agents.router import HybridRouter
 from app.agents.sessions import WINDOW, SessionService
 from app.agents.support import SupportAgent
 from app.agents.worker import InquiryWorker
+from app.config.retry_policy import RetryPolicy
+from app.config.settings import Settings
 from app.live.feed import LiveFeed
 from app.live.setup import build_live
-from app.ports import CallbackSender, Clock, EventPublisher, InquiryQueue, Model, Store, SystemClock
-from app.retry_policy import INQUIRY_LEASE_SECONDS, RetryPolicy
-from app.settings import Settings, SettingsError
+from app.ports.clock import Clock, SystemClock
+from app.ports.messaging import CallbackSender, EventPublisher, InquiryQueue
+from app.ports.model import Model
+from app.ports.store import Store
 
 log = logging.getLogger(__name__)
-HOUSEKEEPING_SECONDS = 30.0  # the Housekeeper's default; the worker's comes from the settings
 
 
 class BackendNotAvailable(NotImplementedError):
     """A setting selects a backend this build does not have."""
 
 
-class Housekeeper:
-    """Runs `task` every `interval` seconds in a daemon thread until stopped.
-
-    The Pub/Sub worker's stand-in for the local queue's dispatcher-driven housekeeping, off
-    Cloud Run (see the module docstring for why Cloud Run uses the scheduler instead).
-    """
-
-    def __init__(self, task: Any, interval: float = HOUSEKEEPING_SECONDS) -> None:
-        self.task = task
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="housekeeping", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.task()
-            except Exception:  # the next round tries again
-                log.exception("housekeeping failed")
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-
 @dataclass
 class AppServices:
-    """Implements `app.services.Services`; also exposes the adapters for tools and tests."""
+    """Implements `app.ports.services.Services`; also exposes the adapters for tools and tests."""
 
     settings: Settings
     clock: Clock
@@ -110,10 +78,10 @@ class AppServices:
     inquiries: InquiryService
     worker: InquiryWorker
     handoffs: HandoffService
+    messaging: QueueBackend  # the queue and event publisher, and what runs beside them
     live: LiveFeed | None = None  # the api's server-sent event streams (app/live/)
     _closers: list[Any] = field(default_factory=list)
     _closed: bool = False
-    _housekeeper: Housekeeper | None = None
 
     def readiness(self) -> dict[str, bool]:
         return {"store": self.store.ping(), "queue": self.queue.ping()}
@@ -138,9 +106,7 @@ class AppServices:
         wait_alert = timedelta(seconds=self.settings.handoff_wait_alert_seconds)
         now = self.clock.now()
         republished, republish_failed = self.inquiries.requeue_unpublished()
-        purged = self.store.purge_expired(now)
-        if isinstance(self.queue, LocalQueue):
-            purged += self.queue.purge()
+        purged = self.store.purge_expired(now) + self.messaging.purge()
         stale_queued = self.store.count_queued_inquiries(now - stale_after, 1000)
         waiting = self.store.count_waiting_handoffs(now - wait_alert, now, 1000)
         summary = {
@@ -183,22 +149,13 @@ class AppServices:
         unless HOUSEKEEPING_INTERVAL_SECONDS is 0 (Cloud Run, where the scheduler calls)."""
         if self.settings.agent_role != "worker" or self._closed:
             return
-        if isinstance(self.queue, LocalQueue):
-            self.queue.start(self.worker.handle, housekeeping=self.housekeeping)
-        elif self._housekeeper is None and self.settings.housekeeping_interval_seconds > 0:
-            self._housekeeper = Housekeeper(
-                self.housekeeping, self.settings.housekeeping_interval_seconds
-            )
-            self._housekeeper.start()
+        self.messaging.start(self.worker.handle, housekeeping=self.housekeeping)
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        if isinstance(self.queue, LocalQueue):
-            self.queue.stop()
-        if self._housekeeper is not None:
-            self._housekeeper.stop()
+        self.messaging.stop()
         for closer in self._closers:
             try:
                 closer()
@@ -210,70 +167,14 @@ class AppServices:
 def build_model(settings: Settings) -> Model:
     if settings.model == "rules":
         return RulesModel()
-    if not settings.google_cloud_project:
-        raise SettingsError("GOOGLE_CLOUD_PROJECT: required when MODEL=gemini")
+    project = settings.gemini_project()
     from app.adapters.gemini_model import GeminiModel  # imports google.genai
 
     return GeminiModel(
-        project=settings.google_cloud_project,
+        project=project,
         location=settings.gemini_location,
         model=settings.gemini_model,
     )
-
-
-def _require(settings_value: Any, variable: str, because: str) -> None:
-    if settings_value is None or (isinstance(settings_value, str) and not settings_value.strip()):
-        raise SettingsError(f"{variable}: required when {because}")
-
-
-def local_retry_policy(
-    settings: Settings, lease_seconds: float = INQUIRY_LEASE_SECONDS
-) -> RetryPolicy:
-    """The local queue's retry policy: the Terraform subscription's (RetryPolicy's defaults)
-    with MAX_DELIVERY_ATTEMPTS.
-
-    A delivery that died or could not give the inquiry's lease back leaves it held for
-    `lease_seconds`; the deliveries after it get RETRY, each one an attempt. Attempts too few
-    for the retries to outlast that lease would dead-letter the message while the lease is
-    still held, leaving the inquiry unfinished, so they are refused here, at start-up.
-    """
-    policy = RetryPolicy(max_attempts=settings.max_delivery_attempts)
-    if not policy.waits_out(lease_seconds):
-        fewest = policy.fewest_attempts_waiting_out(lease_seconds)
-        allowed = f"at least {fewest}" if fewest is not None else "more than this policy allows"
-        raise SettingsError(
-            f"MAX_DELIVERY_ATTEMPTS: must be {allowed} with QUEUE_BACKEND=local: the local"
-            f" queue retries after {policy.min_backoff_seconds:g} s, doubling up to"
-            f" {policy.max_backoff_seconds:g} s, and its last attempt must come after the"
-            f" worker's {lease_seconds:g} s inquiry lease has run out,"
-            f" got {settings.max_delivery_attempts}"
-        )
-    return policy
-
-
-def check_backend_settings(settings: Settings) -> None:
-    """Every variable the selected backends need, checked before anything is built."""
-    if settings.queue_backend == "local":
-        local_retry_policy(settings)
-    if settings.state_backend == "firestore":
-        _require(settings.google_cloud_project, "GOOGLE_CLOUD_PROJECT", "STATE_BACKEND=firestore")
-        _require(settings.firestore_database, "FIRESTORE_DATABASE", "STATE_BACKEND=firestore")
-    if settings.queue_backend == "pubsub":
-        from app.adapters.pubsub_publisher import check_topic_path
-
-        check_topic_path("INQUIRIES_TOPIC", settings.inquiries_topic)
-        check_topic_path("INQUIRY_EVENTS_TOPIC", settings.inquiry_events_topic)
-    if not settings.redis_host:
-        for variable, value in (
-            ("REDIS_AUTH", settings.redis_auth),
-            ("REDIS_CA_CERT", settings.redis_ca_cert),
-        ):
-            if value:
-                raise SettingsError(f"REDIS_HOST: required when {variable} is set")
-    elif settings.redis_ca_cert and "-----BEGIN CERTIFICATE-----" not in settings.redis_ca_cert:
-        raise SettingsError(
-            "REDIS_CA_CERT: must be a PEM certificate (-----BEGIN CERTIFICATE-----)"
-        )
 
 
 def build_store(settings: Settings, db: Database | None) -> Store:
@@ -292,7 +193,8 @@ def build_store(settings: Settings, db: Database | None) -> Store:
         assert db is not None
         store = SqliteStore(db)
     if settings.redis_host:
-        from app.adapters.redis_cache import CachedStore, connect_redis
+        from app.adapters.redis_cache import CachedStore
+        from app.adapters.redis_client import connect_redis
 
         client = connect_redis(
             settings.redis_host, settings.redis_port, settings.redis_auth, settings.redis_ca_cert
@@ -308,21 +210,29 @@ def build_store(settings: Settings, db: Database | None) -> Store:
     return store
 
 
-def build_pubsub(settings: Settings, closers: list[Any]) -> tuple[InquiryQueue, EventPublisher]:
-    """The inquiry queue and event publisher on Pub/Sub topics, sharing one client."""
-    from app.adapters.pubsub_publisher import (
-        PubSubEventPublisher,
-        PubSubInquiryQueue,
-        PubSubPublisher,
-    )
+def build_callbacks(settings: Settings, closers: list[Any]) -> CallbackSender:
+    """Signed callbacks when CALLBACK_SIGNING_KEY is set; otherwise none are sent."""
+    if not settings.callback_signing_key:
+        return DisabledCallbackSender()
+    from app.adapters.http_callback import HttpCallbackSender  # requests, ~30 ms
 
-    publisher = PubSubPublisher()
-    closers.append(publisher.close)
-    assert settings.inquiries_topic and settings.inquiry_events_topic  # checked above
-    return (
-        PubSubInquiryQueue(publisher, settings.inquiries_topic),
-        PubSubEventPublisher(publisher, settings.inquiry_events_topic),
-    )
+    sender = HttpCallbackSender.from_settings(settings)
+    closers.append(sender.close)
+    return sender
+
+
+def build_messaging(
+    settings: Settings,
+    db: Database | None,
+    clock: Clock,
+    retry_policy: RetryPolicy | None,
+    closers: list[Any],
+) -> QueueBackend:
+    """The queue backend QUEUE_BACKEND selects (the local one on the SQLite file `db`)."""
+    if settings.queue_backend == "pubsub":
+        return PubSubBackend(settings, closers)
+    assert db is not None
+    return LocalQueueBackend(db, clock, retry_policy or settings.local_retry_policy())
 
 
 def build_services(
@@ -335,22 +245,15 @@ def build_services(
     store: Store | None = None,
 ) -> AppServices:
     """The services the settings select. Keyword arguments replace one adapter (for tests and
-    benchmarks); a `retry_policy` given is taken as is, without `local_retry_policy`'s check,
-    and a `store` as is, with no cache in front (a Firestore store whose client counts its
-    calls, say)."""
-    check_backend_settings(settings)
+    benchmarks); a `retry_policy` given is taken as is, without the check of
+    `Settings.local_retry_policy`, and a `store` as is, with no cache in front (a Firestore
+    store whose client counts its calls, say)."""
+    settings.check_backends()
     clock = clock or SystemClock()
     model = model or build_model(settings)
     closers: list[Any] = []
     if callbacks is None:
-        if settings.callback_signing_key:
-            from app.adapters.http_callback import HttpCallbackSender  # requests, ~30 ms
-
-            sender = HttpCallbackSender.from_settings(settings)
-            closers.append(sender.close)
-            callbacks = sender
-        else:
-            callbacks = DisabledCallbackSender()
+        callbacks = build_callbacks(settings, closers)
 
     db = None
     if settings.state_backend == "local" or settings.queue_backend == "local":
@@ -360,14 +263,23 @@ def build_services(
     store, live = build_live(settings, store, clock, closers)  # announces every new message
     if db is not None and settings.state_backend != "local":
         closers.append(db.close)  # the local queue's file; the store closes its own
-    if settings.queue_backend == "pubsub":
-        queue, events = build_pubsub(settings, closers)
-    else:
-        assert db is not None
-        policy = retry_policy or local_retry_policy(settings)
-        queue = LocalQueue(db, clock, policy)
-        events = LocalEventLog(db, clock)
+    messaging = build_messaging(settings, db, clock, retry_policy, closers)
+    services = build_agents(settings, store, messaging, clock, model, callbacks)
+    services.live = live
+    services._closers = closers
+    return services
 
+
+def build_agents(
+    settings: Settings,
+    store: Store,
+    messaging: QueueBackend,
+    clock: Clock,
+    model: Model,
+    callbacks: CallbackSender,
+) -> AppServices:
+    """The agents on the adapters chosen, wired to one another."""
+    queue, events = messaging.queue, messaging.events
     orders = OrderBook(today=clock.now().date())
     policy = StorePolicy(settings.return_window_days, settings.not_delivered_grace_days)
     faq = FaqAgent()
@@ -413,6 +325,5 @@ def build_services(
         inquiries=inquiries,
         worker=worker,
         handoffs=HandoffService(store, sessions, clock),
-        live=live,
-        _closers=closers,
+        messaging=messaging,
     )

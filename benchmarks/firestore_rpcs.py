@@ -11,7 +11,7 @@ what each request waits for, whatever the library does above it (retries include
 `counting_client` is a `firestore.Client` for the emulator whose channel goes through a
 counter; `FirestoreStore(counting_client(...))` is then the app's store, counted. The
 benchmarks (`benchmarks/store_costs.py`) and the tests of these costs
-(`tests/app/contract/test_firestore_costs.py`) both use it.
+(`tests/app/adapters/contract/test_firestore_costs.py`) both use it.
 """
 
 from __future__ import annotations

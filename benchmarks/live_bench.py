@@ -134,10 +134,10 @@ def live_figures(workdir: Path, requests: int, threads: int, rounds: int) -> lis
 def firestore_poll_figures(host: str, workdir: Path, polls: int = 20) -> list[Figure]:
     """Documents read per poll of a stream on an idle session, on the Firestore emulator."""
     from app.adapters.firestore_store import FirestoreStore
+    from app.config.settings import Settings
     from app.live.feed import LiveFeed, Timings
     from app.live.hub import Hub
-    from app.ports import SystemClock
-    from app.settings import Settings
+    from app.ports.clock import SystemClock
     from app.wiring import build_services
     from benchmarks.store_costs import _emulator
 

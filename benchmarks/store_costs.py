@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
-from app.domain import Delivery
+from app.config.settings import Settings
+from app.domain.records import Delivery
 from app.http import create_app
 from app.identity.local_issuer import LocalIssuer
-from app.ports import NewMessage, Store, Turn
-from app.settings import Settings
+from app.ports.store import NewMessage, Store, Turn
 from app.wiring import AppServices, build_services
 from benchmarks.firestore_rpcs import RpcCounter, Tally, counting_client
 from benchmarks.results import Figure
@@ -94,7 +94,7 @@ def _seed(store: Store, session_id: str, messages: int) -> None:
 
 
 def _now() -> Any:
-    from app.domain import utcnow
+    from app.domain.records import utcnow
 
     return utcnow()
 

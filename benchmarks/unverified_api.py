@@ -13,10 +13,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from app.config.settings import Settings
 from app.http.entry import app_for_role
 from app.identity.callers import Authenticator
 from app.identity.setup import Identity, build_identity
-from app.settings import Settings
 
 
 class FixedClaims:

@@ -106,7 +106,7 @@ def build_model(name: str) -> tuple[Any, str | None]:
     except Exception as error:  # no Application Default Credentials here
         return None, f"no Application Default Credentials ({type(error).__name__})"
     from app.adapters.gemini_model import GeminiModel
-    from app.settings import Settings
+    from app.config.settings import Settings
 
     settings = Settings.from_env()
     return GeminiModel(project, settings.gemini_location, settings.gemini_model), None

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.domain import Delivery
+from app.config.settings import Settings
+from app.domain.records import Delivery
 from app.http import create_app
 from app.identity.callers import Authenticator
 from app.identity.local_issuer import LocalIssuer
 from app.identity.pseudonym import Pseudonyms
 from app.identity.setup import Identity
-from app.ports import Model
-from app.settings import Settings
+from app.ports.model import Model
 from app.wiring import build_services
 from evals.cases import Case, Turn
 

@@ -39,7 +39,8 @@ DEFAULT_SCRATCH = Path(".make") / "validate"
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return args.run(args)
+        code: int = args.run(args)
+        return code
     except ConfigError as exc:
         for line in exc.lines:
             print(line, file=sys.stderr)

@@ -1,9 +1,9 @@
 """The environment variables the infrastructure sets on the api and worker services.
 
 Why here and checked: the app reads its whole configuration from these variables, and
-`app.settings.Settings` is the single list of their names. Every name set below must be one the
-app reads, or synthesis fails: a typo here would otherwise become a setting the app silently
-ignores in production. (Only `app.settings` is imported: it has no heavy dependencies.)
+`app.config.settings.Settings` is the single list of their names. Every name set below must be
+one the app reads, or synthesis fails: a typo here would otherwise become a setting the app silently
+ignores in production. (Only `app.config.settings` is imported: it has no heavy dependencies.)
 
 `required_in_production` is the other half of the contract: what each role cannot run without
 on Cloud Run. The stack checks every service's env against it at synthesis, and the contract
@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
-from app.settings import Settings, SettingsError
+from app.config.settings import Settings, SettingsError
 from infra.config import EnvironmentConfig
 
 ROLES = ("api", "worker")

@@ -5,6 +5,11 @@ synthesized, naming the field and what is allowed, instead of surfacing as a hal
 Every model forbids unknown keys, so a misspelled setting is an error and never silently ignored.
 Cross-field rules raise `invalid(...)` from a field validator, so the error points at the field
 that is wrong (`compute.api.max_instances: must be >= min_instances (2), got 1`).
+
+The limits of what a module accepts are the module's own constants, imported: a value this
+schema takes is one the module takes too, and a module that widens or narrows a limit changes
+it here. Where the file is stricter than the module, the comment says why. Patterns are
+matched whole (`fullmatch`): `^...$` with `match` would take a trailing newline.
 """
 
 from __future__ import annotations
@@ -24,21 +29,30 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from app.callback_url import CallbackUrlError, normalize_allowed_host
-from app.retry_policy import INQUIRY_LEASE_SECONDS, RetryPolicy
-from app.settings import Settings, SettingsError
+from app.config.retry_policy import INQUIRY_LEASE_SECONDS, RetryPolicy
+from app.config.settings import Settings, SettingsError
+from app.domain.callback_url import CallbackUrlError, normalize_allowed_host
+from modules.compute import CONCURRENCY, CPU_VALUES, INSTANCES, KEEP_RECENT, TIMEOUT_SECONDS
+from modules.customer_identity import MIN_PASSWORD_LENGTH
+from modules.edge import RATE_LIMIT_PER_MINUTE
+from modules.kms import ROTATION_DAYS
+from modules.messaging import ACK_DEADLINE, BACKOFF, DELIVERY_ATTEMPTS, RETENTION
+from modules.network import PSA_PREFIX_LENGTH
+from modules.observability import LATENCY_MS, LOG_RETENTION_DAYS, PASS_COUNT_THRESHOLD
+from modules.storage import FIRESTORE_KMS_LOCATIONS, MAX_BACKUP_RETENTION_DAYS, REDIS_MEMORY_GB
 
-PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
-LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
+REGION = re.compile(r"[a-z]+-[a-z]+[0-9]+")
+LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
 # Cloud Storage bucket names that Terraform's GCS backend accepts (no dots: no domain check).
-BUCKET = re.compile(r"^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$")
-DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
-MEMORY = re.compile(r"^[1-9][0-9]*(Mi|Gi)$")
-SECRET_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-CPU_VALUES = ("1", "2", "4", "8")
+BUCKET = re.compile(r"[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]")
+DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}")
+MEMORY = re.compile(r"[1-9][0-9]*(Mi|Gi)")
+SECRET_ID = re.compile(r"[A-Za-z0-9_-]{1,255}")
+# Keys rotate at least every 90 days: checkov's CKV_GCP_43 (the module allows up to 3650).
+MAX_ROTATION_DAYS = 90
 
 
 def invalid(message: str) -> PydanticCustomError:
@@ -72,7 +86,7 @@ class StateBackend(Strict):
     @field_validator("bucket")
     @classmethod
     def _bucket(cls, value: str) -> str:
-        if not BUCKET.match(value) or value.startswith("goog"):
+        if not BUCKET.fullmatch(value) or value.startswith("goog"):
             raise invalid(
                 "must be 3-63 lowercase letters, digits, '-' or '_', starting and ending with a"
                 f" letter or digit, got {value!r}"
@@ -82,8 +96,8 @@ class StateBackend(Strict):
 
 class NetworkConfig(Strict):
     subnet_cidr: str = "10.10.0.0/24"
-    psa_prefix_length: int = Field(default=20, ge=8, le=24)
-    flow_log_sampling: float = Field(default=0.5, ge=0.0, le=1.0)
+    psa_prefix_length: int = Field(default=20, ge=PSA_PREFIX_LENGTH[0], le=PSA_PREFIX_LENGTH[1])
+    flow_log_sampling: float = Field(default=0.5, gt=0.0, le=1.0)
 
     @field_validator("subnet_cidr")
     @classmethod
@@ -98,9 +112,9 @@ class NetworkConfig(Strict):
 
 
 class FirestoreConfig(Strict):
-    # Where a multi-region database's customer-managed key must be (the same table as
-    # modules/storage.py's FIRESTORE_KMS_LOCATIONS); a regional database's is in its region.
-    KMS_LOCATIONS: ClassVar[dict[str, str]] = {"nam5": "us", "eur3": "europe"}
+    # Where a multi-region database's customer-managed key must be (modules/storage.py's
+    # table); a regional database's is in its region.
+    KMS_LOCATIONS: ClassVar[dict[str, str]] = FIRESTORE_KMS_LOCATIONS
 
     database: str = Field(
         default="(default)", pattern=r"^(\(default\)|[a-z][a-z0-9-]{2,61}[a-z0-9])$"
@@ -108,12 +122,12 @@ class FirestoreConfig(Strict):
     location: str = Field(min_length=2, pattern=r"^[a-z0-9-]+$")
     point_in_time_recovery: bool
     delete_protection: bool
-    backup_retention_days: int | None = Field(default=None, ge=1, le=98)
+    backup_retention_days: int | None = Field(default=None, ge=1, le=MAX_BACKUP_RETENTION_DAYS)
 
     @property
     def kms_location(self) -> str | None:
         """The Cloud KMS location of the database's key, or None where Cloud KMS has none."""
-        if REGION.match(self.location):
+        if REGION.fullmatch(self.location):
             return self.location
         return self.KMS_LOCATIONS.get(self.location)
 
@@ -125,16 +139,16 @@ def _off(value: object) -> object:
 
 class RedisConfig(Strict):
     tier: Annotated[Literal["off", "basic", "standard_ha"], BeforeValidator(_off)]
-    memory_size_gb: int = Field(default=1, ge=1, le=300)
+    memory_size_gb: int = Field(default=1, ge=REDIS_MEMORY_GB[0], le=REDIS_MEMORY_GB[1])
     deletion_protection: bool = False
 
 
 class MessagingConfig(Strict):
-    ack_deadline_seconds: int = Field(default=60, ge=10, le=600)
-    minimum_backoff_seconds: int = Field(default=10, ge=0, le=600)
-    maximum_backoff_seconds: int = Field(default=600, ge=0, le=600)
-    max_delivery_attempts: int = Field(default=5, ge=5, le=100)
-    message_retention_seconds: int = Field(default=604800, ge=600, le=2678400)
+    ack_deadline_seconds: int = Field(default=60, ge=ACK_DEADLINE[0], le=ACK_DEADLINE[1])
+    minimum_backoff_seconds: int = Field(default=10, ge=BACKOFF[0], le=BACKOFF[1])
+    maximum_backoff_seconds: int = Field(default=600, ge=BACKOFF[0], le=BACKOFF[1])
+    max_delivery_attempts: int = Field(default=5, ge=DELIVERY_ATTEMPTS[0], le=DELIVERY_ATTEMPTS[1])
+    message_retention_seconds: int = Field(default=604800, ge=RETENTION[0], le=RETENTION[1])
 
     @field_validator("maximum_backoff_seconds")
     @classmethod
@@ -181,10 +195,10 @@ class ServiceConfig(Strict):
 
     cpu: Annotated[str, BeforeValidator(_text)] = "1"
     memory: str = "512Mi"
-    concurrency: int = Field(default=80, ge=1, le=1000)
-    min_instances: int = Field(default=0, ge=0, le=1000)
-    max_instances: int = Field(default=10, ge=1, le=1000)
-    timeout_seconds: int = Field(default=300, ge=1, le=3600)
+    concurrency: int = Field(default=80, ge=CONCURRENCY[0], le=CONCURRENCY[1])
+    min_instances: int = Field(default=0, ge=INSTANCES[0], le=INSTANCES[1])
+    max_instances: int = Field(default=10, ge=max(1, INSTANCES[0]), le=INSTANCES[1])
+    timeout_seconds: int = Field(default=300, ge=TIMEOUT_SECONDS[0], le=TIMEOUT_SECONDS[1])
 
     @field_validator("cpu")
     @classmethod
@@ -196,7 +210,7 @@ class ServiceConfig(Strict):
     @field_validator("memory")
     @classmethod
     def _memory(cls, value: str) -> str:
-        if not MEMORY.match(value):
+        if not MEMORY.fullmatch(value):
             raise invalid(f"must be a size like 512Mi or 2Gi, got {value!r}")
         return value
 
@@ -216,8 +230,8 @@ STREAM_TIMEOUT_MARGIN = 30  # seconds the request timeout must outlast a stream 
 
 class ApiConfig(ServiceConfig):
     # The api holds live streams open: room for them in its concurrency and its timeout.
-    concurrency: int = Field(default=280, ge=1, le=1000)
-    timeout_seconds: int = Field(default=3600, ge=1, le=3600)
+    concurrency: int = Field(default=280, ge=CONCURRENCY[0], le=CONCURRENCY[1])
+    timeout_seconds: int = Field(default=3600, ge=TIMEOUT_SECONDS[0], le=TIMEOUT_SECONDS[1])
     # Public: anyone may invoke the api (through the load balancer when edge is on).
     public: bool = True
     # Public without an `allUsers` grant, for organisations whose domain-restricted sharing
@@ -268,7 +282,7 @@ class ApiConfig(ServiceConfig):
 
 class ComputeConfig(Strict):
     deletion_protection: bool
-    artifact_keep_recent: int = Field(default=10, ge=1, le=100)
+    artifact_keep_recent: int = Field(default=10, ge=KEEP_RECENT[0], le=KEEP_RECENT[1])
     api: ApiConfig
     worker: ServiceConfig
 
@@ -304,14 +318,15 @@ class AppConfig(Strict):
         if value is None:
             return None
         try:
-            return _PARSE_WAIT(_WAIT_VARIABLE, str(value))
+            seconds: int | None = _PARSE_WAIT(_WAIT_VARIABLE, str(value))
         except SettingsError as exc:
             raise invalid(str(exc).removeprefix(f"{_WAIT_VARIABLE}: ")) from None
+        return seconds
 
     @field_validator("callback_allowed_hosts")
     @classmethod
     def _hosts(cls, value: list[str]) -> list[str]:
-        """The app's own rule (app/callback_url.py), so both accept exactly the same entries;
+        """The app's own rule (app/domain/callback_url.py), so both accept exactly the same entries;
         a comma inside one would split it in CALLBACK_ALLOWED_HOSTS, and is refused by it."""
         try:
             return [normalize_allowed_host(entry) for entry in value]
@@ -321,7 +336,7 @@ class AppConfig(Strict):
     @field_validator("callback_signing_secret")
     @classmethod
     def _secret(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is not None and not SECRET_ID.match(value):
+        if value is not None and not SECRET_ID.fullmatch(value):
             raise invalid(f"must be a Secret Manager secret id, got {value!r}")
         if value is None and info.data.get("callback_allowed_hosts"):
             raise invalid("required when callback_allowed_hosts is set: callbacks are signed")
@@ -331,13 +346,15 @@ class AppConfig(Strict):
 class EdgeConfig(Strict):
     enabled: bool = False
     domains: list[str] = []
-    rate_limit_requests_per_minute: int = Field(default=600, ge=1, le=100000)
+    rate_limit_requests_per_minute: int = Field(
+        default=600, ge=RATE_LIMIT_PER_MINUTE[0], le=RATE_LIMIT_PER_MINUTE[1]
+    )
 
     @field_validator("domains")
     @classmethod
     def _domains(cls, value: list[str], info: ValidationInfo) -> list[str]:
         for domain in value:
-            if not DOMAIN.match(domain):
+            if not DOMAIN.fullmatch(domain):
                 raise invalid(f"must be fully qualified domain names, got {domain!r}")
         if info.data.get("enabled") and not value:
             raise invalid("must list at least one domain when edge is enabled")
@@ -347,7 +364,7 @@ class EdgeConfig(Strict):
 class PasswordPolicyConfig(Strict):
     """What a customer's password must hold (Identity Platform's limits: 6 to 30 characters)."""
 
-    min_length: int = Field(default=12, ge=6, le=30)
+    min_length: int = Field(default=12, ge=MIN_PASSWORD_LENGTH[0], le=MIN_PASSWORD_LENGTH[1])
     require_uppercase: bool = False
     require_lowercase: bool = False
     require_numeric: bool = False
@@ -394,15 +411,16 @@ class AuthConfig(Strict):
     @classmethod
     def _claim(cls, value: str) -> str:
         try:
-            return _PARSE_CLAIM(_CLAIM_VARIABLE, value)
+            claim: str = _PARSE_CLAIM(_CLAIM_VARIABLE, value)
         except SettingsError as exc:
             raise invalid(str(exc).removeprefix(f"{_CLAIM_VARIABLE}: ")) from None
+        return claim
 
     @field_validator("authorized_domains")
     @classmethod
     def _domains(cls, value: list[str]) -> list[str]:
         for domain in value:
-            if domain != "localhost" and not DOMAIN.match(domain):
+            if domain != "localhost" and not DOMAIN.fullmatch(domain):
                 raise invalid(f"must be host names (or localhost) without scheme, got {domain!r}")
         if len(set(value)) != len(value):
             raise invalid(f"each domain may appear once, got {value}")
@@ -411,14 +429,14 @@ class AuthConfig(Strict):
     @field_validator("pseudonym_key_secret")
     @classmethod
     def _secret(cls, value: str | None) -> str | None:
-        if value is not None and not SECRET_ID.match(value):
+        if value is not None and not SECRET_ID.fullmatch(value):
             raise invalid(f"must be a Secret Manager secret id, got {value!r}")
         return value
 
     @field_validator("web_auth_domain")
     @classmethod
     def _web_auth_domain(cls, value: str | None) -> str | None:
-        if value is not None and not DOMAIN.match(value):
+        if value is not None and not DOMAIN.fullmatch(value):
             raise invalid(f"must be a host name without scheme, port or path, got {value!r}")
         return value
 
@@ -435,30 +453,32 @@ class EncryptionConfig(Strict):
     @field_validator("rotation_days")
     @classmethod
     def _rotation(cls, value: int) -> int:
-        if not 1 <= value <= 90:
+        if not ROTATION_DAYS[0] <= value <= MAX_ROTATION_DAYS:
             raise invalid(
-                f"must be 1 to 90 days (keys rotate at most daily, and checkov's CKV_GCP_43"
-                f" holds them to 90), got {value}"
+                f"must be {ROTATION_DAYS[0]} to {MAX_ROTATION_DAYS} days (keys rotate at most"
+                f" daily, and checkov's CKV_GCP_43 holds them to 90), got {value}"
             )
         return value
 
 
 class ObservabilityConfig(Strict):
     notification_emails: list[str] = []
-    log_retention_days: int = Field(default=30, ge=1, le=3650)
+    log_retention_days: int = Field(default=30, ge=LOG_RETENTION_DAYS[0], le=LOG_RETENTION_DAYS[1])
     # Uptime checks wake a scale-to-zero service every few minutes: off where cost matters.
     uptime_check: bool = False
-    error_ratio_threshold: float = Field(default=0.05, gt=0.0, le=1.0)
-    latency_p95_ms: int = Field(default=2000, ge=1)
+    error_ratio_threshold: float = Field(default=0.05, gt=0.0, lt=1.0)
+    latency_p95_ms: int = Field(default=2000, ge=LATENCY_MS[0], le=LATENCY_MS[1])
     # Alert when a housekeeping pass counts at least this many customers waiting for a person
     # longer than app.handoff_wait_alert_seconds.
-    handoff_wait_threshold: int = Field(default=1, ge=1, le=1000)
+    handoff_wait_threshold: int = Field(
+        default=1, ge=PASS_COUNT_THRESHOLD[0], le=PASS_COUNT_THRESHOLD[1]
+    )
 
     @field_validator("notification_emails")
     @classmethod
     def _emails(cls, value: list[str]) -> list[str]:
         for email in value:
-            if not EMAIL.match(email):
+            if not EMAIL.fullmatch(email):
                 raise invalid(f"must be e-mail addresses, got {email!r}")
         return value
 
@@ -486,7 +506,7 @@ class EnvironmentConfig(Strict):
     @field_validator("project_id")
     @classmethod
     def _project_id(cls, value: str) -> str:
-        if not PROJECT_ID.match(value):
+        if not PROJECT_ID.fullmatch(value):
             raise invalid(
                 "must be 6-30 lowercase letters, digits or hyphens, starting with a letter and"
                 f" not ending with a hyphen, got {value!r}"
@@ -503,7 +523,7 @@ class EnvironmentConfig(Strict):
     @field_validator("region")
     @classmethod
     def _region(cls, value: str) -> str:
-        if not REGION.match(value):
+        if not REGION.fullmatch(value):
             raise invalid(f"must be a Google Cloud region like europe-west1, got {value!r}")
         return value
 
@@ -511,7 +531,7 @@ class EnvironmentConfig(Strict):
     @classmethod
     def _labels(cls, value: dict[str, str]) -> dict[str, str]:
         for key, item in value.items():
-            if not LABEL_KEY.match(key) or not LABEL_VALUE.match(item):
+            if not LABEL_KEY.fullmatch(key) or not LABEL_VALUE.fullmatch(item):
                 raise invalid(
                     "keys must start with a lowercase letter; keys and values may hold lowercase"
                     f" letters, digits, '_' and '-' (max 63), got {key!r}: {item!r}"

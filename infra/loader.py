@@ -139,13 +139,13 @@ def check_distinct(envs: Sequence[Environment]) -> list[str]:
     errors: list[str] = []
     owners: dict[tuple[str, object], str] = {}
 
-    def claim(env: Environment, field: str, value: object, why: str) -> None:
+    def claim(env: Environment, field: str, value: object, why: str, shown: object = None) -> None:
+        """`shown`: what the error names, where the value compared is more than the field."""
         owner = owners.setdefault((field, value), env.name)
         if owner != env.name:
-            shown = value[1] if field == "state.prefix" else value  # type: ignore[index]
             errors.append(
                 f"{env.path}: {field}: must differ from environment {owner!r} ({why}),"
-                f" got {shown!r}"
+                f" got {value if shown is None else shown!r}"
             )
 
     for env in envs:
@@ -157,6 +157,7 @@ def check_distinct(envs: Sequence[Environment]) -> list[str]:
             "state.prefix",
             (cfg.state.bucket, cfg.state.prefix.strip("/")),
             f"it holds that environment's state in bucket {cfg.state.bucket!r}",
+            shown=cfg.state.prefix.strip("/"),
         )
         for domain in cfg.edge.domains if cfg.edge.enabled else []:
             claim(env, "edge.domains", domain, "a domain points at one load balancer")

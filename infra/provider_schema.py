@@ -59,7 +59,8 @@ def load_schema(cache_dir: Path = DEFAULT_CACHE_DIR) -> dict[str, Any]:
     version = metadata.version(PACKAGE)
     cache = cache_dir / f"google-{version}-v{FORMAT}.json"
     if cache.exists():
-        return json.loads(cache.read_text())
+        cached: dict[str, Any] = json.loads(cache.read_text())
+        return cached
     schema = derive_schema(_read_assembly(assembly_path()))
     cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=cache_dir, delete=False, suffix=".tmp") as handle:
@@ -73,7 +74,8 @@ def _read_assembly(path: Path) -> dict[str, Any]:
         member = archive.extractfile(ASSEMBLY_MEMBER)
         if member is None:
             raise FileNotFoundError(f"{ASSEMBLY_MEMBER} missing in {path}")
-        return json.load(member)
+        assembly: dict[str, Any] = json.load(member)
+        return assembly
 
 
 def derive_schema(assembly: dict[str, Any]) -> dict[str, Any]:
@@ -111,7 +113,8 @@ def derive_schema(assembly: dict[str, Any]) -> dict[str, Any]:
 def _config_fqn(jsii_type: dict[str, Any]) -> str | None:
     for param in (jsii_type.get("initializer") or {}).get("parameters", []):
         if param["name"] == "config":
-            return param["type"].get("fqn")
+            fqn: str | None = param["type"].get("fqn")
+            return fqn
     return None
 
 
@@ -179,7 +182,8 @@ def _tf_name(prop: dict[str, Any]) -> str:
     docs = prop.get("docs", {})
     found = _TF_NAME.findall(f"{docs.get('summary', '')} {docs.get('remarks', '')}")
     if found:
-        return found[-1]
+        name: str = found[-1]
+        return name
     # A few docs are truncated before their link: fall back to the jsii -> snake_case rule.
     return re.sub(r"(?<!^)(?=[A-Z])", "_", prop["name"]).lower()
 

@@ -16,24 +16,44 @@ from cdktn_provider_google.secret_manager_secret_iam_member import SecretManager
 from constructs import Construct
 
 from infra.app_env import PlatformRefs, check_production_env, service_env, service_secret_env
+from infra.app_signals import MODEL_USAGE_EVENT, app_log_signals, app_runbooks
 from infra.config import Environment
 from infra.skips import skip_check
 from modules.compute import (
+    INVOKER,
     ArtifactRepository,
     ArtifactRepositoryProps,
     CloudRunService,
     CloudRunServiceProps,
+    Container,
+    Ingress,
+    NetworkAccess,
+    Scaling,
     SecretEnv,
 )
 from modules.customer_identity import CustomerIdentity, CustomerIdentityProps, PasswordPolicy
-from modules.edge import Edge, EdgeProps
-from modules.identity import Secret, SecretProps, WorkloadIdentity, WorkloadIdentityProps
+from modules.edge import ArmorPolicy, Edge, EdgeProps
+from modules.identity import (
+    ACCESSOR,
+    Secret,
+    SecretProps,
+    Workload,
+    WorkloadIdentity,
+    WorkloadIdentityProps,
+)
 from modules.kms import Kms, KmsProps
-from modules.messaging import Messaging, MessagingProps
+from modules.messaging import PUBLISHER, Messaging, MessagingProps, PushSubscription, Topic
 from modules.network import Network, NetworkProps
-from modules.observability import Observability, ObservabilityProps
-from modules.project import DEFAULT_SERVICES, ProjectServices, ProjectServicesProps
-from modules.scheduler import HousekeepingSchedule, HousekeepingScheduleProps
+from modules.observability import (
+    ApiWatch,
+    Notifications,
+    Observability,
+    ObservabilityProps,
+    QueueWatch,
+    WorkerWatch,
+)
+from modules.project import ProjectServices, ProjectServicesProps
+from modules.scheduler import OidcTarget, ScheduledCall, ScheduledCallProps
 from modules.storage import (
     FirestoreDatabase,
     FirestoreDatabaseProps,
@@ -41,13 +61,36 @@ from modules.storage import (
     RedisCacheProps,
 )
 
+# The APIs the platform's layers use, enabled in each environment's project.
+PLATFORM_SERVICES: tuple[str, ...] = (
+    "run.googleapis.com",
+    "artifactregistry.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "firestore.googleapis.com",
+    "redis.googleapis.com",
+    "pubsub.googleapis.com",
+    "secretmanager.googleapis.com",
+    "compute.googleapis.com",
+    "servicenetworking.googleapis.com",
+    "monitoring.googleapis.com",
+    "logging.googleapis.com",
+    "cloudtrace.googleapis.com",
+    "iam.googleapis.com",
+    "aiplatform.googleapis.com",
+    # Scheduled calls to the worker (housekeeping), a cron that survives scale to zero.
+    "cloudscheduler.googleapis.com",
+    # Terraform manages project IAM bindings through the Resource Manager API.
+    "cloudresourcemanager.googleapis.com",
+    # Identity Platform: the end users' accounts and the ID tokens they sign in with; the
+    # Secure Token API refreshes those tokens in the browser, with an API key (API Keys API).
+    "identitytoolkit.googleapis.com",
+    "securetoken.googleapis.com",
+    "apikeys.googleapis.com",
+)
 GEMINI_ROLES = ("roles/aiplatform.user",)
 KMS_API = "cloudkms.googleapis.com"
 PUSH_PATH = "/pubsub/inquiries"
 HOUSEKEEPING_PATH = "/tasks/housekeeping"
-# The event of the app's per-call model token lines (app.adapters.gemini_model.USAGE_EVENT;
-# tests/infra hold the two equal): charted as the cost per conversation.
-MODEL_USAGE_EVENT = "model.usage"
 
 
 def run_app_url(service: str, project_number: str, region: str) -> str:
@@ -98,7 +141,7 @@ class EnvironmentStack(TerraformStack):
         orders create and destroy as naming all the APIs would, with one `depends_on` entry.
         """
         cfg = self.cfg
-        services = (*DEFAULT_SERVICES, KMS_API) if cfg.encryption.cmek else DEFAULT_SERVICES
+        services = (*PLATFORM_SERVICES, KMS_API) if cfg.encryption.cmek else PLATFORM_SERVICES
         self.apis = ProjectServices(
             self, "project", ProjectServicesProps(project_id=cfg.project_id, services=services)
         )
@@ -117,7 +160,7 @@ class EnvironmentStack(TerraformStack):
                 depends_on_resources=self.after_apis,
             ),
         )
-        gemini = cfg.app.model == "gemini"
+        model_roles = GEMINI_ROLES if cfg.app.model == "gemini" else ()
         self.identity = WorkloadIdentity(
             self,
             "identity",
@@ -126,13 +169,29 @@ class EnvironmentStack(TerraformStack):
                 project_number=cfg.project_number,
                 name_prefix=self.prefix,
                 firestore_database=cfg.firestore.database,
-                extra_project_roles=(
-                    {"api": GEMINI_ROLES, "worker": GEMINI_ROLES} if gemini else {}
-                ),
+                workloads={
+                    "api": Workload(
+                        description="Runtime identity of the api Cloud Run service.",
+                        firestore=True,
+                        project_roles=model_roles,
+                    ),
+                    "worker": Workload(
+                        description="Runtime identity of the worker Cloud Run service.",
+                        firestore=True,
+                        project_roles=model_roles,
+                    ),
+                    "push": Workload(
+                        description=(
+                            "Identity Pub/Sub presents (OIDC token) when it pushes to the worker."
+                        ),
+                        telemetry=False,
+                        pubsub_push=True,
+                    ),
+                },
                 depends_on_resources=self.after_apis,
             ),
         )
-        self.readers = [self.identity.api_member, self.identity.worker_member]
+        self.readers = [self.identity.members["api"], self.identity.members["worker"]]
 
     def _encryption(self) -> None:
         """Customer-managed keys, where the environment asks: one per use, where its data is.
@@ -151,8 +210,11 @@ class EnvironmentStack(TerraformStack):
         )
         if not cfg.encryption.cmek:
             return
+        firestore_location = cfg.firestore.kms_location
+        # EnvironmentConfig refuses cmek where Cloud KMS has no location for the database.
+        assert firestore_location is not None
         keys = {
-            "firestore": cfg.firestore.kms_location,
+            "firestore": firestore_location,
             "pubsub": "global",  # topics are global: Pub/Sub advises a global key
             "artifact-registry": cfg.region,
             "run": cfg.region,
@@ -222,7 +284,7 @@ class EnvironmentStack(TerraformStack):
             "firestore",
             FirestoreDatabaseProps(
                 project_id=cfg.project_id,
-                location_id=cfg.firestore.location,
+                location=cfg.firestore.location,
                 name=cfg.firestore.database,
                 point_in_time_recovery=cfg.firestore.point_in_time_recovery,
                 delete_protection=cfg.firestore.delete_protection,
@@ -259,7 +321,7 @@ class EnvironmentStack(TerraformStack):
             SecretProps(
                 project_id=cfg.project_id,
                 secret_id=f"{self.prefix}-redis-auth",
-                accessors=self.readers,
+                iam={ACCESSOR: self.readers},
                 labels=self.labels,
                 data=self.redis.auth_string,
                 kms_key_name=key,
@@ -271,6 +333,7 @@ class EnvironmentStack(TerraformStack):
         """Topics and the push subscription to the worker's deterministic URL."""
         cfg, identity = self.cfg, self.identity
         key, key_ready = self._key("pubsub")
+        publishers = {PUBLISHER: [identity.members["api"], identity.members["worker"]]}
         self.messaging = Messaging(
             self,
             "messaging",
@@ -278,22 +341,27 @@ class EnvironmentStack(TerraformStack):
                 project_id=cfg.project_id,
                 project_number=cfg.project_number,
                 name_prefix=self.prefix,
-                push_endpoint=f"{self.worker_url}{PUSH_PATH}",
-                push_service_account_email=identity.push_email,
-                push_audience=self.worker_url,
                 labels=self.labels,
-                ack_deadline_seconds=cfg.messaging.ack_deadline_seconds,
-                minimum_backoff_seconds=cfg.messaging.minimum_backoff_seconds,
-                maximum_backoff_seconds=cfg.messaging.maximum_backoff_seconds,
-                max_delivery_attempts=cfg.messaging.max_delivery_attempts,
-                message_retention_seconds=cfg.messaging.message_retention_seconds,
                 # Who runs code that publishes where (tests/infra/test_publish_grants.py
                 # derives it from the app): the api accepts inquiries; the worker's
                 # housekeeping republishes those whose first publish failed, and the worker
                 # publishes the inquiry events; the api announces a customer's request for a
                 # person (handoff.requested) on the events topic.
-                inquiries_publishers=[identity.api_member, identity.worker_member],
-                events_publishers=[identity.api_member, identity.worker_member],
+                topics={
+                    "inquiries": Topic(name=f"{self.prefix}-inquiries", iam=publishers),
+                    "events": Topic(name=f"{self.prefix}-inquiry-events", iam=publishers),
+                },
+                push=PushSubscription(
+                    topic="inquiries",
+                    endpoint=f"{self.worker_url}{PUSH_PATH}",
+                    service_account_email=identity.emails["push"],
+                    audience=self.worker_url,
+                    ack_deadline_seconds=cfg.messaging.ack_deadline_seconds,
+                    minimum_backoff_seconds=cfg.messaging.minimum_backoff_seconds,
+                    maximum_backoff_seconds=cfg.messaging.maximum_backoff_seconds,
+                    max_delivery_attempts=cfg.messaging.max_delivery_attempts,
+                ),
+                message_retention_seconds=cfg.messaging.message_retention_seconds,
                 kms_key_name=key,
                 depends_on_resources=[*self.after_apis, *key_ready],
             ),
@@ -311,6 +379,7 @@ class EnvironmentStack(TerraformStack):
                 region=cfg.region,
                 repository_id=self.prefix,
                 labels=self.labels,
+                description="Container images of the agent platform",
                 keep_recent=cfg.compute.artifact_keep_recent,
                 kms_key_name=key,
                 depends_on_resources=[*self.after_apis, *key_ready],
@@ -318,10 +387,10 @@ class EnvironmentStack(TerraformStack):
         )
         refs = PlatformRefs(
             database_name=self.database.database_name,
-            inquiries_topic_path=self.messaging.inquiries_topic_path,
-            events_topic_path=self.messaging.events_topic_path,
+            inquiries_topic_path=self.messaging.topic_paths["inquiries"],
+            events_topic_path=self.messaging.topic_paths["events"],
             push_audience=self.worker_url,
-            push_service_account=identity.push_email,
+            push_service_account=identity.emails["push"],
             redis_host=self.redis.host if self.redis else None,
             redis_ca_cert=self.redis.server_ca_cert if self.redis else None,
             redis_auth_secret_id=self.redis_auth.secret_id if self.redis_auth else None,
@@ -332,14 +401,15 @@ class EnvironmentStack(TerraformStack):
         shared_ready += self._callback_key_grants() + run_key_ready
         secrets_ready = {"api": shared_ready + self._pseudonym_key_grants(), "worker": shared_ready}
 
+        api_ingress: Ingress
         if cfg.edge.enabled:
             api_ingress = "internal-and-cloud-load-balancing"
         else:
             api_ingress = "all" if cfg.compute.api.public else "internal"
         self.services: dict[str, CloudRunService] = {}
         for role, name, sizing, email in (
-            ("api", self.api_name, cfg.compute.api, identity.api_email),
-            ("worker", self.worker_name, cfg.compute.worker, identity.worker_email),
+            ("api", self.api_name, cfg.compute.api, identity.emails["api"]),
+            ("worker", self.worker_name, cfg.compute.worker, identity.emails["worker"]),
         ):
             is_api = role == "api"
             env = service_env(role, cfg, refs)
@@ -358,20 +428,23 @@ class EnvironmentStack(TerraformStack):
                     name=name,
                     service_account_email=email,
                     labels=self.labels,
-                    cpu=sizing.cpu,
-                    memory=sizing.memory,
-                    concurrency=sizing.concurrency,
-                    min_instances=sizing.min_instances,
-                    max_instances=sizing.max_instances,
-                    timeout_seconds=sizing.timeout_seconds,
-                    env=env,
-                    secret_env=secret_env,
-                    ingress=api_ingress if is_api else "internal",
-                    public=cfg.compute.api.public if is_api else False,
-                    invoker_iam_disabled=is_api and cfg.compute.api.invoker_iam_disabled,
-                    invokers=() if is_api else (identity.push_member,),
-                    network_name=self.network.network_name,
-                    subnet_name=self.network.subnet_name,
+                    container=Container(
+                        cpu=sizing.cpu, memory=sizing.memory, env=env, secret_env=secret_env
+                    ),
+                    scaling=Scaling(
+                        min_instances=sizing.min_instances,
+                        max_instances=sizing.max_instances,
+                        concurrency=sizing.concurrency,
+                        timeout_seconds=sizing.timeout_seconds,
+                    ),
+                    access=NetworkAccess(
+                        ingress=api_ingress if is_api else "internal",
+                        public=cfg.compute.api.public if is_api else False,
+                        invoker_iam_disabled=is_api and cfg.compute.api.invoker_iam_disabled,
+                        network_name=self.network.network_name,
+                        subnet_name=self.network.subnet_name,
+                    ),
+                    iam={} if is_api else {INVOKER: [identity.members["push"]]},
                     deletion_protection=cfg.compute.deletion_protection,
                     kms_key_name=run_key,
                     service_depends_on=secrets_ready[role],
@@ -390,16 +463,19 @@ class EnvironmentStack(TerraformStack):
         through the role it gets when the API is enabled (see modules/scheduler.py).
         """
         cfg = self.cfg
-        self.housekeeping = HousekeepingSchedule(
+        self.housekeeping = ScheduledCall(
             self,
             "housekeeping",
-            HousekeepingScheduleProps(
+            ScheduledCallProps(
                 project_id=cfg.project_id,
                 region=cfg.region,
                 name=f"{self.prefix}-housekeeping",
-                target_url=f"{self.worker_url}{HOUSEKEEPING_PATH}",
-                service_account_email=self.identity.push_email,
-                audience=self.worker_url,
+                target=OidcTarget(
+                    url=f"{self.worker_url}{HOUSEKEEPING_PATH}",
+                    service_account_email=self.identity.emails["push"],
+                    audience=self.worker_url,
+                ),
+                description="Runs one housekeeping pass of the target service.",
                 depends_on_resources=self.after_apis,
             ),
         )
@@ -416,11 +492,13 @@ class EnvironmentStack(TerraformStack):
             EdgeProps(
                 project_id=cfg.project_id,
                 region=cfg.region,
-                name=self.prefix,
+                name_prefix=self.prefix,
                 cloud_run_service_name=self.api.name,
                 domains=cfg.edge.domains,
                 labels=self.labels,
-                rate_limit_requests_per_minute=cfg.edge.rate_limit_requests_per_minute,
+                armor=ArmorPolicy(
+                    rate_limit_requests_per_minute=cfg.edge.rate_limit_requests_per_minute
+                ),
                 depends_on_resources=self.after_apis,
             ),
         )
@@ -434,17 +512,35 @@ class EnvironmentStack(TerraformStack):
                 project_id=cfg.project_id,
                 name_prefix=self.prefix,
                 labels=self.labels,
-                api_service_name=self.api.name,
-                worker_service_name=self.worker.name,
-                push_subscription_name=self.messaging.push_subscription_name,
-                dead_letter_subscription_name=self.messaging.dead_letter_subscription_name,
-                notification_emails=cfg.observability.notification_emails,
-                api_host=self._uptime_host(),
+                api=ApiWatch(
+                    service_name=self.api.name,
+                    host=self._uptime_host(),
+                    error_ratio_threshold=cfg.observability.error_ratio_threshold,
+                    latency_p95_ms=cfg.observability.latency_p95_ms,
+                ),
+                worker=WorkerWatch(service_name=self.worker.name),
+                queue=QueueWatch(
+                    push_subscription_name=self.messaging.push_subscription_name,
+                    dead_letter_subscription_name=self.messaging.dead_letter_subscription_name,
+                ),
+                notifications=Notifications(emails=cfg.observability.notification_emails),
                 log_retention_days=cfg.observability.log_retention_days,
-                error_ratio_threshold=cfg.observability.error_ratio_threshold,
-                latency_p95_ms=cfg.observability.latency_p95_ms,
-                handoff_wait_threshold=cfg.observability.handoff_wait_threshold,
-                model_usage_event=MODEL_USAGE_EVENT,
+                # What the app's own log lines tell, and the runbooks in words about the app.
+                logs=app_log_signals(
+                    self.prefix,
+                    self.api.name,
+                    self.worker.name,
+                    handoff_wait_threshold=cfg.observability.handoff_wait_threshold,
+                    model_usage_event=MODEL_USAGE_EVENT,
+                ),
+                runbooks=app_runbooks(
+                    self.api.name,
+                    self.worker.name,
+                    self.messaging.dead_letter_subscription_name,
+                    error_ratio_threshold=cfg.observability.error_ratio_threshold,
+                    latency_p95_ms=cfg.observability.latency_p95_ms,
+                ),
+                dashboard_title=f"{self.prefix} agents",
                 depends_on_resources=self.after_apis,
             ),
         )
@@ -466,11 +562,7 @@ class EnvironmentStack(TerraformStack):
                         " with it.",
                     )
             return
-        for topic in (
-            self.messaging.inquiries_topic,
-            self.messaging.events_topic,
-            self.messaging.dead_letter_topic,
-        ):
+        for topic in (*self.messaging.topics.values(), self.messaging.dead_letter_topic):
             skip_check(
                 topic,
                 "CKV_GCP_83",
@@ -494,7 +586,9 @@ class EnvironmentStack(TerraformStack):
     def _pseudonym_key_grants(self) -> list[SecretManagerSecretIamMember]:
         """The api alone reads the user's existing log pseudonym key, bound on that secret."""
         return self._existing_secret_grants(
-            "pseudonym-key-reader", self.cfg.auth.pseudonym_key_secret, [self.identity.api_member]
+            "pseudonym-key-reader",
+            self.cfg.auth.pseudonym_key_secret,
+            [self.identity.members["api"]],
         )
 
     def _existing_secret_grants(

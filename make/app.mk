@@ -6,9 +6,9 @@ BACKEND ?= local
 .PHONY: run
 run: $(APP_STAMP) ## Run the app locally: api :8080, worker :8081 (BACKEND=local|emulators; Ctrl-C stops)
 ifeq ($(BACKEND),local)
-	$(PY) -m app.run_local
+	$(PY) -m devtools.run_local
 else ifeq ($(BACKEND),emulators)
-	$(PY) -m app.run_emulators
+	$(PY) -m devtools.run_emulators
 else
 	@echo "BACKEND: must be local or emulators, got '$(BACKEND)'" >&2; exit 2
 endif
@@ -17,9 +17,9 @@ endif
 .PHONY: token
 token: $(APP_STAMP) ## Print a local token: make token CUSTOMER=C001 (or STAFF=S001); for curl's Authorization: Bearer
 ifneq ($(CUSTOMER),)
-	@$(PY) -m app.dev_token --customer '$(CUSTOMER)'
+	@$(PY) -m devtools.dev_token --customer '$(CUSTOMER)'
 else ifneq ($(STAFF),)
-	@$(PY) -m app.dev_token --staff '$(STAFF)'
+	@$(PY) -m devtools.dev_token --staff '$(STAFF)'
 else
 	@echo "token: give CUSTOMER=C001 (C001-C008) or STAFF=S001 (S001-S003)" >&2; exit 2
 endif

@@ -28,7 +28,7 @@ TF = $(TERRAFORM) -chdir=$(STACK_DIR)
 
 # `make synth` does no work when none of its inputs changed since the last synth.
 SYNTH_INPUTS := $(wildcard modules/*.py) $(shell find infra -name '*.py' 2>/dev/null) \
-	$(wildcard environments/*.yaml) app/settings.py pyproject.toml cdktf.json
+	$(wildcard environments/*.yaml) app/config/settings.py pyproject.toml cdktf.json
 SYNTH_ENVS := $(or $(ENV),$(ENVIRONMENTS))
 SYNTH_OUTPUTS := $(foreach e,$(SYNTH_ENVS),$(OUT)/stacks/$(e)/cdk.tf.json)
 SYNTH_STAMP := .make/synth-$(or $(ENV),all).stamp

@@ -92,11 +92,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from cdktn import LocalExecProvisioner, TerraformResource
+from cdktn import LocalExecProvisioner, TerraformResource, Token
 from cdktn_provider_google.apikeys_key import (
     ApikeysKey,
     ApikeysKeyRestrictions,
@@ -127,7 +127,6 @@ ADMIN_API = "https://identitytoolkit.googleapis.com/admin/v2"
 BROWSER_KEY_APIS = ("identitytoolkit.googleapis.com", "securetoken.googleapis.com")
 _KEY_NAME = re.compile(r"[a-z]([a-z0-9-]{0,61}[a-z0-9])?")
 
-_PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
 _DOMAIN = re.compile(r"localhost|(?=.{4,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
 # POSIX sh, run by Terraform with PROJECT and BODY in its environment. The token reaches curl
@@ -149,19 +148,114 @@ echo "password policy set on $PROJECT"
 """
 
 
-def _fail(owner: str, name: str, allowed: str, got: Any) -> NoReturn:
+# --- shared helpers: begin ---
+# The same block, byte for byte, in every module (tests/modules/test_shared_helpers.py): each
+# module is copied alone into other repos, so it cannot import them from a sibling. Change one
+# copy, then paste it over the others.
+
+# Project ids: 6-30 lowercase letters, digits or hyphens, starting with a letter.
+_PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
+_LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+_LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
+_MEMBER = re.compile(r"(serviceAccount|user|group|domain|principal|principalSet):\S+")
+_ROLE = re.compile(r"roles/[A-Za-z0-9_.]+|(projects|organizations)/[^/]+/roles/[A-Za-z0-9_.]+")
+# Anyone at all: never granted through a list of members (a module says so by a flag).
+_PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
+# cdktn's string token marker (`Token.is_unresolved` tests this very pattern in Node.js).
+_TOKEN = re.compile(r"\$\{TfToken\[[a-zA-Z0-9:._-]+\]\}")
+
+
+def _unresolved(value: object) -> bool:
+    """A reference known only at apply time (a cdktn token)? Decided in Python when the string
+    holds no "${" or holds cdktn's token marker; only anything else asks Node.js."""
+    if not isinstance(value, str) or "${" not in value:
+        return False
+    return _TOKEN.search(value) is not None or Token.is_unresolved(value)
+
+
+def _fail(owner: str, name: str, allowed: str, got: object) -> NoReturn:
+    """Refuse a value, naming where it is and what is allowed: `Props.field: ..., got ...`."""
     raise ValueError(f"{owner}.{name}: {allowed}, got {got!r}")
 
 
-def _check_int(owner: str, name: str, value: Any, bounds: tuple[int, int], why: str = "") -> None:
+def _check(owner: str, name: str, ok: bool, allowed: str, got: object) -> None:
+    if not ok:
+        _fail(owner, name, allowed, got)
+
+
+def _matches(pattern: re.Pattern[str], value: object, tokens: bool = False) -> bool:
+    """`value` is a string that `pattern` matches whole: `re.fullmatch`, since `^...$` with
+    `match` also takes a trailing newline. With `tokens`, a Terraform reference passes too."""
+    if not isinstance(value, str):
+        return False
+    return (tokens and _unresolved(value)) or pattern.fullmatch(value) is not None
+
+
+def _check_match(
+    owner: str, name: str, pattern: re.Pattern[str], value: object, allowed: str, tokens: bool
+) -> None:
+    """`tokens`: whether a value known only at apply time (a reference) may stand for one."""
+    _check(owner, name, _matches(pattern, value, tokens), allowed, value)
+
+
+def _check_project_id(owner: str, value: object) -> None:
+    allowed = "must be a project id: 6-30 of [a-z0-9-], starting with a letter"
+    _check_match(owner, "project_id", _PROJECT_ID, value, allowed, tokens=True)
+
+
+def _check_int(owner: str, name: str, value: object, bounds: tuple[int, int]) -> None:
     low, high = bounds
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        _fail(owner, name, f"must be an integer between {low} and {high}{why}", value)
+    ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+    _check(owner, name, ok, f"must be an integer between {low} and {high}", value)
 
 
-def _check_bool(owner: str, name: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        _fail(owner, name, "must be true or false", value)
+def _check_bool(owner: str, name: str, value: object) -> None:
+    _check(owner, name, isinstance(value, bool), "must be true or false", value)
+
+
+def _is_list(value: object) -> bool:
+    """A list or tuple: a bare string is a mistake, not a list of one-letter items."""
+    return isinstance(value, Sequence) and not isinstance(value, str)
+
+
+def _check_labels(owner: str, labels: object) -> dict[str, str]:
+    """Labels every labelled resource carries: `app` and `env` at least, in Google's syntax."""
+    ok = isinstance(labels, Mapping) and {"app", "env"} <= set(labels)
+    _check(owner, "labels", ok, "must be a mapping that includes 'app' and 'env'", labels)
+    assert isinstance(labels, Mapping)
+    for key, value in labels.items():
+        allowed = "keys must be 1-63 of [a-z0-9_-], starting with a letter"
+        _check(owner, "labels", _matches(_LABEL_KEY, key), allowed, f"{key}={value}")
+        allowed = "values must be 0-63 of [a-z0-9_-]"
+        _check(owner, "labels", _matches(_LABEL_VALUE, value), allowed, f"{key}={value}")
+    return dict(labels)
+
+
+def _check_members(owner: str, name: str, members: object) -> tuple[str, ...]:
+    """IAM members such as 'serviceAccount:<email>', or references to them; never everyone."""
+    _check(owner, name, _is_list(members), "must be a list of IAM members", members)
+    assert isinstance(members, Sequence)
+    for member in members:
+        allowed = "each entry must be an IAM member like 'serviceAccount:<email>' (never allUsers)"
+        ok = member not in _PUBLIC_MEMBERS and _matches(_MEMBER, member, tokens=True)
+        _check(owner, name, ok, allowed, member)
+    _check(owner, name, len(set(members)) == len(members), "must not repeat a member", members)
+    return tuple(members)
+
+
+def _check_iam(owner: str, iam: object) -> dict[str, tuple[str, ...]]:
+    """Grants on a module's resource: role -> members, e.g. {'roles/x.y': ['group:g@e.com']}."""
+    _check(owner, "iam", isinstance(iam, Mapping), "must map roles to lists of members", iam)
+    assert isinstance(iam, Mapping)
+    grants: dict[str, tuple[str, ...]] = {}
+    for role, members in iam.items():
+        allowed = "roles must look like 'roles/service.role' or a custom role's name"
+        _check(owner, "iam", _matches(_ROLE, role), allowed, role)
+        grants[role] = _check_members(owner, f"iam[{role}]", members)
+    return grants
+
+
+# --- shared helpers: end ---
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -183,8 +277,10 @@ class PasswordPolicy:
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
-        limits = " (Identity Platform's limits)"
-        _check_int(owner, "min_length", self.min_length, MIN_PASSWORD_LENGTH, limits)
+        (low, high), length = MIN_PASSWORD_LENGTH, self.min_length
+        ok = isinstance(length, int) and not isinstance(length, bool) and low <= length <= high
+        allowed = f"must be an integer between {low} and {high} (Identity Platform's limits)"
+        _check(owner, "min_length", ok, allowed, length)
         for name in (
             "require_uppercase",
             "require_lowercase",
@@ -245,15 +341,13 @@ class CustomerIdentityProps:
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
-        if not isinstance(self.project_id, str) or not _PROJECT_ID.fullmatch(self.project_id):
-            _fail(owner, "project_id", "must be a project id: 6-30 of [a-z0-9-]", self.project_id)
+        _check_project_id(owner, self.project_id)
         domains = self.authorized_domains
         if isinstance(domains, str) or not isinstance(domains, Sequence) or not domains:
             _fail(owner, "authorized_domains", "must be a non-empty list of host names", domains)
         for domain in domains:
-            if not isinstance(domain, str) or not _DOMAIN.fullmatch(domain):
-                allowed = "each entry must be a lowercase host name without scheme or port"
-                _fail(owner, "authorized_domains", allowed, domain)
+            allowed = "each entry must be a lowercase host name without scheme or port"
+            _check_match(owner, "authorized_domains", _DOMAIN, domain, allowed, tokens=False)
         if len(set(domains)) != len(domains):
             _fail(owner, "authorized_domains", "each domain may appear once", list(domains))
         if self.password_policy is not None and not isinstance(

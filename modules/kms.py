@@ -41,9 +41,9 @@ names needs `terraform import` of the ring and the keys.
 Example::
 
     kms = Kms(stack, "kms", KmsProps(
-        project_id="acme-agents-prod", project_number="345678901234", key_ring="agents-prod",
+        project_id="acme-shop-prod", project_number="345678901234", key_ring="shop-prod",
         keys={"pubsub": "global", "artifact-registry": "europe-west1"},
-        labels={"app": "agents", "env": "prod"}))
+        labels={"app": "shop", "env": "prod"}))
     topic_key = kms.key_ids["pubsub"]         # the topics' kms_key_name
     after_grant = kms.ready["pubsub"]         # what the topics wait for
 
@@ -58,8 +58,8 @@ Inventory::
       terraform_data: 2
       resources: 8
     values:
-      google_kms_key_ring.kms_ring-global: {name: agents-prod, location: global}
-      google_kms_key_ring.kms_ring-europe-west1: {name: agents-prod, location: europe-west1}
+      google_kms_key_ring.kms_ring-global: {name: shop-prod, location: global}
+      google_kms_key_ring.kms_ring-europe-west1: {name: shop-prod, location: europe-west1}
       google_kms_crypto_key.kms_key-pubsub:
         {name: pubsub, purpose: ENCRYPT_DECRYPT, rotation_period: 7776000s}
       google_kms_crypto_key_iam_member.kms_grant-pubsub:
@@ -67,7 +67,7 @@ Inventory::
         member: "serviceAccount:service-345678901234@gcp-sa-pubsub.iam.gserviceaccount.com"
       terraform_data.kms_agent-artifact-registry:
         triggers_replace:
-          {project: acme-agents-prod, service: artifactregistry.googleapis.com}
+          {project: acme-shop-prod, service: artifactregistry.googleapis.com}
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from cdktn import LocalExecProvisioner, TerraformResource, TerraformResourceLifecycle
+from cdktn import LocalExecProvisioner, TerraformResource, TerraformResourceLifecycle, Token
 from cdktn_provider_google.kms_crypto_key import KmsCryptoKey
 from cdktn_provider_google.kms_crypto_key_iam_member import KmsCryptoKeyIamMember
 from cdktn_provider_google.kms_key_ring import KmsKeyRing
@@ -99,12 +99,9 @@ ENCRYPTER_DECRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 ROTATION_DAYS = (1, 3650)  # Cloud KMS rotates at most once a day
 SERVICE_USAGE_API = "https://serviceusage.googleapis.com/v1beta1"
 
-_PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
 _PROJECT_NUMBER = re.compile(r"[1-9][0-9]{5,19}")
 _KEY_RING = re.compile(r"[a-zA-Z0-9_-]{1,63}")
 _LOCATION = re.compile(r"global|[a-z]+[0-9]*|[a-z]+-[a-z]+[0-9]+")
-_LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
-_LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
 
 # POSIX sh, run by Terraform with PROJECT and SERVICE in its environment. The token reaches
 # curl on stdin (`--header @-`), never a command line. generateServiceIdentity answers with a
@@ -137,12 +134,114 @@ exit 1
 """
 
 
-def _fail(owner: str, name: str, allowed: str, got: Any) -> NoReturn:
+# --- shared helpers: begin ---
+# The same block, byte for byte, in every module (tests/modules/test_shared_helpers.py): each
+# module is copied alone into other repos, so it cannot import them from a sibling. Change one
+# copy, then paste it over the others.
+
+# Project ids: 6-30 lowercase letters, digits or hyphens, starting with a letter.
+_PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
+_LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+_LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
+_MEMBER = re.compile(r"(serviceAccount|user|group|domain|principal|principalSet):\S+")
+_ROLE = re.compile(r"roles/[A-Za-z0-9_.]+|(projects|organizations)/[^/]+/roles/[A-Za-z0-9_.]+")
+# Anyone at all: never granted through a list of members (a module says so by a flag).
+_PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
+# cdktn's string token marker (`Token.is_unresolved` tests this very pattern in Node.js).
+_TOKEN = re.compile(r"\$\{TfToken\[[a-zA-Z0-9:._-]+\]\}")
+
+
+def _unresolved(value: object) -> bool:
+    """A reference known only at apply time (a cdktn token)? Decided in Python when the string
+    holds no "${" or holds cdktn's token marker; only anything else asks Node.js."""
+    if not isinstance(value, str) or "${" not in value:
+        return False
+    return _TOKEN.search(value) is not None or Token.is_unresolved(value)
+
+
+def _fail(owner: str, name: str, allowed: str, got: object) -> NoReturn:
+    """Refuse a value, naming where it is and what is allowed: `Props.field: ..., got ...`."""
     raise ValueError(f"{owner}.{name}: {allowed}, got {got!r}")
 
 
-def _is(pattern: re.Pattern[str], value: Any) -> bool:
-    return isinstance(value, str) and pattern.fullmatch(value) is not None
+def _check(owner: str, name: str, ok: bool, allowed: str, got: object) -> None:
+    if not ok:
+        _fail(owner, name, allowed, got)
+
+
+def _matches(pattern: re.Pattern[str], value: object, tokens: bool = False) -> bool:
+    """`value` is a string that `pattern` matches whole: `re.fullmatch`, since `^...$` with
+    `match` also takes a trailing newline. With `tokens`, a Terraform reference passes too."""
+    if not isinstance(value, str):
+        return False
+    return (tokens and _unresolved(value)) or pattern.fullmatch(value) is not None
+
+
+def _check_match(
+    owner: str, name: str, pattern: re.Pattern[str], value: object, allowed: str, tokens: bool
+) -> None:
+    """`tokens`: whether a value known only at apply time (a reference) may stand for one."""
+    _check(owner, name, _matches(pattern, value, tokens), allowed, value)
+
+
+def _check_project_id(owner: str, value: object) -> None:
+    allowed = "must be a project id: 6-30 of [a-z0-9-], starting with a letter"
+    _check_match(owner, "project_id", _PROJECT_ID, value, allowed, tokens=True)
+
+
+def _check_int(owner: str, name: str, value: object, bounds: tuple[int, int]) -> None:
+    low, high = bounds
+    ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+    _check(owner, name, ok, f"must be an integer between {low} and {high}", value)
+
+
+def _check_bool(owner: str, name: str, value: object) -> None:
+    _check(owner, name, isinstance(value, bool), "must be true or false", value)
+
+
+def _is_list(value: object) -> bool:
+    """A list or tuple: a bare string is a mistake, not a list of one-letter items."""
+    return isinstance(value, Sequence) and not isinstance(value, str)
+
+
+def _check_labels(owner: str, labels: object) -> dict[str, str]:
+    """Labels every labelled resource carries: `app` and `env` at least, in Google's syntax."""
+    ok = isinstance(labels, Mapping) and {"app", "env"} <= set(labels)
+    _check(owner, "labels", ok, "must be a mapping that includes 'app' and 'env'", labels)
+    assert isinstance(labels, Mapping)
+    for key, value in labels.items():
+        allowed = "keys must be 1-63 of [a-z0-9_-], starting with a letter"
+        _check(owner, "labels", _matches(_LABEL_KEY, key), allowed, f"{key}={value}")
+        allowed = "values must be 0-63 of [a-z0-9_-]"
+        _check(owner, "labels", _matches(_LABEL_VALUE, value), allowed, f"{key}={value}")
+    return dict(labels)
+
+
+def _check_members(owner: str, name: str, members: object) -> tuple[str, ...]:
+    """IAM members such as 'serviceAccount:<email>', or references to them; never everyone."""
+    _check(owner, name, _is_list(members), "must be a list of IAM members", members)
+    assert isinstance(members, Sequence)
+    for member in members:
+        allowed = "each entry must be an IAM member like 'serviceAccount:<email>' (never allUsers)"
+        ok = member not in _PUBLIC_MEMBERS and _matches(_MEMBER, member, tokens=True)
+        _check(owner, name, ok, allowed, member)
+    _check(owner, name, len(set(members)) == len(members), "must not repeat a member", members)
+    return tuple(members)
+
+
+def _check_iam(owner: str, iam: object) -> dict[str, tuple[str, ...]]:
+    """Grants on a module's resource: role -> members, e.g. {'roles/x.y': ['group:g@e.com']}."""
+    _check(owner, "iam", isinstance(iam, Mapping), "must map roles to lists of members", iam)
+    assert isinstance(iam, Mapping)
+    grants: dict[str, tuple[str, ...]] = {}
+    for role, members in iam.items():
+        allowed = "roles must look like 'roles/service.role' or a custom role's name"
+        _check(owner, "iam", _matches(_ROLE, role), allowed, role)
+        grants[role] = _check_members(owner, f"iam[{role}]", members)
+    return grants
+
+
+# --- shared helpers: end ---
 
 
 def key_id(project_id: str, location: str, key_ring: str, use: str) -> str:
@@ -169,40 +268,25 @@ class KmsProps:
     gate that exists once every API of a fresh project is enabled, Cloud KMS's included)."""
 
     def __post_init__(self) -> None:
-        owner, keys, labels, days = type(self).__name__, self.keys, self.labels, self.rotation_days
-        low, high = ROTATION_DAYS
-        checks = (
-            ("project_id", _is(_PROJECT_ID, self.project_id), "must be a project id: 6-30 of"
-             " [a-z0-9-], starting with a letter"),
-            ("project_number", _is(_PROJECT_NUMBER, self.project_number),
-             "must be the project's number, digits only"),
-            ("key_ring", _is(_KEY_RING, self.key_ring), "must be 1-63 letters, digits, _ or -"),
-            ("keys", isinstance(keys, Mapping) and bool(keys),
-             "must map at least one use to its key's location"),
-            ("rotation_days", type(days) is int and low <= days <= high,
-             f"must be an integer between {low} and {high}"),
-            ("deletion_protection", isinstance(self.deletion_protection, bool),
-             "must be true or false"),
-            ("create_service_agents", isinstance(self.create_service_agents, bool),
-             "must be true or false"),
-            ("labels", isinstance(labels, Mapping) and {"app", "env"} <= set(labels),
-             "must be a mapping that includes 'app' and 'env'"),
-        )  # fmt: skip
-        for name, ok, allowed in checks:
-            if not ok:
-                _fail(owner, name, allowed, getattr(self, name))
+        owner, keys = type(self).__name__, self.keys
+        _check_project_id(owner, self.project_id)
+        allowed = "must be the project's number, digits only"
+        _check_match(owner, "project_number", _PROJECT_NUMBER, self.project_number, allowed, False)
+        allowed = "must be 1-63 letters, digits, _ or -"
+        _check_match(owner, "key_ring", _KEY_RING, self.key_ring, allowed, tokens=False)
+        ok = isinstance(keys, Mapping) and bool(keys)
+        _check(owner, "keys", ok, "must map at least one use to its key's location", keys)
+        _check_int(owner, "rotation_days", self.rotation_days, ROTATION_DAYS)
+        _check_bool(owner, "deletion_protection", self.deletion_protection)
+        _check_bool(owner, "create_service_agents", self.create_service_agents)
         for use, location in keys.items():
             if use not in USES:
                 _fail(owner, "keys", f"uses must be among {', '.join(USES)}", use)
-            if not _is(_LOCATION, location):
+            if not _matches(_LOCATION, location):
                 allowed = "must be a Cloud KMS location like 'global', 'europe' or 'europe-west1'"
                 _fail(owner, f"keys[{use}]", allowed, location)
-        for key, value in labels.items():
-            if not _is(_LABEL_KEY, key) or not _is(_LABEL_VALUE, value):
-                allowed = "keys [a-z][a-z0-9_-]{0,62}, values [a-z0-9_-]{0,63}"
-                _fail(owner, "labels", allowed, f"{key}={value}")
         object.__setattr__(self, "keys", dict(keys))
-        object.__setattr__(self, "labels", dict(labels))
+        object.__setattr__(self, "labels", _check_labels(owner, self.labels))
         object.__setattr__(self, "depends_on_resources", tuple(self.depends_on_resources))
 
 

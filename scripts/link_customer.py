@@ -25,8 +25,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from app.agents.sessions import check_customer_id
-from app.errors import InvalidInput
-from app.settings import Settings, SettingsError
+from app.config.settings import Settings, SettingsError
+from app.domain.errors import InvalidInput
 
 API = "https://identitytoolkit.googleapis.com/v1"
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"

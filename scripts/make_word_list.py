@@ -1,6 +1,6 @@
 """Write app/data/english_words.txt: the most frequent English words, one per line.
 
-Why: the typo tolerance of the support agent (app/text_matching.py) must never "correct" a
+Why: the typo tolerance of the support agent (app/domain/text_matching.py) must never "correct" a
 real word into a vocabulary word ("shoes" into "shows", "there" into "where"); a typed word
 on this list is taken as written. The list comes from the word frequencies shipped with
 pyspellchecker (MIT licence, https://github.com/barrust/pyspellchecker), which this script

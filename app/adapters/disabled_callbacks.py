@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from app.ports import CallbackOutcome
+from app.ports.messaging import CallbackOutcome
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from app.domain import HandoffState, Inquiry, InquiryStatus, Message, Session
-from app.ports import IdempotencyRecord, OrderClaim
+from app.domain.records import HandoffState, Inquiry, InquiryStatus, Message, Session
+from app.ports.store import IdempotencyRecord, OrderClaim
 
 
 def to_json(value: Any) -> str:

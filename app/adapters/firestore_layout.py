@@ -37,7 +37,7 @@ _DOC_ID = re.compile(r"^(?!\.\.?$)(?!__.*__$)[^/]{1,500}$")
 
 def valid_doc_id(value: object) -> bool:
     """Whether `value` can name a document (no slash, not '.' or '..', not __reserved__)."""
-    return isinstance(value, str) and bool(_DOC_ID.match(value))
+    return isinstance(value, str) and bool(_DOC_ID.fullmatch(value))
 
 
 def append_once_scope(session_id: str) -> str:

@@ -1,6 +1,6 @@
 """Firestore transactions and errors, in the app's terms.
 
-Every failure of Firestore (or its emulator) reaches the agents as `app.errors.Unavailable`,
+Every failure of Firestore (or its emulator) reaches the agents as `app.domain.errors.Unavailable`,
 as SQLite's do: a backend that does not answer, a deadline, or contention that outlasts the
 retries (with a short `retry_after`, since contention clears quickly). The agents' own
 exceptions (StaleFlow, DuplicateKey, LeaseLost, NotFound) pass through untouched and roll the
@@ -20,7 +20,7 @@ from google.api_core import exceptions as gexc
 from google.api_core import retry as gretry
 from google.cloud import firestore
 
-from app.errors import Unavailable
+from app.domain.errors import Unavailable
 
 T = TypeVar("T")
 
@@ -82,7 +82,8 @@ def run_transaction(client: firestore.Client, body: Callable[[Any], T]) -> T:
         transaction = client.transaction(max_attempts=COMMIT_ATTEMPTS)
         with translated_errors("transaction"):
             try:
-                return firestore.transactional(body)(transaction)
+                result: T = firestore.transactional(body)(transaction)
+                return result
             except (gexc.Aborted, ValueError) as exc:
                 failed = _failed_call(exc)
                 if failed is not None:

@@ -22,10 +22,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from app.adapters.rules_model import REASONS, find_order_id, language_of
-from app.errors import Unavailable
-from app.logging_setup import log_event
-from app.ports import Intent, Understanding
-from app.text_matching import words
+from app.domain.errors import Unavailable
+from app.domain.text_matching import words
+from app.logs.setup import log_event
+from app.ports.model import Intent, Understanding
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def _phrase_prompt(draft: str, facts: dict[str, Any]) -> str:
 
 
 class GeminiModel:
-    """Implements `app.ports.Model` with `google.genai.Client(vertexai=True)`."""
+    """Implements `app.ports.model.Model` with `google.genai.Client(vertexai=True)`."""
 
     name = "gemini"
 

@@ -8,9 +8,9 @@ new) so a receiver drops the rare second delivery after a worker crash between s
 recording. `kid` names the key (`key_id`: derived from the key, nothing to configure), so the
 key can rotate: the receiver accepts the old and the new key while the new one rolls out.
 
-Where it connects: the URL is checked again against the allowed hosts (the rule of
-app/callback_url.py; the allow-list may have shrunk since the inquiry was opened). The host is
-resolved once and every address is checked before connecting to it: loopback, private,
+Where it connects: the URL is checked again against the allowed hosts (the rule
+of app/domain/callback_url.py; the allow-list may have shrunk since the inquiry was opened).
+The host is resolved once and every address is checked before connecting to it: loopback, private,
 link-local, CGNAT, unique-local IPv6 and metadata addresses are refused, so a name that
 resolves (or rebinds) to the platform's own network reaches nothing. TLS is verified against
 the host name. No proxy, no redirect (a redirect could lead anywhere).
@@ -50,9 +50,9 @@ from urllib3.exceptions import (
     NewConnectionError,
 )
 
-from app.callback_url import CallbackUrlError, allowed_callback_url
-from app.ports import CallbackOutcome
-from app.settings import Settings, SettingsError
+from app.config.settings import Settings, SettingsError
+from app.domain.callback_url import CallbackUrlError, allowed_callback_url
+from app.ports.messaging import CallbackOutcome
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +247,7 @@ class _CheckedConnection(HTTPSConnection):
     def connect(self) -> None:
         super().connect()
         if self.sock is not None:
-            _Deadline.current().watch(self.sock)  # type: ignore[arg-type]
+            _Deadline.current().watch(self.sock)
 
 
 class _LoopbackAllowedConnection(_CheckedConnection):
@@ -278,7 +278,7 @@ class _CheckedAdapter(HTTPAdapter):
 
 
 class HttpCallbackSender:
-    """Implements `app.ports.CallbackSender` with requests' adapter, without a session (no
+    """Implements `app.ports.messaging.CallbackSender` with requests' adapter, without a session (no
     proxies, .netrc or cookies from the environment)."""
 
     def __init__(

@@ -27,10 +27,11 @@ from typing import Any
 from uuid import uuid4
 
 from app.adapters.sqlite_db import Database, to_ts
-from app.domain import Delivery, DeliveryResult
-from app.errors import AppError
-from app.ports import Clock, Handler
-from app.retry_policy import RetryPolicy
+from app.config.retry_policy import RetryPolicy
+from app.domain.errors import AppError
+from app.domain.records import Delivery, DeliveryResult
+from app.ports.clock import Clock
+from app.ports.messaging import Handler
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +233,7 @@ class LocalQueue:
         handler: Handler,
         threads: int = 2,
         poll_seconds: float = 0.05,
-        housekeeping: Callable[[], None] | None = None,
+        housekeeping: Callable[[], object] | None = None,
         housekeeping_seconds: float = 30.0,
     ) -> None:
         """Start dispatcher threads (the worker role's stand-in for Pub/Sub push)."""
@@ -258,7 +259,7 @@ class LocalQueue:
         self,
         handler: Handler,
         poll_seconds: float,
-        housekeeping: Callable[[], None] | None,
+        housekeeping: Callable[[], object] | None,
         housekeeping_seconds: float,
     ) -> None:
         idle_polls = 0

@@ -16,18 +16,16 @@ honours PUBSUB_EMULATOR_HOST, so the same code runs against the emulator.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
-import re
 import threading
 from typing import Any, Protocol
 
-from app.errors import Unavailable
-from app.settings import SettingsError
+from app.domain.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
-TOPIC_PATH = re.compile(r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/topics/[A-Za-z][\w.~+%-]{2,254}$")
 PUBLISH_TIMEOUT_SECONDS = 10.0
 BATCH_LATENCY_SECONDS = 0.01  # one message per request is the norm: do not wait for a batch
 
@@ -44,23 +42,14 @@ class PublisherClientLike(Protocol):
     def stop(self) -> None: ...
 
 
-def check_topic_path(variable: str, value: str | None) -> str:
-    """A full topic path, or a SettingsError naming the variable."""
-    if not value:
-        raise SettingsError(f"{variable}: required when QUEUE_BACKEND=pubsub")
-    if not TOPIC_PATH.match(value):
-        raise SettingsError(
-            f"{variable}: must be a full topic path projects/<project>/topics/<name>, got {value!r}"
-        )
-    return value
-
-
 def new_publisher_client() -> PublisherClientLike:
     """A publisher that sends each message at once instead of waiting to fill a batch."""
-    from google.cloud import pubsub_v1
+    # The library ships no type information: imported as a plain module (its attributes Any).
+    pubsub_v1 = importlib.import_module("google.cloud.pubsub_v1")
 
     batch = pubsub_v1.types.BatchSettings(max_latency=BATCH_LATENCY_SECONDS)
-    return pubsub_v1.PublisherClient(batch_settings=batch)
+    client: PublisherClientLike = pubsub_v1.PublisherClient(batch_settings=batch)
+    return client
 
 
 class PubSubPublisher:

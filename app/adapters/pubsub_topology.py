@@ -17,6 +17,7 @@ subscription, so its delayed messages are neither redelivered nor dead-lettered.
 from __future__ import annotations
 
 import contextlib
+import importlib
 from dataclasses import dataclass
 
 MIN_DELIVERY_ATTEMPTS, MAX_DELIVERY_ATTEMPTS = 5, 100  # Pub/Sub's own limits
@@ -67,7 +68,8 @@ def provision(
         )
     if not push_endpoint.startswith(("http://", "https://")):
         raise ValueError(f"push_endpoint: must be an http(s) URL, got {push_endpoint!r}")
-    from google.cloud import pubsub_v1
+    # The library ships no type information: imported as a plain module (its attributes Any).
+    pubsub_v1 = importlib.import_module("google.cloud.pubsub_v1")
 
     names = topology(project, prefix)
     publisher = pubsub_v1.PublisherClient()
@@ -108,7 +110,9 @@ def deprovision(names: Topology) -> None:
     retries to it slow every other subscription's deliveries.
     """
     from google.api_core import exceptions
-    from google.cloud import pubsub_v1
+
+    # The library ships no type information: imported as a plain module (its attributes Any).
+    pubsub_v1 = importlib.import_module("google.cloud.pubsub_v1")
 
     publisher = pubsub_v1.PublisherClient()
     subscriber = pubsub_v1.SubscriberClient()

@@ -35,22 +35,35 @@ request path for a growing pause (1 s doubling to 30 s), probing with one reques
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 from uuid import uuid4
 
-from app.domain import HandoffState, Message, Session
-from app.errors import NotFound
-from app.ports import EffectMark, Erasure, IdempotencyRecord, NewMessage, StaleFlow, Store, Turn
+from app.adapters.redis_client import CircuitBreaker, redis_errors
+from app.adapters.redis_codec import (
+    decode_session,
+    decode_window,
+    encode_message,
+    encode_session,
+    window_fields,
+)
+from app.domain.errors import NotFound
+from app.domain.records import Message, Session
+from app.ports.store import (
+    EffectMark,
+    Erasure,
+    IdempotencyRecord,
+    NewMessage,
+    StaleFlow,
+    Store,
+    Turn,
+)
 
 log = logging.getLogger(__name__)
 
-SOCKET_TIMEOUT_SECONDS = 0.25
 GEN_TTL_SECONDS = 86_400  # generation tokens outlive every entry stamped with them
 MAX_PENDING = 50_000
 
@@ -92,186 +105,6 @@ return 0
 WINDOW = 50  # messages in the cached window: what GET /v1/sessions/{id} shows
 
 
-class CircuitBreaker:
-    """Closed while Redis answers; after a failure, open for a pause that doubles (capped).
-
-    When a pause ends, one caller probes; the others keep skipping Redis until it succeeds.
-    """
-
-    def __init__(
-        self,
-        base_seconds: float = 1.0,
-        cap_seconds: float = 30.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.base = base_seconds
-        self.cap = cap_seconds
-        self.clock = clock
-        self.failures = 0
-        self.open_until = 0.0
-        self._lock = threading.Lock()
-
-    def _pause(self) -> float:
-        return min(self.cap, self.base * 2 ** max(0, self.failures - 1))
-
-    def allow(self) -> bool:
-        with self._lock:
-            now = self.clock()
-            if now < self.open_until:
-                return False
-            if self.failures:  # a probe: hold the others off as if it will fail
-                self.open_until = now + self._pause()
-            return True
-
-    def success(self) -> None:
-        with self._lock:
-            if self.failures:
-                log.info("redis cache reachable again after %d failure(s)", self.failures)
-            self.failures = 0
-            self.open_until = 0.0
-
-    def failure(self, error: Exception) -> None:
-        with self._lock:
-            self.failures += 1
-            self.open_until = self.clock() + self._pause()
-            pause = self._pause()
-        log.warning("redis cache unavailable, using the store for %.0fs: %s", pause, error)
-
-    @property
-    def is_open(self) -> bool:
-        return self.clock() < self.open_until
-
-
-def connect_redis(
-    host: str,
-    port: int,
-    password: str | None = None,
-    ca_cert_pem: str | None = None,
-    timeout_seconds: float = SOCKET_TIMEOUT_SECONDS,
-) -> Any:
-    """A redis-py client with short timeouts and no retries of its own (the breaker decides).
-
-    With `ca_cert_pem` (Memorystore with in-transit encryption, port 6378) it speaks TLS and
-    verifies the server against that CA. Nothing connects until the first command.
-    """
-    import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    tls: dict[str, Any] = {}
-    if ca_cert_pem:
-        tls = {"ssl": True, "ssl_ca_data": ca_cert_pem, "ssl_cert_reqs": "required"}
-    return redis.Redis(
-        host=host,
-        port=port,
-        password=password or None,
-        socket_timeout=timeout_seconds,
-        socket_connect_timeout=timeout_seconds,
-        retry=Retry(NoBackoff(), 0),
-        health_check_interval=30,
-        client_name="agents-session-cache",
-        **tls,
-    )
-
-
-def _redis_errors() -> tuple[type[Exception], ...]:
-    import redis
-
-    return (redis.RedisError, OSError)
-
-
-def encode_session(session: Session) -> str:
-    return json.dumps(
-        {
-            "id": session.id,
-            "customer_id": session.customer_id,
-            "preferences": session.preferences,
-            "created_at": session.created_at.isoformat(),
-            "expires_at": session.expires_at.isoformat(),
-            "flow": session.flow,
-            "flow_version": session.flow_version,
-            "message_count": session.message_count,
-            "handoff": session.handoff.value,
-            "handoff_since": None
-            if session.handoff_since is None
-            else session.handoff_since.isoformat(),
-        },
-        separators=(",", ":"),
-    )
-
-
-def decode_session(raw: str) -> Session:
-    """KeyError for an entry without the handoff state: served, it would let the agent answer
-    a customer who waits for a person."""
-    body = json.loads(raw)
-    since = body["handoff_since"]
-    return Session(
-        id=body["id"],
-        customer_id=body["customer_id"],
-        preferences=body["preferences"],
-        created_at=datetime.fromisoformat(body["created_at"]),
-        expires_at=datetime.fromisoformat(body["expires_at"]),
-        flow=body["flow"],
-        flow_version=body["flow_version"],
-        # An entry of the version before counted nothing; the store's count decides anyway.
-        message_count=body.get("message_count", 0),
-        handoff=HandoffState(body["handoff"]),
-        handoff_since=None if since is None else datetime.fromisoformat(since),
-    )
-
-
-def encode_message(message: Message) -> str:
-    return json.dumps(
-        {
-            "id": message.id,
-            "session_id": message.session_id,
-            "seq": message.seq,
-            "role": message.role,
-            "text": message.text,
-            "created_at": message.created_at.isoformat(),
-            "route": message.route,
-            "data": message.data,
-        },
-        separators=(",", ":"),
-    )
-
-
-def decode_message(raw: str) -> Message:
-    m = json.loads(raw)
-    return Message(
-        id=m["id"],
-        session_id=m["session_id"],
-        seq=m["seq"],
-        role=m["role"],
-        text=m["text"],
-        created_at=datetime.fromisoformat(m["created_at"]),
-        route=m["route"],
-        data=m["data"],
-    )
-
-
-def window_fields(messages: list[Message]) -> list[str]:
-    """A window entry's fields and values (after `gen`): `last_seq`, then `m:<seq>` each."""
-    fields = ["last_seq", str(messages[-1].seq) if messages else "0"]
-    for message in messages:
-        fields += [f"m:{message.seq}", encode_message(message)]
-    return fields
-
-
-def decode_window(entry: dict[str, str]) -> list[Message]:
-    """The window's messages, oldest first; ValueError unless they end at `last_seq` without
-    a gap (an entry is whole or not served)."""
-    messages = sorted(
-        (decode_message(value) for name, value in entry.items() if name.startswith("m:")),
-        key=lambda m: m.seq,
-    )
-    last = int(entry["last_seq"])
-    expected = list(range(last - len(messages) + 1, last + 1))
-    if [m.seq for m in messages] != expected:
-        raise ValueError("the cached window has a gap")
-    return messages
-
-
 _MISS = object()
 
 
@@ -294,7 +127,7 @@ class CachedStore:
         self.gen_ttl = max(GEN_TTL_SECONDS, 2 * ttl_seconds)
         self.breaker = breaker or CircuitBreaker()
         self.prefix = prefix
-        self._errors = _redis_errors()
+        self._errors = redis_errors()
         self._fill = client.register_script(FILL)
         self._after_write = client.register_script(AFTER_WRITE)
         self._pending: set[str] = set()  # sessions written while Redis could not be told
@@ -361,12 +194,12 @@ class CachedStore:
 
     def _read(
         self, session_id: str, key_index: int, required: str = "data"
-    ) -> tuple[Any, dict | None]:
+    ) -> tuple[Any, dict[str, Any] | None]:
         """(the session's current token, the entry if it is stamped with it and holds
         `required`), or (_MISS, None) when Redis is not asked or does not answer."""
         keys = self._keys(session_id)
 
-        def read() -> tuple[str, dict]:
+        def read() -> tuple[str, dict[str, Any]]:
             pipe = self.redis.pipeline(transaction=False)
             pipe.get(keys[0])
             pipe.hgetall(keys[key_index])
@@ -398,7 +231,7 @@ class CachedStore:
 
     # --- cached reads ---
 
-    def _cached_session(self, entry: dict | None, now: datetime) -> Any:
+    def _cached_session(self, entry: dict[str, Any] | None, now: datetime) -> Any:
         """The session an entry holds (None when expired at `now`), or _MISS."""
         if entry is None:
             return _MISS
@@ -413,7 +246,8 @@ class CachedStore:
         gen, entry = self._read(session_id, 1)
         cached = self._cached_session(entry, now)
         if cached is not _MISS:
-            return cached
+            hit: Session | None = cached
+            return hit
         session = self.store.get_session(session_id, now)
         self._fill_session(session_id, gen, session)
         return session

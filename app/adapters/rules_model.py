@@ -2,8 +2,8 @@
 
 It is what the tests, `make run` and `make eval` use, so routing and replies never depend on
 a network or on sampling; the Gemini adapter implements the same port for production wording.
-A turn is folded and tokenized (`app.text_matching`), each word mapped to the vocabulary word it
-stands for when it is a typo of one, and the phrases of `rules_vocabulary` decide the intent,
+A turn is folded and tokenized (`app.domain.text_matching`), each word mapped to the vocabulary word
+it stands for when it is a typo of one, and the phrases of `rules_vocabulary` decide the intent,
 in an order that puts what the customer explicitly asks for first: an order number or "I
 want" makes a refund, a return or an export an action; the same words in a general question
 ("how long does a refund take?") are a question for the FAQ.
@@ -19,8 +19,8 @@ from importlib import resources
 from typing import Any
 
 from app.adapters import rules_vocabulary as vocab
-from app.ports import Intent, Understanding
-from app.text_matching import Vocabulary, contains_phrase, find_order_id, words
+from app.domain.text_matching import Vocabulary, contains_phrase, find_order_id, words
+from app.ports.model import Intent, Understanding
 
 REASONS = vocab.REASONS
 
@@ -82,7 +82,7 @@ def _known_words() -> set[str]:
 
 
 class RulesModel:
-    """Implements `app.ports.Model` with phrase rules over typo-tolerant words."""
+    """Implements `app.ports.model.Model` with phrase rules over typo-tolerant words."""
 
     name = "rules"
 

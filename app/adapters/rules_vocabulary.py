@@ -1,7 +1,8 @@
 """The words the rules model listens for, in English, German, French and Spanish.
 
 Data only: phrases are written folded (lower case, no accents or apostrophes, as
-`app.text_matching.fold` leaves customers' words), one phrase a string of words matched in order.
+`app.domain.text_matching.fold` leaves customers' words), one phrase a string of words matched
+in order.
 Kept apart from the matching code so that adding a phrase is a one-line change.
 """
 

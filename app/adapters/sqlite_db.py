@@ -15,7 +15,7 @@ from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.errors import Unavailable
+from app.domain.errors import Unavailable
 
 BUSY_TIMEOUT_MS = 10_000
 

@@ -22,6 +22,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,20 +33,21 @@ from app.agents.replies import Reply
 from app.agents.router import HybridRouter
 from app.agents.sessions import SessionService
 from app.agents.wording import word_streamed
-from app.domain import HandoffState, Message, Route, Session, TurnOutcome
-from app.errors import AppError, InvalidInput, NotFound, Unavailable
-from app.logging_setup import log_inquiry_state
-from app.ports import (
+from app.domain.errors import AppError, InvalidInput, NotFound, Unavailable
+from app.domain.flows import stored_change
+from app.domain.records import HandoffState, Inquiry, Message, Route, Session, TurnOutcome
+from app.logs.setup import log_inquiry_state
+from app.ports.clock import Clock
+from app.ports.messaging import EventPublisher
+from app.ports.model import Model, Understanding
+from app.ports.store import (
     ClaimExists,
-    Clock,
     DuplicateKey,
-    EventPublisher,
     IdempotencyRecord,
-    Model,
     NewMessage,
     OrderClaim,
+    SessionStore,
     StaleFlow,
-    Store,
     Turn,
     check_room,
     session_scope,
@@ -67,12 +69,22 @@ def check_text(text: Any) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class _PlannedTurn:
+    """A turn computed on one state of the session, and what follows once it is stored."""
+
+    turn: Turn
+    reply: Reply
+    inquiry: Inquiry | None
+    answer: NewMessage
+
+
 class ConversationService:
-    """Implements `app.services.ConversationService`."""
+    """Implements `app.ports.services.ConversationPort`."""
 
     def __init__(
         self,
-        store: Store,
+        store: SessionStore,
         sessions: SessionService,
         inquiries: InquiryService,
         router: HybridRouter,
@@ -100,7 +112,6 @@ class ConversationService:
         """`on_text`: given, each piece of the reply's wording as the model produces it (a
         streamed reply); the turn is stored whole all the same, after the last piece."""
         text = check_text(text)
-        scope = session_scope(session_id)
         body_fingerprint = idempotency.fingerprint({"text": text})
         if idempotency_key is not None:
             idempotency.check_key(idempotency_key)
@@ -108,7 +119,7 @@ class ConversationService:
             session = self.sessions.require(session_id, customer_id)
         else:
             session, earlier = self.sessions.require_keyed(
-                session_id, customer_id, scope, idempotency_key
+                session_id, customer_id, session_scope(session_id), idempotency_key
             )
             if earlier is not None:
                 return self._replay(session_id, earlier, body_fingerprint)
@@ -122,78 +133,106 @@ class ConversationService:
                 try:
                     return self._held(session, text, idempotency_key, body_fingerprint)
                 except StaleFlow:  # handed back meanwhile: the agent answers after all
-                    time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
-                    session = self.sessions.require(session_id, customer_id)
+                    session = self._reread(session_id, customer_id, attempt)
                     continue
                 except DuplicateKey as duplicate:
                     return self._replay(session_id, duplicate.record, body_fingerprint)
             if understanding is None:
                 understanding = self.model.understand(text)
-            reply = self.router.decide(session, text, understanding)
-            inquiry = None
-            if reply.inquiry is not None:
-                inquiry = self.inquiries.prepare(
-                    reply.inquiry.kind,
-                    reply.inquiry.details,
-                    customer_id=session.customer_id,
-                    session_id=session.id,
-                )
-            data = {**reply.data, "source": reply.source, "intent": understanding.intent.value}
-            if inquiry is not None:
-                data["inquiry_id"] = inquiry.id
-            worded = self._word(reply.text, data, on_text)
+            key = None if idempotency_key is None else (idempotency_key, body_fingerprint)
+            planned = self._plan(session, text, understanding, key, on_text)
             on_text = None  # streamed once: a turn computed again is sent whole with the turn
-            answer = NewMessage(role="agent", text=worded, route=reply.route.value, data=data)
-            mine = NewMessage(role="customer", text=text)
-            record = None
-            if idempotency_key is not None:
-                response = {
-                    "reply_message_id": answer.id,
-                    "message_id": mine.id,
-                    "route": reply.route.value,
-                    "inquiry_id": inquiry.id if inquiry else None,
-                    "source": reply.source,
-                    "intent": understanding.intent.value,
-                }
-                record = idempotency.new_record(
-                    scope, idempotency_key, body_fingerprint, response, self.clock.now()
-                )
-            now = self.clock.now()
-            turn = Turn(
-                session_id=session.id,
-                messages=(mine, answer),
-                expected_flow_version=session.flow_version,
-                new_flow=reply.flow,
-                now=now,
-                expires_at=self.sessions.expiry(session.created_at, now),
-                idempotency=record,
-                inquiry=inquiry,
-                order_claim=_claim(reply, session.customer_id, now),
-                max_messages=self.sessions.max_messages,
-                handoff=reply.handoff,
-            )
             try:
-                stored = self.store.append_turn(turn)
+                stored = self.store.append_turn(planned.turn)
             except (StaleFlow, ClaimExists):  # recompute on fresh state (the claim included)
-                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
-                session = self.sessions.require(session_id, customer_id)
+                session = self._reread(session_id, customer_id, attempt)
                 continue
             except DuplicateKey as duplicate:  # a concurrent retry with the same key won
                 return self._replay(session_id, duplicate.record, body_fingerprint)
-            if inquiry is not None:
-                log_inquiry_state(inquiry, 0)
-                self.inquiries.publish(inquiry.id)
-            if reply.handoff is HandoffState.WAITING:
-                announce_request(self.events, session, answer.id, now)
-            return TurnOutcome(
-                reply=stored[-1],
-                route=reply.route,
-                inquiry_id=inquiry.id if inquiry else None,
-                source=reply.source,
-                intent=understanding.intent.value,
-                message=stored[0],
-            )
+            return self._stored(session, planned, stored, understanding)
         raise Unavailable("the session is too busy right now; retry the message", retry_after=1)
+
+    def _reread(self, session_id: str, customer_id: str, attempt: int) -> Session:
+        """The session afresh, after a pause that grows with the attempts (a lost race)."""
+        time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+        return self.sessions.require(session_id, customer_id)
+
+    def _plan(
+        self,
+        session: Session,
+        text: str,
+        understanding: Understanding,
+        key: tuple[str, str] | None,
+        on_text: Callable[[str], None] | None,
+    ) -> _PlannedTurn:
+        """The turn the router decides on this state of the session, worded, ready to store.
+        `key`: the Idempotency-Key and the body's fingerprint, when the request has one."""
+        reply = self.router.decide(session, text, understanding)
+        inquiry = None
+        if reply.inquiry is not None:
+            inquiry = self.inquiries.prepare(
+                reply.inquiry.kind,
+                reply.inquiry.details,
+                customer_id=session.customer_id,
+                session_id=session.id,
+            )
+        data = {**reply.data, "source": reply.source, "intent": understanding.intent.value}
+        if inquiry is not None:
+            data["inquiry_id"] = inquiry.id
+        worded = self._word(reply.text, data, on_text)
+        answer = NewMessage(role="agent", text=worded, route=reply.route.value, data=data)
+        mine = NewMessage(role="customer", text=text)
+        record = None
+        if key is not None:
+            response = {
+                "reply_message_id": answer.id,
+                "message_id": mine.id,
+                "route": reply.route.value,
+                "inquiry_id": inquiry.id if inquiry else None,
+                "source": reply.source,
+                "intent": understanding.intent.value,
+            }
+            record = idempotency.new_record(
+                session_scope(session.id), key[0], key[1], response, self.clock.now()
+            )
+        now = self.clock.now()
+        turn = Turn(
+            session_id=session.id,
+            messages=(mine, answer),
+            expected_flow_version=session.flow_version,
+            new_flow=stored_change(reply.flow),
+            now=now,
+            expires_at=self.sessions.expiry(session.created_at, now),
+            idempotency=record,
+            inquiry=inquiry,
+            order_claim=_claim(reply, session.customer_id, now),
+            max_messages=self.sessions.max_messages,
+            handoff=reply.handoff,
+        )
+        return _PlannedTurn(turn, reply, inquiry, answer)
+
+    def _stored(
+        self,
+        session: Session,
+        planned: _PlannedTurn,
+        stored: list[Message],
+        understanding: Understanding,
+    ) -> TurnOutcome:
+        """What follows a stored turn (its inquiry published, a handoff announced), answered."""
+        reply, inquiry = planned.reply, planned.inquiry
+        if inquiry is not None:
+            log_inquiry_state(inquiry, 0)
+            self.inquiries.publish(inquiry.id)
+        if reply.handoff is HandoffState.WAITING:
+            announce_request(self.events, session, planned.answer.id, planned.turn.now)
+        return TurnOutcome(
+            reply=stored[-1],
+            route=reply.route,
+            inquiry_id=inquiry.id if inquiry else None,
+            source=reply.source,
+            intent=understanding.intent.value,
+            message=stored[0],
+        )
 
     def _word(
         self, draft: str, facts: dict[str, Any], on_text: Callable[[str], None] | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.ports import Store
+from app.ports.store import ErasureStore
 
 ERASURE = "data_erasure"
 KEPT_BY_LAW = (
@@ -19,7 +19,7 @@ KEPT_BY_LAW = (
 )
 
 
-def erase(store: Store, inquiry_id: str, customer_id: str) -> dict[str, Any]:
+def erase(store: ErasureStore, inquiry_id: str, customer_id: str) -> dict[str, Any]:
     """Delete what the customer has here (but this inquiry); the result counts it."""
     erased = store.erase_customer(customer_id, keep_inquiry_id=inquiry_id)
     return {

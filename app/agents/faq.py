@@ -35,9 +35,9 @@ from importlib import resources
 from typing import Any
 
 from app.agents.faq_lexicon import CONCEPTS
-from app.domain import FaqHit
-from app.errors import InvalidInput
-from app.text_matching import GAP, MAX_GAP, Vocabulary, words
+from app.domain.errors import InvalidInput
+from app.domain.records import FaqHit
+from app.domain.text_matching import GAP, MAX_GAP, Vocabulary, words
 
 MAX_QUERY_CHARS = 500
 MAX_TOP_K = 20
@@ -230,7 +230,7 @@ class FaqIndex:
 
 
 class FaqAgent:
-    """Implements `app.services.FaqService`.
+    """Implements `app.ports.services.FaqPort`.
 
     The entries are read when the agent is made (a broken FAQ file stops the start); the index
     (~35 ms) is built by the first search, so an instance woken by any other request, and the

@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from app.domain import Session, isoformat
-from app.errors import AppError
-from app.logging_setup import log_event
-from app.ports import EventPublisher
+from app.domain.errors import AppError
+from app.domain.records import Session, isoformat
+from app.logs.setup import log_event
+from app.ports.messaging import EventPublisher
 
 log = logging.getLogger(__name__)
 

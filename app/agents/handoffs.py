@@ -18,20 +18,21 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from app.agents import idempotency
 from app.agents.conversation import check_text
 from app.agents.sessions import SessionService, check_limit, page_of, seq_of_cursor
-from app.domain import HandoffState, Message, MessagePage, QueuedHandoff, Route, Session
-from app.errors import Conflict, NotFound, Unavailable
-from app.ports import (
-    Clock,
+from app.domain.errors import Conflict, NotFound, Unavailable
+from app.domain.records import HandoffState, Message, MessagePage, QueuedHandoff, Route, Session
+from app.ports.clock import Clock
+from app.ports.store import (
     DuplicateKey,
+    HandoffStore,
     IdempotencyRecord,
     NewMessage,
+    SessionStore,
     StaleFlow,
-    Store,
     Turn,
     session_scope,
 )
@@ -50,12 +51,16 @@ def staff_key(staff: str, key: str) -> str:
     return f"staff#{staff}#{key}"
 
 
+class HandoffDesk(SessionStore, HandoffStore, Protocol):
+    """The parts of the store the handoff service uses: sessions, and who waits for a person."""
+
+
 class HandoffService:
-    """Implements `app.services.HandoffService`."""
+    """Implements `app.ports.services.HandoffPort`."""
 
     def __init__(
         self,
-        store: Store,
+        store: HandoffDesk,
         sessions: SessionService,
         clock: Clock,
         queue_limit: int = QUEUE_LIMIT,

@@ -13,8 +13,8 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from app.errors import Conflict, InvalidInput
-from app.ports import IdempotencyRecord
+from app.domain.errors import Conflict, InvalidInput
+from app.ports.store import IdempotencyRecord
 
 RETENTION = timedelta(hours=24)
 # What a key may be, defined here alone: the HTTP layer checks the header with `check_key` and

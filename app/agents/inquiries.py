@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 from uuid import uuid4
 
 from app.agents import idempotency
@@ -23,11 +23,19 @@ from app.agents.erasure import ERASURE
 from app.agents.orders import OrderBook
 from app.agents.reviews import REASON_LABELS
 from app.agents.sessions import SessionService, check_customer_id
-from app.callback_url import CallbackUrlError, allowed_callback_url
-from app.domain import Inquiry, InquiryStatus
-from app.errors import AppError, Forbidden, InvalidInput, NotFound
-from app.logging_setup import log_inquiry_state
-from app.ports import Clock, DuplicateKey, IdempotencyRecord, InquiryQueue, Store, inquiry_scope
+from app.domain.callback_url import CallbackUrlError, allowed_callback_url
+from app.domain.errors import AppError, Forbidden, InvalidInput, NotFound
+from app.domain.records import Inquiry, InquiryStatus
+from app.logs.setup import log_inquiry_state
+from app.ports.clock import Clock
+from app.ports.messaging import InquiryQueue
+from app.ports.store import (
+    DuplicateKey,
+    IdempotencyRecord,
+    IdempotencyStore,
+    InquiryStore,
+    inquiry_scope,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +49,7 @@ MAX_NOTE_CHARS = 500
 
 def check_callback_url(url: Any, allowed_hosts: tuple[str, ...], signing_key: str | None) -> str:
     """The URL as it will be sent, when it is https on an allowed host and port (the rule of
-    app/callback_url.py); anything else is InvalidInput(field="callback_url")."""
+    app/domain/callback_url.py); anything else is InvalidInput(field="callback_url")."""
     if not isinstance(url, str) or not url or len(url) > MAX_URL_CHARS:
         raise InvalidInput(
             f"callback_url must be a URL of at most {MAX_URL_CHARS} characters",
@@ -73,7 +81,7 @@ def check_refund_review(
 ) -> dict[str, Any]:
     _unknown_keys(details, ("order_id", "reason", "note"))
     order_id = details.get("order_id")
-    if not isinstance(order_id, str) or not _ORDER_ID.match(order_id):
+    if not isinstance(order_id, str) or not _ORDER_ID.fullmatch(order_id):
         raise InvalidInput(
             "details.order_id is required: an order number like A1007", field="details.order_id"
         )
@@ -116,12 +124,16 @@ def check_account_export(details: dict[str, Any], customer_id: str) -> dict[str,
     return {"customer_id": customer_id}
 
 
+class InquiryDesk(InquiryStore, IdempotencyStore, Protocol):
+    """The parts of the store the inquiry service uses: inquiries and their idempotency keys."""
+
+
 class InquiryService:
-    """Implements `app.services.InquiryService`."""
+    """Implements `app.ports.services.InquiryPort`."""
 
     def __init__(
         self,
-        store: Store,
+        store: InquiryDesk,
         queue: InquiryQueue,
         sessions: SessionService,
         orders: OrderBook,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from app.agents.orders import Order, long_date, money
-from app.ports import OrderClaim
+from app.ports.store import OrderClaim
 
 MANUAL_REVIEW_ABOVE_CENTS = 20_000  # refunds above 200 EUR are checked by a person (FAQ)
 FULL_REFUND_REASONS = frozenset({"damaged", "wrong_item", "not_delivered"})

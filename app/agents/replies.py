@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.domain import HandoffState, Route
+from app.domain.flows import FlowChange
+from app.domain.records import HandoffState, Route
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class ClaimRequest:
 class Reply:
     text: str
     route: Route
-    flow: dict[str, Any] | None = None  # the session's new flow state; None leaves it as it is
+    flow: FlowChange = None  # the session's new flow, or CLEAR; None leaves it as it is
     data: dict[str, Any] = field(default_factory=dict)
     inquiry: InquiryRequest | None = None  # an inquiry to open with this turn
     source: str = ""  # what answered: an FAQ entry id, a flow step, an inquiry kind

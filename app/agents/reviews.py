@@ -14,8 +14,8 @@ from typing import Any
 
 from app.agents.orders import OrderBook, money
 from app.agents.policy import MANUAL_REVIEW_ABOVE_CENTS, StorePolicy, refund_refusal, refundable
-from app.domain import Inquiry
-from app.ports import OrderClaim, Store
+from app.domain.records import Inquiry
+from app.ports.store import OrderClaim, OrderClaimStore
 
 REASON_LABELS = {
     "damaged": "it arrived damaged",
@@ -88,7 +88,7 @@ def refund_review(
 
 
 def settle_refund(
-    result: dict[str, Any], store: Store, inquiry: Inquiry, now: datetime
+    result: dict[str, Any], store: OrderClaimStore, inquiry: Inquiry, now: datetime
 ) -> dict[str, Any]:
     """Record an approved (or manual-review) refund as the order's one claim, in the store's
     transaction; when another request got there first, the decision becomes a refusal naming

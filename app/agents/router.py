@@ -22,9 +22,10 @@ from typing import Any
 
 from app.agents.faq import FaqAgent
 from app.agents.replies import InquiryRequest, Reply
-from app.agents.support import CLEAR, SupportAgent
-from app.domain import HandoffState, Route, Session
-from app.ports import Intent, Understanding
+from app.agents.support import SupportAgent
+from app.domain.flows import CLEAR, SupportFlow
+from app.domain.records import HandoffState, Route, Session
+from app.ports.model import Intent, Understanding
 
 OFF_TOPIC = (
     "I'm sorry, I can't help with that. I can answer questions about shipping, returns, "
@@ -53,13 +54,13 @@ class HybridRouter:
         self.support = support
 
     def decide(self, session: Session, text: str, u: Understanding) -> Reply:
-        flow = session.flow
-        reply = self._in_flow(session, flow, text, u) if flow.get("name") else None
+        flow = session.support_flow()
+        reply = self._in_flow(session, flow, text, u) if flow is not None else None
         if reply is None:
-            if u.order_id is None and flow.get("order_id"):
-                u = replace(u, order_id=flow["order_id"])  # the order the flow was about
+            if u.order_id is None and flow is not None and flow.order_id:
+                u = replace(u, order_id=flow.order_id)  # the order the flow was about
             reply = self._fresh(session, text, u)
-            if flow.get("name") and reply.flow is None:
+            if flow is not None and reply.flow is None:
                 reply = replace(reply, flow=CLEAR)  # a new subject ends the old flow
         if u.language != "en":
             name = LANGUAGE_NAMES.get(u.language, u.language)
@@ -69,15 +70,15 @@ class HybridRouter:
         return reply
 
     def _in_flow(
-        self, session: Session, flow: dict[str, Any], text: str, u: Understanding
+        self, session: Session, flow: SupportFlow, text: str, u: Understanding
     ) -> Reply | None:
         """The reply within the flow, or None when the turn leaves it for something else."""
         if u.intent is Intent.CANCEL:
             return self.support.cancel(flow)
         if u.intent is Intent.HUMAN:
             return None
-        other_action = u.intent in ACTIONS and FLOW_OF.get(u.intent) != flow.get("name")
-        if other_action and u.order_id not in (None, flow.get("order_id")):
+        other_action = u.intent in ACTIONS and FLOW_OF.get(u.intent) != flow.name
+        if other_action and u.order_id not in (None, flow.order_id):
             return None  # another action on another order: it starts afresh
         reply = self.support.continue_flow(session.customer_id, flow, u)
         if reply is not None:

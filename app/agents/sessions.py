@@ -22,9 +22,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
-from app.domain import Message, MessagePage, Session
-from app.errors import InvalidInput, NotFound
-from app.ports import Clock, IdempotencyRecord, Store
+from app.domain.errors import InvalidInput, NotFound
+from app.domain.records import Message, MessagePage, Session
+from app.ports.clock import Clock
+from app.ports.store import IdempotencyRecord, SessionStore
 
 _CUSTOMER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+:-]{0,127}$")
 MAX_PREFERENCES_BYTES = 4096
@@ -37,7 +38,7 @@ _CURSOR = re.compile(CURSOR_PATTERN)
 
 
 def check_customer_id(customer_id: Any) -> str:
-    if not isinstance(customer_id, str) or not _CUSTOMER_ID.match(customer_id):
+    if not isinstance(customer_id, str) or not _CUSTOMER_ID.fullmatch(customer_id):
         raise InvalidInput(
             "customer_id must be 1 to 128 characters: letters, digits and . _ @ + : -, "
             "starting with a letter or digit",
@@ -71,7 +72,7 @@ def cursor_before(seq: int) -> str:
 def seq_of_cursor(cursor: Any) -> int:
     """The seq a cursor of `cursor_before` names; InvalidInput(field="before") otherwise."""
     wrong = InvalidInput("before must be a cursor from an `older` link of this API", field="before")
-    if not isinstance(cursor, str) or not _CURSOR.match(cursor):
+    if not isinstance(cursor, str) or not _CURSOR.fullmatch(cursor):
         raise wrong
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
@@ -102,11 +103,11 @@ def page_of(messages: list[Message]) -> MessagePage:
 
 
 class SessionService:
-    """Implements `app.services.SessionService`."""
+    """Implements `app.ports.services.SessionPort`."""
 
     def __init__(
         self,
-        store: Store,
+        store: SessionStore,
         clock: Clock,
         ttl_seconds: int,
         max_messages: int = 1000,

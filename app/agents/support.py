@@ -24,11 +24,12 @@ from app.agents.orders import Order, OrderBook, describe_status, money
 from app.agents.policy import StorePolicy, refund_refusal, refundable, return_refusal
 from app.agents.replies import ClaimRequest, InquiryRequest, Reply
 from app.agents.reviews import REASON_LABELS
-from app.domain import Route
-from app.ports import Intent, OrderClaim, Understanding
+from app.domain.flows import CLEAR, FlowChange, FlowName, FlowStep, SupportFlow
+from app.domain.records import Route
+from app.ports.model import Intent, Understanding
+from app.ports.store import OrderClaim
 
 MAX_ASKS = 3  # after this many unanswered questions a flow gives up
-CLEAR: dict[str, Any] = {}
 
 ASK_ORDER = "Which order do you mean? Order numbers look like A1234."
 REASON_OPTIONS = (
@@ -41,7 +42,7 @@ class ClaimReader(Protocol):
     def get_claim(self, order_id: str) -> OrderClaim | None: ...
 
 
-def _session_reply(text: str, flow: dict[str, Any] | None, source: str, **data: Any) -> Reply:
+def _session_reply(text: str, flow: FlowChange, source: str, **data: Any) -> Reply:
     return Reply(text=text, route=Route.SESSION, flow=flow, data=data, source=source)
 
 
@@ -56,94 +57,94 @@ class SupportAgent:
     # --- starting a flow ---
 
     def order_status(self, customer: str, u: Understanding) -> Reply:
-        flow = {"name": "order_status", "step": "order_id", "asks": 1}
+        flow = SupportFlow(FlowName.ORDER_STATUS)
         if u.order_id is None:
             return _session_reply(f"I can look that up. {ASK_ORDER}", flow, "order_status:ask")
         return self._status_of(customer, u.order_id, flow)
 
     def start_return(self, customer: str, u: Understanding) -> Reply:
-        flow = {"name": "return", "step": "order_id", "asks": 1}
+        flow = SupportFlow(FlowName.RETURN)
         if u.order_id is None:
             return _session_reply(f"I can help with a return. {ASK_ORDER}", flow, "return:ask")
         return self._return_order(customer, u.order_id, u.reason, flow)
 
     def start_refund(self, customer: str, u: Understanding) -> Reply:
-        flow = {"name": "refund", "step": "order_id", "asks": 1, "reason": u.reason or "other"}
+        flow = SupportFlow(FlowName.REFUND, reason=u.reason or "other")
         if u.order_id is None:
             text = f"I can start a refund review. {ASK_ORDER}"
             return _session_reply(text, flow, "refund:ask")
         return self._refund_order(customer, u.order_id, u.reason or "other", flow)
 
-    def cancel(self, flow: dict[str, Any]) -> Reply:
+    def cancel(self, flow: SupportFlow) -> Reply:
         names = {"order_status": "order lookup", "return": "return", "refund": "refund request"}
-        what = names.get(flow.get("name", ""), "request")
+        what = names.get(flow.name, "request")
         return _session_reply(
             f"Okay, I have stopped the {what}. What else can I do for you?", CLEAR, "flow:cancelled"
         )
 
     # --- continuing a flow ---
 
-    def continue_flow(self, customer: str, flow: dict[str, Any], u: Understanding) -> Reply | None:
+    def continue_flow(self, customer: str, flow: SupportFlow, u: Understanding) -> Reply | None:
         """The flow's next reply, or None when this turn gives the flow nothing it can use."""
-        name, step = flow.get("name"), flow.get("step")
-        if name == "order_status":
+        name, step = flow.name, flow.step
+        if name == FlowName.ORDER_STATUS:
             return self._status_of(customer, u.order_id, flow) if u.order_id else None
-        if name == "refund":
+        if name == FlowName.REFUND:
             if u.order_id is None:
                 return None
-            reason = u.reason or flow.get("reason") or "other"
+            reason = u.reason or flow.reason or "other"
             return self._refund_order(customer, u.order_id, reason, flow)
-        if name == "return":
-            if u.order_id is not None and u.order_id != flow.get("order_id"):
+        if name == FlowName.RETURN:
+            if u.order_id is not None and u.order_id != flow.order_id:
                 return self._return_order(customer, u.order_id, u.reason, flow)  # a new order
-            if step == "reason" and u.reason is not None:
+            if step == FlowStep.REASON and u.reason is not None:
                 return self._confirm_return(flow, u.reason)
-            if step == "confirm" and u.intent is Intent.CONFIRM:
+            if step == FlowStep.CONFIRM and u.intent is Intent.CONFIRM:
                 return self._finish_return(customer, flow)
-            if step == "confirm" and u.intent is Intent.DENY:
-                order_id = flow.get("order_id")
+            if step == FlowStep.CONFIRM and u.intent is Intent.DENY:
+                order_id = flow.order_id
                 text = f"Okay, I have not created a return for order {order_id}."
                 return _session_reply(text, CLEAR, "return:declined")
             return None
         return _session_reply("Let's start over. What can I do for you?", CLEAR, "flow:reset")
 
-    def pending_question(self, flow: dict[str, Any]) -> str:
+    def pending_question(self, flow: SupportFlow) -> str:
         """What the flow is waiting for, asked again after an answer to something else."""
-        if flow.get("step") == "reason":
-            return ASK_REASON.format(order=flow.get("order_id"))
-        if flow.get("step") == "confirm":
-            return f"Shall I create the return for order {flow.get('order_id')}? (yes or no)"
+        if flow.step == FlowStep.REASON:
+            return ASK_REASON.format(order=flow.order_id)
+        if flow.step == FlowStep.CONFIRM:
+            return f"Shall I create the return for order {flow.order_id}? (yes or no)"
         return ASK_ORDER
 
-    def ask_again(self, flow: dict[str, Any]) -> Reply:
+    def ask_again(self, flow: SupportFlow) -> Reply:
         """The pending question once more, with its options; the flow gives up after a few."""
-        step = flow.get("step")
-        if step == "reason":
+        step = flow.step
+        if step == FlowStep.REASON:
             question = f"I did not catch the reason. {self.pending_question(flow)}"
-        elif step == "confirm":
+        elif step == FlowStep.CONFIRM:
             question = f"Please answer yes or no: {self.pending_question(flow)}"
         else:
             question = f"I need the order number to go on. {ASK_ORDER}"
-        return self._ask_again(flow, question, f"{flow.get('name')}:{step}")
+        return self._ask_again(flow, question, f"{flow.name}:{step}")
 
-    def _ask_again(self, flow: dict[str, Any], question: str, source: str) -> Reply:
-        asks = int(flow.get("asks", 1)) + 1
+    def _ask_again(self, flow: SupportFlow, question: str, source: str) -> Reply:
+        asks = flow.asks + 1
         if asks > MAX_ASKS:
             return _session_reply(
                 "Let's leave it there for now. Ask me again whenever you have the details.",
                 CLEAR,
                 "flow:gave_up",
             )
-        return _session_reply(question, {**flow, "asks": asks}, source)
+        return _session_reply(question, flow.but(asks=asks), source)
 
-    def _unknown_order(self, order_id: str, flow: dict[str, Any]) -> Reply:
+    def _unknown_order(self, order_id: str, flow: SupportFlow) -> Reply:
         """The answer for an order the customer does not have, whoever else might."""
         text = f"I cannot find order {order_id.upper()}. {ASK_ORDER}"
-        return self._ask_again({**flow, "step": "order_id"}, text, "order:not_found")
+        return self._ask_again(flow.but(step=FlowStep.ORDER_ID), text, "order:not_found")
 
     # --- order status ---
 
-    def _status_of(self, customer: str, order_id: str, flow: dict[str, Any]) -> Reply:
+    def _status_of(self, customer: str, order_id: str, flow: SupportFlow) -> Reply:
         order = self.orders.owned(customer, order_id)
         if order is None:
             return self._unknown_order(order_id, flow)
@@ -152,9 +153,7 @@ class SupportAgent:
 
     # --- refund ---
 
-    def _refund_order(
-        self, customer: str, order_id: str, reason: str, flow: dict[str, Any]
-    ) -> Reply:
+    def _refund_order(self, customer: str, order_id: str, reason: str, flow: SupportFlow) -> Reply:
         order = self.orders.owned(customer, order_id)
         if order is None:
             return self._unknown_order(order_id, flow)
@@ -178,16 +177,16 @@ class SupportAgent:
     # --- return ---
 
     def _return_order(
-        self, customer: str, order_id: str, reason: str | None, flow: dict[str, Any]
+        self, customer: str, order_id: str, reason: str | None, flow: SupportFlow
     ) -> Reply:
         order = self.orders.owned(customer, order_id)
         if order is None:
-            return self._unknown_order(order_id, {**flow, "name": "return"})
+            return self._unknown_order(order_id, flow.but(name=FlowName.RETURN))
         refusal = self._return_refusal(order)
         if refusal is not None:
             text = f"Order {order.id} cannot be returned: {refusal}."
             return _session_reply(text, CLEAR, "return:refused", order_id=order.id)
-        flow = {"name": "return", "step": "reason", "asks": 1, "order_id": order.id}
+        flow = SupportFlow(FlowName.RETURN, FlowStep.REASON, order_id=order.id)
         if reason is None:
             return _session_reply(ASK_REASON.format(order=order.id), flow, "return:reason")
         return self._confirm_return(flow, reason)
@@ -196,8 +195,9 @@ class SupportAgent:
         claim = self.claims.get_claim(order.id)
         return return_refusal(order, self.orders.today, claim, self.policy)
 
-    def _confirm_return(self, flow: dict[str, Any], reason: str) -> Reply:
-        order = self.orders.get(flow["order_id"])
+    def _confirm_return(self, flow: SupportFlow, reason: str) -> Reply:
+        assert flow.order_id is not None  # a return asks for its reason once it has its order
+        order = self.orders.get(flow.order_id)
         assert order is not None  # checked when the order was chosen
         cents, _, excluded = refundable(order, reason)
         items = ", ".join(i.name for i in order.items if i.returnable)
@@ -208,18 +208,19 @@ class SupportAgent:
             f"{money(cents, order.currency)} once it reaches us. Shall I create the return? "
             "(yes or no)"
         )
-        confirm = {**flow, "step": "confirm", "asks": 1, "reason": reason, "amount_cents": cents}
+        confirm = flow.but(step=FlowStep.CONFIRM, asks=1, reason=reason, amount_cents=cents)
         return _session_reply(text, confirm, "return:confirm")
 
-    def _finish_return(self, customer: str, flow: dict[str, Any]) -> Reply:
-        order = self.orders.owned(customer, flow["order_id"])
+    def _finish_return(self, customer: str, flow: SupportFlow) -> Reply:
+        assert flow.order_id is not None  # a return asks for confirmation once it has its order
+        order = self.orders.owned(customer, flow.order_id)
         assert order is not None  # checked when the order was chosen
         refusal = self._return_refusal(order)
         if refusal is not None:  # another turn created one meanwhile
             text = f"Order {order.id} cannot be returned again: {refusal}."
             return _session_reply(text, CLEAR, "return:refused", order_id=order.id)
         rma = f"RMA-{order.id}"
-        amount = int(flow.get("amount_cents", 0))
+        amount = flow.amount_cents or 0
         return Reply(
             text=(
                 f"Return {rma} is created. We have e-mailed you a prepaid return label; drop the "
@@ -232,7 +233,7 @@ class SupportAgent:
                 "return": {
                     "id": rma,
                     "order_id": order.id,
-                    "reason": flow.get("reason", "other"),
+                    "reason": "other" if flow.reason is None else flow.reason,
                     "refund_cents": amount,
                 }
             },

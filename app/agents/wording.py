@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from app.ports import Model
+from app.ports.model import Model
 
 
 def word_streamed(

@@ -35,23 +35,15 @@ from app.agents.reviews import (
     settle_refund,
     summarize,
 )
-from app.domain import Delivery, DeliveryResult, Inquiry, InquiryStatus, Route, isoformat
-from app.errors import AppError
-from app.logging_setup import log_inquiry_state
-from app.ports import (
-    CallbackOutcome,
-    CallbackSender,
-    ClaimState,
-    Clock,
-    EffectMark,
-    EventPublisher,
-    LeaseLost,
-    Model,
-    NewMessage,
-    SessionFull,
-    Store,
-)
-from app.retry_policy import INQUIRY_LEASE_SECONDS
+from app.config.retry_policy import INQUIRY_LEASE_SECONDS
+from app.domain.errors import AppError
+from app.domain.leases import ClaimState, LeaseLost
+from app.domain.records import Delivery, DeliveryResult, Inquiry, InquiryStatus, Route, isoformat
+from app.logs.setup import log_inquiry_state
+from app.ports.clock import Clock
+from app.ports.messaging import CallbackOutcome, CallbackSender, EventPublisher
+from app.ports.model import Model
+from app.ports.store import EffectMark, NewMessage, SessionFull, Store
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +52,7 @@ SESSION_FULL = "session_full"  # the session message's outcome when the session 
 
 
 class InquiryWorker:
-    """Implements `app.services.InquiryWorker`."""
+    """Implements `app.ports.services.InquiryWorkerPort`."""
 
     def __init__(
         self,

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, request
 
-from app.errors import Unavailable
+from app.domain.errors import Unavailable
 from app.http.problems import problem
 from app.identity.callers import Authenticator, Caller
 from app.identity.errors import InvalidToken, KeysUnavailable, MissingToken
@@ -73,12 +73,13 @@ def install_access_gate(app: Flask, authenticator: Authenticator) -> None:
 
 def current_caller() -> Caller:
     """The verified caller of this request (set by the gate)."""
-    return g.caller
+    caller: Caller = g.caller
+    return caller
 
 
 def current_customer() -> str:
     """The customer id of this request's caller (the gate let only customers through)."""
-    customer = g.caller.customer_id
+    customer = current_caller().customer_id
     assert customer is not None, "a customers_only view without a customer caller"
     return customer
 

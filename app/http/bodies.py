@@ -1,7 +1,7 @@
 """The request bodies of the public API, declared once for validation and for the OpenAPI file.
 
 Where an agent checks a value again, the limit is the agent's own constant, so the document,
-the HTTP check and the agent's check are one number (tests/app/test_http_limits.py sends
+the HTTP check and the agent's check are one number (tests/app/http/test_http_limits.py sends
 values at and just past every documented limit).
 """
 

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from flask import current_app
 
-from app.errors import NotFound
-from app.services import Services
-from app.settings import Settings
+from app.config.settings import Settings
+from app.domain.errors import NotFound
+from app.ports.services import Services
 
 MAX_ID_LENGTH = 128
 
 
 def services() -> Services:
-    return current_app.extensions["services"]
+    chosen: Services = current_app.extensions["services"]
+    return chosen
 
 
 def settings() -> Settings:
-    return current_app.extensions["settings"]
+    chosen: Settings = current_app.extensions["settings"]
+    return chosen
 
 
 def resource_id(value: str, what: str) -> str:

@@ -9,6 +9,7 @@ shows what was deleted, by count. Orders stay: they are kept by law.
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, url_for
+from flask.typing import ResponseReturnValue
 
 from app.http.access import current_customer, customers_only
 from app.http.context import services
@@ -18,7 +19,7 @@ blueprint = Blueprint("customers", __name__, url_prefix="/v1/customers")
 
 @blueprint.delete("/me/data")
 @customers_only
-def erase_my_data():
+def erase_my_data() -> ResponseReturnValue:
     inquiry = services().inquiries.request_erasure(current_customer())
     response = jsonify(inquiry.as_dict())
     response.status_code = 202

@@ -9,9 +9,10 @@ sample orders) and the demo staff members, nobody else.
 from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, jsonify
+from flask.typing import ResponseReturnValue
 
 from app.agents.orders import OrderBook
-from app.errors import InvalidInput
+from app.domain.errors import InvalidInput
 from app.http.access import public
 from app.http.bodies import DEV_TOKEN
 from app.http.validation import json_body
@@ -29,7 +30,7 @@ def register(app: Flask, issuer: LocalIssuer) -> None:
 
 @blueprint.post("/token")
 @public
-def mint_token():
+def mint_token() -> ResponseReturnValue:
     body = json_body(DEV_TOKEN)
     given = [name for name in ("customer_id", "staff_id") if body[name] is not None]
     if len(given) != 1:

@@ -6,10 +6,10 @@ import os
 
 from flask import Flask
 
+from app.config.settings import Settings
 from app.http.factory import create_app
 from app.identity.setup import Identity
-from app.logging_setup import configure_logging
-from app.settings import Settings
+from app.logs.setup import configure_logging
 
 
 def app_for_role(role: str, identity: Identity | None = None) -> Flask:

@@ -7,7 +7,9 @@ any services. Process-wide logging is the entry points' job (`app.api`, `app.wor
 from __future__ import annotations
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
+from app.config.settings import Settings
 from app.http import (
     customers,
     faq,
@@ -26,8 +28,7 @@ from app.http.problems import register_problem_handlers
 from app.http.push_auth import PushVerifier, choose_push_verifier
 from app.http.request_log import install_request_logging
 from app.identity.setup import Identity, build_identity
-from app.services import Services
-from app.settings import Settings
+from app.ports.services import Services
 
 ROLE_BLUEPRINTS = {
     "api": (
@@ -72,7 +73,9 @@ def create_app(
 
     app = Flask("app", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.json.sort_keys = False  # keep the documented member order in responses
+    provider = app.json
+    assert isinstance(provider, DefaultJSONProvider)
+    provider.sort_keys = False  # keep the documented member order in responses
     app.extensions["settings"] = settings
     app.extensions["services"] = services
     app.extensions["push_verifier"] = push_verifier

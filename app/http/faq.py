@@ -7,8 +7,9 @@ import json
 from collections.abc import Sequence
 
 from flask import Blueprint, Response
+from flask.typing import ResponseReturnValue
 
-from app.domain import FaqHit
+from app.domain.records import FaqHit
 from app.http.access import public
 from app.http.bodies import FAQ_SEARCH
 from app.http.context import services
@@ -19,7 +20,7 @@ blueprint = Blueprint("faq", __name__, url_prefix="/v1/faq")
 
 @blueprint.post("/search")
 @public  # stateless, holds no personal data
-def search():
+def search() -> ResponseReturnValue:
     body = json_body(FAQ_SEARCH)
     hits = services().faq.search(body["query"], body["top_k"])
     return Response(results_json(hits), mimetype="application/json")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
 
 from app.http.access import public
 from app.http.context import services, settings
@@ -17,14 +18,14 @@ READINESS_RETRY_AFTER = 5
 
 @blueprint.get("/healthz")
 @public
-def healthz():
+def healthz() -> ResponseReturnValue:
     """Alive: the process serves requests. Touches no backend, so a slow store never kills it."""
     return jsonify(status="ok", role=settings().agent_role)
 
 
 @blueprint.get("/readyz")
 @public
-def readyz():
+def readyz() -> ResponseReturnValue:
     """Ready when every backend answers; 503 with the failing ones otherwise."""
     try:
         checks = {name: bool(ok) for name, ok in services().readiness().items()}

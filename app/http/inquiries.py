@@ -7,6 +7,7 @@ the 404 of an inquiry that does not exist.
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request, url_for
+from flask.typing import ResponseReturnValue
 
 from app.http.access import current_customer, customers_only
 from app.http.bodies import NEW_INQUIRY
@@ -18,7 +19,7 @@ blueprint = Blueprint("inquiries", __name__, url_prefix="/v1/inquiries")
 
 @blueprint.post("")
 @customers_only
-def create_inquiry():
+def create_inquiry() -> ResponseReturnValue:
     key = idempotency_key(request.headers)
     body = json_body(NEW_INQUIRY)
     inquiry, created_now = services().inquiries.create(
@@ -39,7 +40,7 @@ def create_inquiry():
 
 @blueprint.get("/<inquiry_id>")
 @customers_only
-def get_inquiry(inquiry_id: str):
+def get_inquiry(inquiry_id: str) -> ResponseReturnValue:
     inquiry = services().inquiries.get(
         resource_id(inquiry_id, "inquiry"), customer_id=current_customer()
     )

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from flask import Blueprint, Response, request
 from flask.sansio.blueprints import BlueprintSetupState
 
-from app.errors import InvalidInput, Unavailable
+from app.domain.errors import InvalidInput, Unavailable
 from app.http.access import current_customer, customers_only, staff_only
 from app.http.context import resource_id, services
 from app.http.streaming import event_stream
@@ -96,7 +96,7 @@ def _peer_closed_check(sock: socket.socket | None) -> Callable[[], bool] | None:
 
 
 def _feed() -> LiveFeed:
-    live = getattr(services(), "live", None)
+    live: LiveFeed | None = getattr(services(), "live", None)
     if live is None:
         raise Unavailable("live updates are not available on this server")
     return live

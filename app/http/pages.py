@@ -26,6 +26,7 @@ import hashlib
 import mimetypes
 import re
 from pathlib import Path
+from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
 from werkzeug.exceptions import NotFound
@@ -129,7 +130,7 @@ def web_config() -> Response:
         from app.identity.local_issuer import DEMO_STAFF
 
         customers = list(current_app.extensions.get("demo_customers", ()))
-        auth = {"mode": "local", "firebase": None}
+        auth: dict[str, Any] = {"mode": "local", "firebase": None}
         demo = {"customers": customers, "staff": list(DEMO_STAFF)}
     else:
         auth = {"mode": "identity_platform", "firebase": firebase_config()}

@@ -1,6 +1,6 @@
 """Every error answer as `application/problem+json` (RFC 9457), never a stack trace.
 
-One place maps what can go wrong in a request (a werkzeug HTTP error, an `app.errors`
+One place maps what can go wrong in a request (a werkzeug HTTP error, an `app.domain.errors`
 exception, a bug) to a problem document with `type`, `title`, `status`, `detail` and
 `instance`, so a client can act on the status and read the reason.
 """
@@ -13,8 +13,9 @@ from typing import Any
 
 from flask import Flask, Response, current_app, json, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
+from werkzeug.wrappers import Response as BaseResponse
 
-from app.errors import AppError, Unavailable
+from app.domain.errors import AppError, Unavailable
 
 PROBLEM_MIMETYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "urn:agent-platform:problem:"
@@ -65,7 +66,7 @@ def problem(
     return response
 
 
-def _from_http_exception(error: HTTPException) -> Response:
+def _from_http_exception(error: HTTPException) -> BaseResponse:
     status = error.code or 500
     if status < 400:  # a routing redirect: let Flask answer it as is
         return error.get_response()

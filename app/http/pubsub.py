@@ -19,16 +19,17 @@ import logging
 from typing import Any
 
 from flask import Blueprint, Response, request
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
-from app.domain import Delivery, DeliveryResult
-from app.errors import InvalidInput
+from app.domain.errors import InvalidInput
+from app.domain.records import Delivery, DeliveryResult
 from app.http.access import push_identity
 from app.http.context import services
 from app.http.problems import problem
 from app.http.push_auth import refuse_unless_push_identity
 from app.http.validation import BodySpec, Field, json_body
-from app.logging_setup import log_event
+from app.logs.setup import log_event
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class BadEnvelope(InvalidInput):
 
 @blueprint.post("/inquiries")
 @push_identity
-def push_inquiry():
+def push_inquiry() -> ResponseReturnValue:
     refused = refuse_unless_push_identity("pubsub-push")
     if refused is not None:
         return refused

@@ -10,7 +10,7 @@ A WSGI middleware rather than Flask hooks: it binds the trace once around the wh
 (error handlers included) and writes its line after Flask's request context is gone, where
 the logging library does not re-derive request data that this line already carries. The line
 goes out through `log_payload`, which writes it straight to the structured handler's stream
-(`app.structured_line`): on the FAQ route, going through a LogRecord and the handler was the
+(`app.logs.structured_line`): on the FAQ route, going through a LogRecord and the handler was the
 largest part of the app's own per-request cost.
 """
 
@@ -24,14 +24,14 @@ from typing import Any
 from flask import Flask
 
 from app.http.access import CALLER_ENVIRON_KEY
-from app.logging_setup import (
+from app.logs.setup import (
     REQUEST_LOGGER,
-    LogSite,
     bind_trace,
     log_payload,
     parse_trace_headers,
     unbind_trace,
 )
+from app.logs.structured_line import LogSite
 
 logger = logging.getLogger(REQUEST_LOGGER)
 TURN_ENVIRON_KEY = "app.turn"  # (route, source, intent) of a customer turn, set by its view

@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, jsonify, request, url_for
+from flask.typing import ResponseReturnValue
 
-from app.domain import MessagePage, TurnOutcome
-from app.errors import Forbidden
+from app.domain.errors import Forbidden
+from app.domain.records import MessagePage, TurnOutcome
 from app.http.access import current_customer, customers_only
 from app.http.bodies import NEW_MESSAGE, NEW_SESSION
 from app.http.context import resource_id, services
@@ -27,7 +28,7 @@ blueprint = Blueprint("sessions", __name__, url_prefix="/v1/sessions")
 
 @blueprint.post("")
 @customers_only
-def create_session():
+def create_session() -> ResponseReturnValue:
     body = json_body(NEW_SESSION)
     customer_id = current_customer()
     if body["customer_id"] is not None and body["customer_id"] != customer_id:
@@ -44,7 +45,7 @@ def create_session():
 
 @blueprint.get("/<session_id>")
 @customers_only
-def get_session(session_id: str):
+def get_session(session_id: str) -> ResponseReturnValue:
     session, page = services().sessions.get(
         resource_id(session_id, "session"), customer_id=current_customer()
     )
@@ -53,7 +54,7 @@ def get_session(session_id: str):
 
 @blueprint.get("/<session_id>/messages")
 @customers_only
-def list_messages(session_id: str):
+def list_messages(session_id: str) -> ResponseReturnValue:
     session_id = resource_id(session_id, "session")
     limit = request.args.get("limit")
     page = services().sessions.messages(
@@ -73,7 +74,7 @@ def _older(session_id: str, page: MessagePage, limit: str | None = None) -> str 
 
 @blueprint.post("/<session_id>/messages")
 @customers_only
-def post_message(session_id: str):
+def post_message(session_id: str) -> ResponseReturnValue:
     session_id = resource_id(session_id, "session")
     key = idempotency_key(request.headers)
     body = json_body(NEW_MESSAGE)

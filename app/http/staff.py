@@ -13,13 +13,14 @@ import logging
 from typing import Any
 
 from flask import Blueprint, jsonify, request, url_for
+from flask.typing import ResponseReturnValue
 
 from app.agents.conversation import MAX_TEXT_CHARS
-from app.domain import MessagePage
+from app.domain.records import MessagePage
 from app.http.access import current_caller, staff_only
 from app.http.context import resource_id, services
 from app.http.validation import NOT_BLANK, BodySpec, Field, idempotency_key, json_body
-from app.logging_setup import log_event
+from app.logs.setup import log_event
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("staff", __name__, url_prefix="/v1/staff")
@@ -50,7 +51,7 @@ def _logged(action: str, session_id: str | None = None, **fields: Any) -> None:
 
 @blueprint.get("/handoffs")
 @staff_only
-def list_handoffs():
+def list_handoffs() -> ResponseReturnValue:
     queued = services().handoffs.queue()
     _logged("handoffs_listed", count=len(queued))
     return jsonify({"handoffs": [entry.as_dict() for entry in queued]})
@@ -58,7 +59,7 @@ def list_handoffs():
 
 @blueprint.get("/sessions/<session_id>")
 @staff_only
-def get_session(session_id: str):
+def get_session(session_id: str) -> ResponseReturnValue:
     session_id = resource_id(session_id, "session")
     session, page = services().handoffs.get(session_id)
     _logged("session_viewed", session.id)
@@ -67,7 +68,7 @@ def get_session(session_id: str):
 
 @blueprint.get("/sessions/<session_id>/messages")
 @staff_only
-def list_messages(session_id: str):
+def list_messages(session_id: str) -> ResponseReturnValue:
     session_id = resource_id(session_id, "session")
     limit = request.args.get("limit")
     page = services().handoffs.messages(session_id, request.args.get("before"), limit)
@@ -79,7 +80,7 @@ def list_messages(session_id: str):
 
 @blueprint.post("/sessions/<session_id>/messages")
 @staff_only
-def reply(session_id: str):
+def reply(session_id: str) -> ResponseReturnValue:
     session_id = resource_id(session_id, "session")
     key = idempotency_key(request.headers)
     body = json_body(STAFF_REPLY)
@@ -96,7 +97,7 @@ def reply(session_id: str):
 
 @blueprint.post("/sessions/<session_id>/release")
 @staff_only
-def release(session_id: str):
+def release(session_id: str) -> ResponseReturnValue:
     session_id = resource_id(session_id, "session")
     session = services().handoffs.release(session_id)
     _logged("released", session.id)

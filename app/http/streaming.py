@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Response, request
 
-from app.errors import AppError, Unavailable
+from app.domain.errors import AppError, Unavailable
 from app.http.problems import problem_type
 from app.live import sse
 

@@ -10,10 +10,12 @@ worker has one caller to trust. Answers 200 with what the pass did. A republish 
 again is a 503 with Retry-After whose problem+json body still carries the pass's counts: a 200
 would tell Cloud Scheduler the run succeeded, so it would not retry, and the worker's 5xx alert
 would never hear of an inquiry stuck unpublished. A backend that does not answer is a 503 too
-(`app.errors.Unavailable`), which the scheduler records and retries likewise.
+(`app.domain.errors.Unavailable`), which the scheduler records and retries likewise.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
@@ -36,11 +38,12 @@ def run_housekeeping() -> Response:
         return refused
     summary = services().housekeeping()
     if summary.get("republish_failed"):
+        counts: dict[str, Any] = dict(summary)
         return problem(
             503,
             "An inquiry whose publish had failed could not be published again; the queue does"
             " not take messages now. The inquiry stays stored and the next pass retries it.",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-            **summary,
+            **counts,
         )
     return jsonify(summary)

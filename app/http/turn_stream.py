@@ -25,10 +25,10 @@ from typing import Any
 
 from flask import Response, request
 
-from app.domain import TurnOutcome
+from app.domain.records import TurnOutcome
 from app.http.streaming import event_stream, problem_document
 from app.live import sse
-from app.logging_setup import log_event
+from app.logs.setup import log_event
 
 log = logging.getLogger(__name__)
 

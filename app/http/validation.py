@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import Request, request
 from werkzeug.exceptions import (
@@ -25,7 +25,11 @@ from werkzeug.exceptions import (
 )
 
 from app.agents import idempotency
-from app.errors import InvalidInput
+from app.domain.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from werkzeug.datastructures import Headers
+    from werkzeug.local import LocalProxy
 
 # Firestore allows 20 levels of nested maps; stay well below so stored documents always fit.
 MAX_NESTING = 8
@@ -240,7 +244,8 @@ def json_body(spec: BodySpec) -> dict[str, Any]:
     415 unless the content type is JSON; 413 over the size limit (Flask's MAX_CONTENT_LENGTH);
     400 when the bytes are not JSON; 422 when the JSON does not match `spec`.
     """
-    req = request._get_current_object()  # one proxy lookup instead of one per attribute
+    # One proxy lookup instead of one per attribute.
+    req = cast("LocalProxy[Request]", request)._get_current_object()
     charset = _json_charset(req)
     raw = _body_bytes(req)
     try:
@@ -263,7 +268,7 @@ def _body_bytes(req: Request) -> bytes:
     length = req.content_length
     limit = req.max_content_length
     if length is None:
-        raw = req.get_data(cache=True)
+        raw: bytes = req.get_data(cache=True)
         if limit is not None and len(raw) >= limit:
             # A chunked body stops silently at the limit; reading on raises
             # RequestEntityTooLarge instead of letting a truncated body pass as malformed JSON.
@@ -297,7 +302,7 @@ def _short(error: Exception) -> str:
     return str(error).splitlines()[0][:200]
 
 
-def idempotency_key(headers: Mapping[str, str]) -> str | None:
+def idempotency_key(headers: Headers | Mapping[str, str]) -> str | None:
     """The optional Idempotency-Key header (an RFC 8941 string's quotes are accepted), checked
     by the agents' own rule, which /openapi.json publishes too."""
     raw = headers.get(IDEMPOTENCY_KEY_HEADER)

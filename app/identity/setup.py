@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from app.config.settings import Settings, SettingsError
 from app.identity.callers import Authenticator
 from app.identity.keys import RemoteKeys
 from app.identity.pseudonym import Pseudonyms
 from app.identity.tokens import TokenVerifier
-from app.settings import Settings, SettingsError
 
 if TYPE_CHECKING:  # the local issuer (PyJWT, cryptography) is imported in local mode only
     from app.identity.local_issuer import LocalIssuer

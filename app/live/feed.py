@@ -21,12 +21,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
-from app.domain import Message, Session
-from app.errors import NotFound, Unavailable
+from app.domain.errors import NotFound, Unavailable
+from app.domain.records import Message, Session
 from app.live import sse
 from app.live.hub import Hub
-from app.logging_setup import log_event
-from app.ports import Clock, Store
+from app.logs.setup import log_event
+from app.ports.clock import Clock
+from app.ports.store import SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class LiveFeed:
 
     def __init__(
         self,
-        store: Store,
+        store: SessionStore,
         clock: Clock,
         hub: Hub,
         timings: Timings,

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from app.domain import Message
-from app.ports import EffectMark, Erasure, NewMessage, Store, Turn
+from app.domain.records import Message
+from app.ports.store import EffectMark, Erasure, NewMessage, Store, Turn
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import logging
 import threading
 from typing import Any
 
-from app.adapters.redis_cache import CircuitBreaker
+from app.adapters.redis_client import CircuitBreaker
 from app.live.hub import Hub
 
 log = logging.getLogger(__name__)

@@ -12,11 +12,12 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from app.config.settings import Settings
 from app.live.feed import LiveFeed, Timings
 from app.live.hub import Hub
 from app.live.notifying_store import NotifyingStore
-from app.ports import Clock, Store
-from app.settings import Settings
+from app.ports.clock import Clock
+from app.ports.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ def build_live(
     notify = hub.notify
     listen = None
     if settings.redis_host:
-        from app.adapters.redis_cache import connect_redis
+        from app.adapters.redis_client import connect_redis
         from app.live.redis_channel import RedisChannel
 
         client = connect_redis(

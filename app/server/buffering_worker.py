@@ -20,6 +20,8 @@ from http import HTTPStatus
 from typing import Any
 
 from gunicorn import util
+from gunicorn.http.parser import Parser
+from gunicorn.http.unreader import Unreader
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from app.server.request_scan import RequestScan, Verdict
@@ -127,7 +129,7 @@ class RequestBufferingWorker(ThreadWorker):
             time.monotonic() + self.read_timeout_seconds,
         )
         if conn.parser is not None:  # bytes of this request read ahead with the previous one
-            reading.data += conn.parser.unreader.take_buffered()
+            reading.data += _unreader(conn.parser).take_buffered()
         conn.sock.setblocking(False)
         self._advance(conn, reading)  # usually the whole request is there already
 
@@ -187,7 +189,7 @@ class RequestBufferingWorker(ThreadWorker):
         if not conn.initialized:
             conn.init()  # plain HTTP/1: makes the parser, no I/O
         conn.data_ready = True
-        conn.parser.unreader.unread(bytes(reading.data))
+        _unreader(conn.parser).unread(bytes(reading.data))
         super().enqueue_req(conn)
 
     def _send(self, conn: TConn, payload: bytes) -> None:
@@ -244,3 +246,9 @@ class RequestBufferingWorker(ThreadWorker):
             else:  # stopping, and the rest of this request did not come in time: retry elsewhere
                 self._refuse(conn, reading, 503, "The server is stopping; send the request again")
                 self._drop(conn, reading)
+
+
+def _unreader(parser: object) -> Unreader:
+    """The HTTP/1 parser's unreader: this worker serves HTTP/1 only (no HTTP/2 connection)."""
+    assert isinstance(parser, Parser)
+    return parser.unreader

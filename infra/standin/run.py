@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from infra.standin.mirror import Mirror, ensure_mirror
 
@@ -65,9 +66,10 @@ class StackRun:
     def plan_json(self) -> Path:
         return self.work_dir / PLAN_JSON
 
-    def plan(self) -> dict:
+    def plan(self) -> dict[str, Any]:
         """The plan as `terraform show -json` wrote it."""
-        return json.loads(self.plan_json.read_text())
+        plan: dict[str, Any] = json.loads(self.plan_json.read_text())
+        return plan
 
 
 def terraform_environment(mirror: Mirror, base: dict[str, str] | None = None) -> dict[str, str]:

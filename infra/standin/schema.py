@@ -129,7 +129,8 @@ def load_standin_schema(cache_dir: Path = DEFAULT_CACHE_DIR) -> dict[str, Any]:
     """The provider schema, from the cache when it matches the installed bindings."""
     cache = cache_path(cache_dir)
     if cache.exists():
-        return json.loads(cache.read_text())
+        cached: dict[str, Any] = json.loads(cache.read_text())
+        return cached
     schema = derive_from_package(assembly_path())
     schema["bindings"] = metadata.version(PACKAGE)
     cache_dir.mkdir(parents=True, exist_ok=True)

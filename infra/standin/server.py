@@ -96,7 +96,7 @@ def cached_schema_bytes(json_path: Path, pb: ModuleType) -> bytes:
     binary = json_path.with_suffix(".pb")
     if binary.is_file() and binary.stat().st_mtime >= json_path.stat().st_mtime:
         return binary.read_bytes()
-    data = schema_response(json.loads(json_path.read_text()), pb).SerializeToString()
+    data: bytes = schema_response(json.loads(json_path.read_text()), pb).SerializeToString()
     scratch = binary.with_name(f".{binary.name}.{os.getpid()}.tmp")
     scratch.write_bytes(data)
     os.replace(scratch, binary)
@@ -114,7 +114,8 @@ def decode(data: bytes) -> Any:
 
 
 def encode(value: Any) -> bytes:
-    return msgpack.packb(value, use_bin_type=True)
+    packed: bytes = msgpack.packb(value, use_bin_type=True)
+    return packed
 
 
 def unknown() -> Any:

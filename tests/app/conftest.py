@@ -1,6 +1,6 @@
 """Fixtures for the HTTP layer: settings on a temporary data dir, api and worker test clients.
 
-`FakeServices` is an in-memory stand-in for `app.services.Services` whose failures the tests
+`FakeServices` is an in-memory stand-in for `app.ports.services.Services` whose failures the tests
 choose (a backend down, a bug, a retry), so each HTTP mapping is tested on its own. The
 end-to-end tests use the real services from `app.wiring` instead.
 """
@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-from app.domain import (
+from app.config.settings import Settings
+from app.domain.errors import Conflict, InvalidInput, NotFound
+from app.domain.records import (
     Delivery,
     DeliveryResult,
     FaqHit,
@@ -28,13 +30,11 @@ from app.domain import (
     TurnOutcome,
     utcnow,
 )
-from app.errors import Conflict, InvalidInput, NotFound
 from app.http import create_app
 from app.identity.callers import Authenticator
 from app.identity.local_issuer import LocalIssuer
 from app.identity.pseudonym import Pseudonyms
 from app.identity.setup import Identity
-from app.settings import Settings
 
 
 @pytest.fixture

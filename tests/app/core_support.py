@@ -1,6 +1,6 @@
 """Helpers for the core (non-HTTP) tests: a hand-moved clock, a recording callback sender,
 real services on a temporary data directory, and who owns each sample order. The fixtures
-built on them are in `core_fixtures.py`.
+built on them are in `tests/app/agents/conftest.py`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.adapters.local_queue import RetryPolicy
-from app.ports import CallbackOutcome
-from app.settings import Settings
+from app.config.settings import Settings
+from app.ports.messaging import CallbackOutcome
 from app.wiring import AppServices, build_services
 
 START = datetime(2025, 3, 12, 9, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.settings import Settings, SettingsError
+from app.config.settings import Settings, SettingsError
 from tests.app.core_support import make_services
 
 PUBSUB = {
@@ -23,7 +23,7 @@ def test_zero_starts_no_housekeeping_thread(tmp_path):
     services = make_services(tmp_path / "data", housekeeping_interval_seconds=0, **PUBSUB)
     try:
         services.start_background()
-        assert services._housekeeper is None
+        assert services.messaging.housekeeper is None
     finally:
         services.close()
 
@@ -32,9 +32,9 @@ def test_a_positive_interval_runs_the_thread_at_that_interval(tmp_path):
     services = make_services(tmp_path / "data", housekeeping_interval_seconds=120, **PUBSUB)
     try:
         services.start_background()
-        assert services._housekeeper is not None
-        assert services._housekeeper.interval == 120
-        assert services._housekeeper._thread.is_alive()
+        assert services.messaging.housekeeper is not None
+        assert services.messaging.housekeeper.interval == 120
+        assert services.messaging.housekeeper._thread.is_alive()
     finally:
         services.close()
 

@@ -7,8 +7,8 @@ import pytest
 from app.adapters.pubsub_publisher import PubSubEventPublisher, PubSubInquiryQueue
 from app.adapters.redis_cache import CachedStore
 from app.adapters.sqlite_store import SqliteStore
+from app.config.settings import Settings, SettingsError
 from app.live.notifying_store import NotifyingStore
-from app.settings import Settings, SettingsError
 from app.wiring import build_services
 from tests.app.core_support import make_settings
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from app.adapters.sqlite_store import SqliteStore
-from app.errors import Unavailable
+from app.config.settings import Settings, SettingsError
+from app.domain.errors import Unavailable
 from app.live.notifying_store import NotifyingStore
-from app.ports import Understanding
-from app.settings import Settings, SettingsError
+from app.ports.model import Understanding
 from app.wiring import build_services
 from tests.app.core_support import make_settings
 
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_default_path_imports_no_google_cloud_library(tmp_path):
     code = (
         "import sys\n"
-        "from app.settings import Settings\n"
+        "from app.config.settings import Settings\n"
         "from app.wiring import build_services\n"
         f"services = build_services(Settings.from_env({{}}, data_dir={str(tmp_path)!r}))\n"
         "services.sessions.create('C001', {})\n"

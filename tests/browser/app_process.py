@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.run_emulators import free_port, http_answers
-from app.settings import Settings
+from app.config.settings import Settings
+from devtools.run_emulators import free_port, http_answers
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60
@@ -96,7 +96,7 @@ def app_environ(
 
 @contextlib.contextmanager
 def running_app(folder: Path, extra: Mapping[str, str] | None = None) -> Iterator[RunningApp]:
-    """`python -m app.run_local` on free ports with its data and log in `folder`; `extra`
+    """`python -m devtools.run_local` on free ports with its data and log in `folder`; `extra`
     settings override the local ones."""
     folder.mkdir(parents=True, exist_ok=True)
     data_dir = folder / "data"
@@ -107,7 +107,7 @@ def running_app(folder: Path, extra: Mapping[str, str] | None = None) -> Iterato
     log = folder / "run_local.log"
     with log.open("w") as out:
         runner = subprocess.Popen(
-            [sys.executable, "-m", "app.run_local"],
+            [sys.executable, "-m", "devtools.run_local"],
             cwd=REPO,
             env=app_environ(data_dir, api_port, worker_port, extra),
             stdout=out,

@@ -1,7 +1,7 @@
 """The pages in a real browser: Playwright's Python package driving Debian's chromium.
 
 One app (api and worker under gunicorn, local mode, SQLite in a temporary DATA_DIR, started by
-`app.run_local` exactly as `make run` starts it) and one browser serve the whole session; each
+`devtools.run_local` exactly as `make run` starts it) and one browser serve the whole session; each
 test gets fresh browser contexts (separate storage: a second context is a second person).
 Without chromium or the playwright package the tests skip with the reason, and fail under
 CI=true (`make test` installs chromium there).

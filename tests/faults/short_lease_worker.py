@@ -12,9 +12,9 @@ import os
 from datetime import timedelta
 
 from app.adapters.local_queue import RetryPolicy
+from app.config.settings import Settings
 from app.http.factory import create_app
-from app.logging_setup import configure_logging
-from app.settings import Settings
+from app.logs.setup import configure_logging
 from app.wiring import build_services
 
 LEASE_SECONDS = 3.0

@@ -6,7 +6,7 @@ every error answer is application/problem+json with the status it was sent with.
 examples is bounded and the generation derandomized, so a run is repeatable and quick. Every
 api request carries a valid token (AUTH_MODE=local): a staff member's on the staff routes
 (/v1/staff/...), a customer's elsewhere, so the fuzzer reaches past the authentication gate into
-each route (tests/app/test_http_access.py covers the gate itself).
+each route (tests/app/http/test_http_access.py covers the gate itself).
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis.errors import Unsatisfiable  # noqa: E402
 from schemathesis import GenerationMode  # noqa: E402
 
+from app.config.settings import Settings  # noqa: E402
 from app.http import create_app  # noqa: E402
 from app.http.push_auth import allow_unauthenticated  # noqa: E402
 from app.identity.local_issuer import LocalIssuer  # noqa: E402
-from app.settings import Settings  # noqa: E402
 from app.wiring import build_services  # noqa: E402
 from tests.support.tokens import bearer_header  # noqa: E402
 

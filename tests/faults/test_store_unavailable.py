@@ -18,8 +18,8 @@ import pytest
 
 from app.adapters import sqlite_db
 from app.adapters.local_queue import RetryPolicy
+from app.config.settings import Settings
 from app.http import create_app
-from app.settings import Settings
 from app.wiring import build_services
 from tests.support.tokens import bearer_header
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import infra.stack
-from app.settings import Settings, SettingsError
+from app.config.settings import Settings, SettingsError
 from infra.app_env import (
     MEMORYSTORE_TLS_PORT,
     PlatformRefs,
@@ -120,7 +120,6 @@ AFTER_APPLY = {
 def test_the_app_start_up_checks_accept_each_service_env(env_name: str, synthesized: Any) -> None:
     """The app's own check of its backends' settings (run before it builds them) passes too,
     once the apply-time references hold values of the shape Terraform will put there."""
-    from app.wiring import check_backend_settings
 
     for service in services(synthesized.stacks[env_name]).values():
         environ = service_environ(service)
@@ -128,7 +127,7 @@ def test_the_app_start_up_checks_accept_each_service_env(env_name: str, synthesi
             if REFERENCE.match(value):
                 assert name in AFTER_APPLY, f"{name}: a new apply-time value, add a stand-in"
                 environ[name] = AFTER_APPLY[name]
-        check_backend_settings(Settings.from_env(environ))
+        Settings.from_env(environ).check_backends()
 
 
 @pytest.mark.parametrize("env_name", ENV_NAMES)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from app.settings import Settings, SettingsError
+from app.config.settings import Settings, SettingsError
 from infra.app_env import service_env
 from infra.config import AppConfig
 from infra.loader import load_environment

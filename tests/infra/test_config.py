@@ -64,7 +64,17 @@ def test_the_shipped_environments_are_valid_and_distinct() -> None:
             {"redis.tier": "premium"},
             "redis.tier: must be one of 'off', 'basic' or 'standard_ha', got 'premium'",
         ),
-        ({"compute.worker.cpu": 3}, "compute.worker.cpu: must be one of 1, 2, 4, 8, got '3'"),
+        ({"compute.worker.cpu": 3}, "compute.worker.cpu: must be one of 1, 2, 4, 6, 8, got '3'"),
+        # Matched whole: `^...$` with `match` would take the trailing newline.
+        (
+            {"project_id": "acme-agents-dev\n"},
+            "project_id: must be 6-30 lowercase letters, digits or hyphens, starting with a letter"
+            " and not ending with a hyphen, got 'acme-agents-dev\\n'",
+        ),
+        (
+            {"network.psa_prefix_length": 12},
+            "network.psa_prefix_length: must be >= 16, got 12",
+        ),
         (
             {"compute.api.memory": "1GB"},
             "compute.api.memory: must be a size like 512Mi or 2Gi, got '1GB'",
@@ -332,7 +342,7 @@ def test_a_wrong_file_exits_non_zero_and_writes_nothing(tmp_path: Path) -> None:
     ("change", "refusal"),
     [
         # The schema allows 8Gi; Cloud Run refuses it with 1 CPU.
-        ({"compute.worker.memory": "8Gi"}, "CloudRunServiceProps.memory: "),
+        ({"compute.worker.memory": "8Gi"}, "Container.memory: "),
         # The schema knows a mandatory second factor; the module refuses it (see its docstring).
         ({"auth.mfa": "mandatory"}, "CustomerIdentityProps.mfa: 'mandatory' is refused"),
     ],

@@ -110,8 +110,10 @@ def project_copy(tmp_path: Path) -> Path:
         shutil.copytree(
             REPO / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__")
         )
-    (tmp_path / "app").mkdir()
-    shutil.copy(REPO / "app" / "settings.py", tmp_path / "app" / "settings.py")
+    (tmp_path / "app" / "config").mkdir(parents=True)
+    shutil.copy(
+        REPO / "app" / "config" / "settings.py", tmp_path / "app" / "config" / "settings.py"
+    )
     fake = tmp_path / "fake-python"
     fake.write_text(FAKE_PY)
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
@@ -150,5 +152,5 @@ def test_synth_does_no_work_when_nothing_changed(project_copy: Path) -> None:
     shutil.rmtree(project_copy / "cdktf.out" / "stacks" / "dev")
     assert len(synth_in(project_copy)) == 3, "a deleted output re-synthesizes"
 
-    touch_later(project_copy / "app" / "settings.py")
+    touch_later(project_copy / "app" / "config" / "settings.py")
     assert synth_in(project_copy, "ENV=dev")[-1] == "-O -m infra synth --env dev"

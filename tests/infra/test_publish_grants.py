@@ -30,10 +30,10 @@ from werkzeug.test import TestResponse
 
 from app.adapters import pubsub_publisher
 from app.adapters.rules_model import RulesModel
-from app.domain import Inquiry
+from app.config.settings import Settings
+from app.domain.records import Inquiry
 from app.http import create_app
 from app.http.push_auth import allow_unauthenticated
-from app.settings import Settings
 from app.wiring import AppServices, build_services
 from tests.app.core_support import FakeClock, RecordingCallbacks
 from tests.app.pubsub_fakes import FakePublisherClient

@@ -20,8 +20,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from app.adapters.pubsub_topology import Topology, deprovision, provision
+from app.config.settings import Settings
 from app.http import create_app
-from app.settings import Settings
 from app.wiring import AppServices, build_services
 from tests.support.servers import firestore_emulator, free_port, pubsub_emulator, redis_server
 from tests.support.tokens import bearer_header

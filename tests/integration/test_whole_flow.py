@@ -14,8 +14,9 @@ import pytest
 
 from app.adapters.firestore_store import FirestoreStore
 from app.adapters.redis_cache import CachedStore
-from app.domain import utcnow
-from tests.app.contract.builders import all_messages
+from app.domain.records import utcnow
+from app.live.notifying_store import NotifyingStore
+from tests.app.adapters.contract.builders import all_messages
 from tests.integration.conftest import pull, wait_for
 from tests.support.tokens import bearer_header
 
@@ -62,7 +63,9 @@ def test_a_message_opens_an_inquiry_whose_result_lands_in_the_session(platform):
     assert len(results) == 1 and results[0]["data"]["inquiry_id"] == inquiry_id
     assert [m.id for m in in_firestore] == [m["id"] for m in messages]
 
-    cache = platform.api_services.store
+    notifying = platform.api_services.store  # wakes live streams, in front of the cache
+    assert isinstance(notifying, NotifyingStore)
+    cache = notifying.store
     assert isinstance(cache, CachedStore)
     assert cache.redis.exists(cache._keys(session_id)[2]) == 1  # the view was cached
     assert api.get(session_path).get_json()["messages"] == messages

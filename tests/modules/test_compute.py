@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
 from modules.compute import (
+    INVOKER as RUN_INVOKER,
+)
+from modules.compute import (
     PLACEHOLDER_IMAGE,
+    READER,
     ArtifactRepository,
     ArtifactRepositoryProps,
     CloudRunService,
     CloudRunServiceProps,
+    Container,
+    NetworkAccess,
+    Probes,
+    Scaling,
     SecretEnv,
 )
 from tests.modules.conftest import LABELS, PROJECT, REGION, resources
@@ -36,7 +45,7 @@ def build(stack: Any) -> None:
         ArtifactRepositoryProps(
             **BASE,
             repository_id="agents",
-            readers=[DEPLOYER],
+            iam={READER: [DEPLOYER]},
             keep_recent=5,
             kms_key_name=KEY.format("artifact-registry"),
         ),
@@ -48,18 +57,21 @@ def build(stack: Any) -> None:
             **BASE,
             name="agents-dev-api",
             service_account_email=API_SA,
-            cpu="2",
-            memory="1Gi",
-            concurrency=40,
-            min_instances=1,
-            max_instances=5,
-            timeout_seconds=120,
-            env={"AGENT_ROLE": "api", "STATE_BACKEND": "firestore"},
-            secret_env={"REDIS_AUTH": SecretEnv(secret_id="agents-dev-redis-auth", version="3")},
-            ingress="internal-and-cloud-load-balancing",
-            public=True,
-            network_name="agents-dev",
-            subnet_name="agents-dev-europe-west1",
+            container=Container(
+                cpu="2",
+                memory="1Gi",
+                env={"AGENT_ROLE": "api", "STATE_BACKEND": "firestore"},
+                secret_env={
+                    "REDIS_AUTH": SecretEnv(secret_id="agents-dev-redis-auth", version="3")
+                },
+            ),
+            scaling=Scaling(concurrency=40, min_instances=1, max_instances=5, timeout_seconds=120),
+            access=NetworkAccess(
+                ingress="internal-and-cloud-load-balancing",
+                public=True,
+                network_name="agents-dev",
+                subnet_name="agents-dev-europe-west1",
+            ),
         ),
     )
     BUILT["worker"] = CloudRunService(
@@ -69,7 +81,7 @@ def build(stack: Any) -> None:
             **BASE,
             name="agents-dev-worker",
             service_account_email=WORKER_SA,
-            invokers=[PUSH],
+            iam={RUN_INVOKER: [PUSH]},
             deletion_protection=False,
         ),
     )
@@ -81,9 +93,9 @@ def build(stack: Any) -> None:
             **BASE,
             name="agents-dev-gated",
             service_account_email=API_SA,
-            ingress="internal-and-cloud-load-balancing",
-            public=True,
-            invoker_iam_disabled=True,
+            access=NetworkAccess(
+                ingress="internal-and-cloud-load-balancing", public=True, invoker_iam_disabled=True
+            ),
             kms_key_name=KEY.format("run"),
         ),
     )
@@ -96,7 +108,7 @@ def build(stack: Any) -> None:
             **BASE,
             name="agents-dev-late",
             service_account_email=late.email,
-            invokers=[late.member],
+            iam={RUN_INVOKER: [late.member]},
         ),
     )
 
@@ -252,59 +264,76 @@ def test_apply_time_values_pass_and_get_index_based_ids(tf) -> None:
 
 
 GOOD = {**BASE, "name": "agents-dev-api", "service_account_email": API_SA}
+INVOKERS = re.escape(f"iam[{RUN_INVOKER}]")
+GATED = {"ingress": "internal-and-cloud-load-balancing", "public": True}
 
 
 @pytest.mark.parametrize(
-    ("changes", "field"),
+    ("props", "changes", "field"),
     [
-        ({"invokers": ["allUsers"]}, "invokers"),
-        ({"invokers": ["allAuthenticatedUsers"]}, "invokers"),
-        ({"invokers": ["someone@example.com"]}, "invokers"),
-        ({"invokers": [PUSH, PUSH]}, "invokers"),
-        ({"public": True, "ingress": "internal"}, "public"),
-        ({"ingress": "public"}, "ingress"),
-        ({"cpu": "3"}, "cpu"),
-        ({"memory": "8Gi"}, "memory"),
-        ({"memory": "512MB"}, "memory"),
-        ({"min_instances": 4, "max_instances": 2}, "max_instances"),
-        ({"concurrency": 0}, "concurrency"),
-        ({"timeout_seconds": 3601}, "timeout_seconds"),
+        (CloudRunServiceProps, {"iam": {RUN_INVOKER: ["allUsers"]}}, INVOKERS),
+        (CloudRunServiceProps, {"iam": {RUN_INVOKER: ["allAuthenticatedUsers"]}}, INVOKERS),
+        (CloudRunServiceProps, {"iam": {RUN_INVOKER: ["someone@example.com"]}}, INVOKERS),
+        (CloudRunServiceProps, {"iam": {RUN_INVOKER: [PUSH, PUSH]}}, INVOKERS),
+        (NetworkAccess, {"public": True, "ingress": "internal"}, "public"),
+        (NetworkAccess, {"ingress": "public"}, "ingress"),
+        (Container, {"cpu": "3"}, "cpu"),
+        (Container, {"memory": "8Gi"}, "memory"),
+        (Container, {"memory": "512MB"}, "memory"),
+        (Scaling, {"min_instances": 4, "max_instances": 2}, "max_instances"),
+        (Scaling, {"concurrency": 0}, "concurrency"),
+        (Scaling, {"timeout_seconds": 3601}, "timeout_seconds"),
         (
+            CloudRunServiceProps,
             {"service_account_email": "123-compute@developer.gserviceaccount.com"},
             "service_account_email",
         ),
-        ({"name": "Agents_API"}, "name"),
-        ({"env": {"1BAD": "x"}}, "env"),
-        ({"env": {"PORT": "9000"}}, "env"),
-        ({"env": {"A": "1"}, "secret_env": {"A": SecretEnv(secret_id="a")}}, "secret_env"),
-        ({"subnet_name": "agents-dev-europe-west1"}, "subnet_name"),
-        ({"labels": {"app": "agents"}}, "labels"),
-        ({"labels": {**LABELS, "Team": "x"}}, "labels"),
-        ({"health_path": "healthz"}, "health_path"),
-        ({"port": 0}, "port"),
-        ({"region": "Europe"}, "region"),
-        ({"kms_key_name": "run"}, "kms_key_name"),
-        ({"kms_key_name": KEY.format("run").replace(REGION, "global")}, "kms_key_name"),
-        ({"invoker_iam_disabled": "yes"}, "invoker_iam_disabled"),
-        ({"invoker_iam_disabled": True, "public": True, "ingress": "all"}, "invoker_iam_disabled"),
+        (CloudRunServiceProps, {"name": "Agents_API"}, "name"),
+        (Container, {"env": {"1BAD": "x"}}, "env"),
+        (Container, {"env": {"PORT": "9000"}}, "env"),
         (
+            Container,
+            {"env": {"A": "1"}, "secret_env": {"A": SecretEnv(secret_id="a")}},
+            "secret_env",
+        ),
+        (NetworkAccess, {"subnet_name": "agents-dev-europe-west1"}, "subnet_name"),
+        (CloudRunServiceProps, {"labels": {"app": "agents"}}, "labels"),
+        (CloudRunServiceProps, {"labels": {**LABELS, "Team": "x"}}, "labels"),
+        (Probes, {"path": "healthz"}, "path"),
+        (Container, {"port": 0}, "port"),
+        (CloudRunServiceProps, {"region": "Europe"}, "region"),
+        (CloudRunServiceProps, {"kms_key_name": "run"}, "kms_key_name"),
+        (
+            CloudRunServiceProps,
+            {"kms_key_name": KEY.format("run").replace(REGION, "global")},
+            "kms_key_name",
+        ),
+        (NetworkAccess, {"invoker_iam_disabled": "yes"}, "invoker_iam_disabled"),
+        (
+            NetworkAccess,
+            {"invoker_iam_disabled": True, "public": True, "ingress": "all"},
+            "invoker_iam_disabled",
+        ),
+        (
+            NetworkAccess,
             {"invoker_iam_disabled": True, "ingress": "internal-and-cloud-load-balancing"},
             "invoker_iam_disabled",
         ),
         (
+            CloudRunServiceProps,
             {
-                "invoker_iam_disabled": True,
-                "public": True,
-                "ingress": "internal-and-cloud-load-balancing",
-                "invokers": [PUSH],
+                "access": NetworkAccess(**GATED, invoker_iam_disabled=True),
+                "iam": {RUN_INVOKER: [PUSH]},
             },
-            "invoker_iam_disabled",
+            "iam",
         ),
+        (CloudRunServiceProps, {"scaling": {"min_instances": 1}}, "scaling"),
     ],
 )
-def test_bad_service_props_name_the_field(changes: dict[str, Any], field: str) -> None:
-    with pytest.raises(ValueError, match=rf"^CloudRunServiceProps\.{field}: .+, got "):
-        CloudRunServiceProps(**{**GOOD, **changes})
+def test_bad_service_props_name_the_field(props: type, changes: dict[str, Any], field: str) -> None:
+    base = GOOD if props is CloudRunServiceProps else {}
+    with pytest.raises(ValueError, match=rf"^{props.__name__}\.{field}: .+, got "):
+        props(**{**base, **changes})
 
 
 @pytest.mark.parametrize(
@@ -312,7 +341,8 @@ def test_bad_service_props_name_the_field(changes: dict[str, Any], field: str) -
     [
         ({"repository_id": "Agents"}, "repository_id"),
         ({"keep_recent": 0}, "keep_recent"),
-        ({"readers": ["allUsers"]}, "readers"),
+        ({"iam": {READER: ["allUsers"]}}, re.escape(f"iam[{READER}]")),
+        ({"iam": {"owner": [DEPLOYER]}}, "iam"),
         ({"project_id": "x"}, "project_id"),
         ({"kms_key_name": "projects/p/locations/us/keyRings/r/cryptoKeys/k"}, "kms_key_name"),
     ],
@@ -332,4 +362,5 @@ def test_bad_secret_env_names_the_field() -> None:
 
 def test_public_through_the_load_balancer_or_all_is_allowed() -> None:
     for ingress in ("all", "internal-and-cloud-load-balancing"):
-        assert CloudRunServiceProps(**GOOD, public=True, ingress=ingress).public
+        access = NetworkAccess(public=True, ingress=ingress)
+        assert CloudRunServiceProps(**GOOD, access=access).access.public

@@ -60,6 +60,7 @@ def build(stack: Any, after: list[Any]) -> None:
         SecretManagerSecretIamMember,
     )
 
+    from infra.app_signals import app_log_signals
     from modules import (
         compute,
         customer_identity,
@@ -92,7 +93,12 @@ def build(stack: Any, after: list[Any]) -> None:
             project_number=PROJECT_NUMBER,
             name_prefix="agents-dev",
             firestore_database="agents-dev",
-            extra_project_roles={"api": ["roles/aiplatform.user"]},
+            workloads={
+                "api": identity.Workload(
+                    description="api", firestore=True, project_roles=["roles/aiplatform.user"]
+                ),
+                "push": identity.Workload(description="push", telemetry=False, pubsub_push=True),
+            },
             depends_on_resources=after,
         ),
     )
@@ -103,7 +109,7 @@ def build(stack: Any, after: list[Any]) -> None:
         identity.SecretProps(
             project_id=PROJECT,
             secret_id="agents-dev-redis-auth",
-            accessors=["group:readers@example.com"],
+            iam={identity.ACCESSOR: ["group:readers@example.com"]},
             labels=LABELS,
             data=password.string_value,
             depends_on_resources=after,
@@ -126,7 +132,7 @@ def build(stack: Any, after: list[Any]) -> None:
         "firestore",
         storage.FirestoreDatabaseProps(
             project_id=PROJECT,
-            location_id=REGION,
+            location=REGION,
             point_in_time_recovery=True,
             delete_protection=False,
             backup_retention_days=7,
@@ -154,13 +160,26 @@ def build(stack: Any, after: list[Any]) -> None:
             project_id=PROJECT,
             project_number=PROJECT_NUMBER,
             name_prefix="agents-dev",
-            push_endpoint=f"{WORKER_URL}/pubsub/inquiries",
-            push_service_account_email=PUSH_EMAIL,
-            push_audience=WORKER_URL,
             labels=LABELS,
-            inquiries_publishers=["group:api@example.com"],
-            events_publishers=["group:worker@example.com"],
-            events_subscribers=["group:listeners@example.com"],
+            topics={
+                "inquiries": messaging.Topic(
+                    name="agents-dev-inquiries",
+                    iam={messaging.PUBLISHER: ["group:api@example.com"]},
+                ),
+                "events": messaging.Topic(
+                    name="agents-dev-inquiry-events",
+                    iam={
+                        messaging.PUBLISHER: ["group:worker@example.com"],
+                        messaging.SUBSCRIBER: ["group:listeners@example.com"],
+                    },
+                ),
+            },
+            push=messaging.PushSubscription(
+                topic="inquiries",
+                endpoint=f"{WORKER_URL}/pubsub/inquiries",
+                service_account_email=PUSH_EMAIL,
+                audience=WORKER_URL,
+            ),
             depends_on_resources=after,
         ),
     )
@@ -170,7 +189,7 @@ def build(stack: Any, after: list[Any]) -> None:
         compute.ArtifactRepositoryProps(
             **base,
             repository_id="agents",
-            readers=["group:deployers@example.com"],
+            iam={compute.READER: ["group:deployers@example.com"]},
             depends_on_resources=after,
         ),
     )
@@ -189,23 +208,24 @@ def build(stack: Any, after: list[Any]) -> None:
                 **base,
                 name=f"agents-dev-{role}",
                 service_account_email=f"agents-dev-{role}@{PROJECT}.iam.gserviceaccount.com",
-                ingress="all",
-                public=role == "api",
-                invokers=invokers,
+                access=compute.NetworkAccess(ingress="all", public=role == "api"),
+                iam={compute.INVOKER: invokers},
                 service_depends_on=[secret_grant],
                 depends_on_resources=after,
             ),
         )
-    scheduler.HousekeepingSchedule(
+    scheduler.ScheduledCall(
         stack,
         "housekeeping",
-        scheduler.HousekeepingScheduleProps(
+        scheduler.ScheduledCallProps(
             project_id=PROJECT,
             region=REGION,
             name="agents-dev-housekeeping",
-            target_url=f"{WORKER_URL}/tasks/housekeeping",
-            service_account_email=PUSH_EMAIL,
-            audience=WORKER_URL,
+            target=scheduler.OidcTarget(
+                url=f"{WORKER_URL}/tasks/housekeeping",
+                service_account_email=PUSH_EMAIL,
+                audience=WORKER_URL,
+            ),
             depends_on_resources=after,
         ),
     )
@@ -214,7 +234,7 @@ def build(stack: Any, after: list[Any]) -> None:
         "edge",
         edge.EdgeProps(
             **base,
-            name="agents-dev",
+            name_prefix="agents-dev",
             cloud_run_service_name="agents-dev-api",
             domains=["api.example.com"],
             depends_on_resources=after,
@@ -237,12 +257,16 @@ def build(stack: Any, after: list[Any]) -> None:
             project_id=PROJECT,
             name_prefix="agents-dev",
             labels=LABELS,
-            api_service_name="agents-dev-api",
-            worker_service_name="agents-dev-worker",
-            push_subscription_name="agents-dev-inquiries-push",
-            dead_letter_subscription_name="agents-dev-inquiries-dead-letter-pull",
-            notification_emails=["oncall@example.com"],
-            api_host="api.example.com",
+            api=observability.ApiWatch(service_name="agents-dev-api", host="api.example.com"),
+            worker=observability.WorkerWatch(service_name="agents-dev-worker"),
+            queue=observability.QueueWatch(
+                push_subscription_name="agents-dev-inquiries-push",
+                dead_letter_subscription_name="agents-dev-inquiries-dead-letter-pull",
+            ),
+            notifications=observability.Notifications(emails=["oncall@example.com"]),
+            # The reference app's log signals (infra/app_signals.py): four alerts, each on
+            # its own log-based metric.
+            logs=app_log_signals("agents-dev", "agents-dev-api", "agents-dev-worker"),
             depends_on_resources=after,
         ),
     )

@@ -6,14 +6,14 @@ from typing import Any
 
 import pytest
 
-from modules.edge import DEFAULT_WAF_RULES, Edge, EdgeProps
+from modules.edge import DEFAULT_WAF_RULES, ArmorPolicy, Edge, EdgeProps
 from tests.modules.conftest import LABELS, PROJECT, REGION, only, resources
 
 DOMAINS = ["api.example.com", "agents.example.com"]
 BASE = {
     "project_id": PROJECT,
     "region": REGION,
-    "name": "agents-prod",
+    "name_prefix": "agents-prod",
     "cloud_run_service_name": "agents-prod-api",
     "domains": DOMAINS,
     "labels": LABELS,
@@ -23,7 +23,9 @@ BUILT: dict[str, Edge] = {}
 
 def build(stack: Any) -> None:
     BUILT["edge"] = Edge(
-        stack, "edge", EdgeProps(**BASE, rate_limit_requests_per_minute=300, waf_sensitivity=2)
+        stack,
+        "edge",
+        EdgeProps(**BASE, armor=ArmorPolicy(rate_limit_requests_per_minute=300, waf_sensitivity=2)),
     )
 
 
@@ -162,14 +164,25 @@ def test_bad_props_create_nothing(tmp_path) -> None:
         ({"domains": ["API.example.com"]}, "domains"),
         ({"domains": ["localhost"]}, "domains"),
         ({"domains": ["a.example.com", "a.example.com"]}, "domains"),
-        ({"name": "Agents"}, "name"),
-        ({"rate_limit_requests_per_minute": 0}, "rate_limit_requests_per_minute"),
-        ({"waf_rules": ["sqli"]}, "waf_rules"),
-        ({"waf_sensitivity": 5}, "waf_sensitivity"),
+        ({"name_prefix": "Agents"}, "name_prefix"),
         ({"labels": {"env": "prod"}}, "labels"),
         ({"cloud_run_service_name": "API"}, "cloud_run_service_name"),
+        ({"armor": {"waf_sensitivity": 2}}, "armor"),
     ],
 )
 def test_bad_props_name_the_field(changes: dict[str, Any], field: str) -> None:
     with pytest.raises(ValueError, match=rf"^EdgeProps\.{field}: .+, got "):
         EdgeProps(**{**BASE, **changes})
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"rate_limit_requests_per_minute": 0}, "rate_limit_requests_per_minute"),
+        ({"waf_rules": ["sqli"]}, "waf_rules"),
+        ({"waf_sensitivity": 5}, "waf_sensitivity"),
+    ],
+)
+def test_bad_armor_policy_names_the_field(changes: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValueError, match=rf"^ArmorPolicy\.{field}: .+, got "):
+        ArmorPolicy(**changes)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.modules.conftest import LABELS, PROJECT, PROJECT_NUMBER, resources
@@ -19,11 +21,30 @@ SERVICE_AGENT = f"serviceAccount:service-{PROJECT_NUMBER}@gcp-sa-pubsub.iam.gser
 GLOBAL_KEY = f"projects/{PROJECT}/locations/global/keyRings/agents-dev/cryptoKeys/secrets"
 
 
+def workloads(**roles: list[str]) -> dict:
+    """The reference stack's three workloads, with `roles` as each one's extra project roles."""
+    from modules.identity import Workload
+
+    return {
+        "api": Workload(description="api", firestore=True, project_roles=roles.get("api", ())),
+        "worker": Workload(
+            description="worker", firestore=True, project_roles=roles.get("worker", ())
+        ),
+        "push": Workload(description="push", telemetry=False, pubsub_push=True),
+    }
+
+
 @pytest.fixture(scope="module")
 def tf(synth):
     from cdktn import TerraformVariable
 
-    from modules.identity import Secret, SecretProps, WorkloadIdentity, WorkloadIdentityProps
+    from modules.identity import (
+        ACCESSOR,
+        Secret,
+        SecretProps,
+        WorkloadIdentity,
+        WorkloadIdentityProps,
+    )
 
     def build(stack):
         identity = WorkloadIdentity(
@@ -34,7 +55,7 @@ def tf(synth):
                 project_number=PROJECT_NUMBER,
                 name_prefix=PREFIX,
                 firestore_database=DATABASE,
-                extra_project_roles={"worker": ["roles/aiplatform.user"]},
+                workloads=workloads(worker=["roles/aiplatform.user"]),
             ),
         )
         auth = TerraformVariable(stack, "redis_auth", type="string", sensitive=True)
@@ -44,7 +65,7 @@ def tf(synth):
             SecretProps(
                 project_id=PROJECT,
                 secret_id="agents-dev-redis-auth",
-                accessors=[identity.api_member, identity.worker_member],
+                iam={ACCESSOR: [identity.members["api"], identity.members["worker"]]},
                 labels=LABELS,
                 data=auth.string_value,
             ),
@@ -55,7 +76,7 @@ def tf(synth):
             SecretProps(
                 project_id=PROJECT,
                 secret_id="agents-dev-callback-key",
-                accessors=[identity.worker_member],
+                iam={ACCESSOR: [identity.members["worker"]]},
                 labels=LABELS,
                 kms_key_name=GLOBAL_KEY,
             ),
@@ -188,6 +209,7 @@ def identity_props(**overrides):
         "project_number": PROJECT_NUMBER,
         "name_prefix": PREFIX,
         "firestore_database": DATABASE,
+        "workloads": workloads(),
         **overrides,
     }
     return WorkloadIdentityProps(**values)
@@ -195,8 +217,8 @@ def identity_props(**overrides):
 
 @pytest.mark.parametrize("role", sorted(BASIC_ROLES))
 def test_basic_roles_are_refused(role):
-    with pytest.raises(ValueError, match=r"^WorkloadIdentityProps\.extra_project_roles: ") as e:
-        identity_props(extra_project_roles={"api": ["roles/logging.viewer", role]})
+    with pytest.raises(ValueError, match=r"^Workload\.project_roles: ") as e:
+        identity_props(workloads=workloads(api=["roles/logging.viewer", role]))
     assert role in str(e.value)
 
 
@@ -208,18 +230,9 @@ def test_basic_roles_are_refused(role):
         ({"project_number": "acme"}, "project_number", "acme"),
         ({"project_id": "ACME"}, "project_id", "ACME"),
         ({"firestore_database": "Bad DB"}, "firestore_database", "Bad DB"),
-        ({"extra_project_roles": {"db": ["roles/x.y"]}}, "extra_project_roles", "db"),
-        ({"extra_project_roles": {"api": ["owner"]}}, "extra_project_roles", "owner"),
-        (
-            {"extra_project_roles": {"api": ["roles/iam.serviceAccountUser"]}},
-            "extra_project_roles",
-            "roles/iam.serviceAccountUser",
-        ),
-        (
-            {"extra_project_roles": {"api": ["roles/datastore.user"]}},
-            "extra_project_roles",
-            "roles/datastore.user",
-        ),
+        ({"firestore_database": None}, "firestore_database", "None"),
+        ({"workloads": {"Db": workloads()["api"]}}, "workloads", "Db"),
+        ({"workloads": {"db": "roles/x.y"}}, re.escape("workloads[db]"), "roles/x.y"),
     ],
 )
 def test_bad_identity_props_name_the_field(overrides, field, bad):
@@ -228,8 +241,30 @@ def test_bad_identity_props_name_the_field(overrides, field, bad):
     assert bad in str(error.value)
 
 
+@pytest.mark.parametrize(
+    ("roles", "bad"),
+    [
+        (["owner"], "owner"),
+        (["roles/iam.serviceAccountUser"], "roles/iam.serviceAccountUser"),
+        (["roles/datastore.user"], "roles/datastore.user"),
+        (["roles/logging.logWriter"], "roles/logging.logWriter"),
+        (["roles/x.y", "roles/x.y"], "roles/x.y"),
+    ],
+)
+def test_bad_workload_roles_name_the_field(roles, bad):
+    from modules.identity import Workload
+
+    with pytest.raises(ValueError, match=r"^Workload\.project_roles: ") as error:
+        Workload(description="api", project_roles=roles)
+    assert bad in str(error.value)
+
+
 def test_longest_allowed_prefix_fits_the_account_id_limit():
     assert identity_props(name_prefix="a" * 23).name_prefix == "a" * 23
+
+
+ACCESSOR = "roles/secretmanager.secretAccessor"
+ACCESSORS = re.escape(f"iam[{ACCESSOR}]")
 
 
 def secret_props(**overrides):
@@ -238,7 +273,7 @@ def secret_props(**overrides):
     values = {
         "project_id": PROJECT,
         "secret_id": "agents-dev-key",
-        "accessors": [f"serviceAccount:{PREFIX}-api@{PROJECT}.iam.gserviceaccount.com"],
+        "iam": {ACCESSOR: [f"serviceAccount:{PREFIX}-api@{PROJECT}.iam.gserviceaccount.com"]},
         "labels": LABELS,
         **overrides,
     }
@@ -249,9 +284,10 @@ def secret_props(**overrides):
     ("overrides", "field", "bad"),
     [
         ({"secret_id": "bad id!"}, "secret_id", "bad id!"),
-        ({"accessors": ["allUsers"]}, "accessors", "allUsers"),
-        ({"accessors": "serviceAccount:a@b"}, "accessors", "serviceAccount:a@b"),
-        ({"accessors": ["user:a@b.c", "user:a@b.c"]}, "accessors", "user:a@b.c"),
+        ({"iam": {ACCESSOR: ["allUsers"]}}, ACCESSORS, "allUsers"),
+        ({"iam": {ACCESSOR: "serviceAccount:a@b"}}, ACCESSORS, "serviceAccount:a@b"),
+        ({"iam": {ACCESSOR: ["user:a@b.c", "user:a@b.c"]}}, ACCESSORS, "user:a@b.c"),
+        ({"iam": {"secretAccessor": ["user:a@b.c"]}}, "iam", "secretAccessor"),
         ({"labels": {"app": "agents"}}, "labels", "'app'"),
         (
             {"kms_key_name": GLOBAL_KEY.replace("global", "europe-west1")},

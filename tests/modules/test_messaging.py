@@ -6,7 +6,14 @@ from typing import Any
 
 import pytest
 
-from modules.messaging import Messaging, MessagingProps
+from modules.messaging import (
+    PUBLISHER,
+    SUBSCRIBER,
+    Messaging,
+    MessagingProps,
+    PushSubscription,
+    Topic,
+)
 from tests.modules.conftest import LABELS, PROJECT, PROJECT_NUMBER, resources
 
 PREFIX = "agents-dev"
@@ -18,14 +25,29 @@ WORKER = f"serviceAccount:agents-dev-worker@{PROJECT}.iam.gserviceaccount.com"
 ANALYST = "group:analysts@example.com"
 SERVICE_AGENT = f"serviceAccount:service-{PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com"
 KEY = f"projects/{PROJECT}/locations/global/keyRings/agents-dev/cryptoKeys/pubsub"
+PUSH = {
+    "topic": "inquiries",
+    "endpoint": ENDPOINT,
+    "service_account_email": PUSH_EMAIL,
+    "audience": AUDIENCE,
+}
+
+
+def topics(prefix: str = PREFIX, **iam: dict[str, list[str]]) -> dict[str, Topic]:
+    """The inquiries and events topics, as the stack names them, with the grants given."""
+    return {
+        "inquiries": Topic(name=f"{prefix}-inquiries", iam=iam.get("inquiries", {})),
+        "events": Topic(name=f"{prefix}-inquiry-events", iam=iam.get("events", {})),
+    }
+
+
 BASE = {
     "project_id": PROJECT,
     "project_number": PROJECT_NUMBER,
     "name_prefix": PREFIX,
-    "push_endpoint": ENDPOINT,
-    "push_service_account_email": PUSH_EMAIL,
-    "push_audience": AUDIENCE,
     "labels": LABELS,
+    "topics": topics(),
+    "push": PushSubscription(**PUSH),
 }
 
 
@@ -37,14 +59,20 @@ def build(stack: Any) -> None:
         stack,
         "messaging",
         MessagingProps(
-            **BASE,
-            ack_deadline_seconds=120,
-            minimum_backoff_seconds=15,
-            maximum_backoff_seconds=300,
-            max_delivery_attempts=7,
-            inquiries_publishers=[API],
-            events_publishers=[WORKER],
-            events_subscribers=[ANALYST],
+            **{
+                **BASE,
+                "topics": topics(
+                    inquiries={PUBLISHER: [API]},
+                    events={PUBLISHER: [WORKER], SUBSCRIBER: [ANALYST]},
+                ),
+                "push": PushSubscription(
+                    **PUSH,
+                    ack_deadline_seconds=120,
+                    minimum_backoff_seconds=15,
+                    maximum_backoff_seconds=300,
+                    max_delivery_attempts=7,
+                ),
+            },
             kms_key_name=KEY,
         ),
     )
@@ -57,20 +85,23 @@ def build(stack: Any) -> None:
             **{
                 **BASE,
                 "name_prefix": "agents-stg",
-                "push_endpoint": f"https://{push.unique_id}.example.com/pubsub/inquiries",
-                "push_service_account_email": push.email,
-                "push_audience": push.unique_id,
-                "inquiries_publishers": [f"serviceAccount:{push.email}"],
-                "events_publishers": [push.member],
+                "topics": topics(
+                    "agents-stg",
+                    inquiries={PUBLISHER: [f"serviceAccount:{push.email}"]},
+                    events={PUBLISHER: [push.member]},
+                ),
+                "push": PushSubscription(
+                    topic="inquiries",
+                    endpoint=f"https://{push.unique_id}.example.com/pubsub/inquiries",
+                    service_account_email=push.email,
+                    audience=push.unique_id,
+                ),
             }
         ),
     )
-    for name in (
-        "inquiries_topic_path",
-        "events_topic_path",
-        "push_subscription_name",
-        "dead_letter_subscription_name",
-    ):
+    TerraformOutput(stack, "inquiries_topic_path", value=messaging.topic_paths["inquiries"])
+    TerraformOutput(stack, "events_topic_path", value=messaging.topic_paths["events"])
+    for name in ("push_subscription_name", "dead_letter_subscription_name"):
         TerraformOutput(stack, name, value=getattr(messaging, name))
 
 
@@ -227,37 +258,78 @@ def test_plain_string_attributes_for_the_app_and_alerts(tf) -> None:
     }
 
 
+PUSH_PROPS = (PushSubscription, PUSH)
+
+
 @pytest.mark.parametrize(
-    ("change", "field", "allowed"),
+    ("props", "change", "field", "allowed"),
     [
-        ({"push_endpoint": "http://worker.example.com/push"}, "push_endpoint", "https://"),
-        ({"push_endpoint": "http://${TfToken[TOKEN.1]}/push"}, "push_endpoint", "https://"),
-        ({"max_delivery_attempts": 4}, "max_delivery_attempts", "between 5 and 100, got 4"),
-        ({"max_delivery_attempts": 101}, "max_delivery_attempts", "between 5 and 100"),
-        ({"ack_deadline_seconds": 5}, "ack_deadline_seconds", "between 10 and 600, got 5"),
-        ({"maximum_backoff_seconds": 601}, "maximum_backoff_seconds", "between 0 and 600"),
+        (PUSH_PROPS, {"endpoint": "http://worker.example.com/push"}, "endpoint", "https://"),
+        (PUSH_PROPS, {"endpoint": "http://${TfToken[TOKEN.1]}/push"}, "endpoint", "https://"),
         (
+            PUSH_PROPS,
+            {"max_delivery_attempts": 4},
+            "max_delivery_attempts",
+            "between 5 and 100, got 4",
+        ),
+        (PUSH_PROPS, {"max_delivery_attempts": 101}, "max_delivery_attempts", "between 5 and 100"),
+        (
+            PUSH_PROPS,
+            {"ack_deadline_seconds": 5},
+            "ack_deadline_seconds",
+            "between 10 and 600, got 5",
+        ),
+        (
+            PUSH_PROPS,
+            {"maximum_backoff_seconds": 601},
+            "maximum_backoff_seconds",
+            "between 0 and 600",
+        ),
+        (
+            PUSH_PROPS,
             {"minimum_backoff_seconds": 60, "maximum_backoff_seconds": 30},
             "minimum_backoff_seconds",
             "must not exceed maximum_backoff_seconds (30), got 60",
         ),
-        ({"message_retention_seconds": 300}, "message_retention_seconds", "600 and 2678400"),
-        ({"dead_letter_retention_seconds": 10**8}, "dead_letter_retention_seconds", "2678400"),
-        ({"project_number": "acme"}, "project_number", "digits only"),
-        ({"name_prefix": "Agents"}, "name_prefix", "starting with a letter"),
-        ({"push_service_account_email": "push"}, "push_service_account_email", "email"),
-        ({"push_audience": ""}, "push_audience", "non-empty"),
-        ({"labels": {"env": "dev"}}, "labels", "'app' and 'env'"),
-        ({"inquiries_publishers": ["allUsers"]}, "inquiries_publishers", "never allUsers"),
-        ({"events_publishers": API}, "events_publishers", "a list of IAM members"),
-        ({"events_subscribers": [API, API]}, "events_subscribers", "must not repeat"),
-        ({"kms_key_name": "pubsub"}, "kms_key_name", "projects/P/locations/L/keyRings/R/"),
+        (PUSH_PROPS, {"service_account_email": "push"}, "service_account_email", "email"),
+        (PUSH_PROPS, {"audience": ""}, "audience", "non-empty"),
+        (None, {"message_retention_seconds": 300}, "message_retention_seconds", "600 and 2678400"),
+        (
+            None,
+            {"dead_letter_retention_seconds": 10**8},
+            "dead_letter_retention_seconds",
+            "2678400",
+        ),
+        (None, {"project_number": "acme"}, "project_number", "digits only"),
+        (None, {"name_prefix": "Agents"}, "name_prefix", "starting with a letter"),
+        (None, {"labels": {"env": "dev"}}, "labels", "'app' and 'env'"),
+        (
+            (Topic, {"name": "t-inquiries"}),
+            {"iam": {PUBLISHER: ["allUsers"]}},
+            f"iam[{PUBLISHER}]",
+            "never allUsers",
+        ),
+        (
+            (Topic, {"name": "t-events"}),
+            {"iam": {PUBLISHER: API}},
+            f"iam[{PUBLISHER}]",
+            "a list of IAM members",
+        ),
+        (
+            (Topic, {"name": "t-events"}),
+            {"iam": {SUBSCRIBER: [API, API]}},
+            f"iam[{SUBSCRIBER}]",
+            "must not repeat",
+        ),
+        (None, {"kms_key_name": "pubsub"}, "kms_key_name", "projects/P/locations/L/keyRings/R/"),
+        (None, {"push": PushSubscription(**{**PUSH, "topic": "x"})}, "push", "a key of topics"),
     ],
 )
-def test_bad_props_name_the_field_and_what_is_allowed(change, field, allowed) -> None:
+def test_bad_props_name_the_field_and_what_is_allowed(props, change, field, allowed) -> None:
+    kind, base = props or (MessagingProps, BASE)
     with pytest.raises(ValueError) as raised:
-        MessagingProps(**{**BASE, **change})
+        kind(**{**base, **change})
     message = str(raised.value)
-    assert message.startswith(f"MessagingProps.{field}: "), message
+    assert message.startswith(f"{kind.__name__}.{field}: "), message
     assert allowed in message, message
     assert ", got " in message, message

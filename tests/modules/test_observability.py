@@ -12,7 +12,15 @@ from typing import Any
 
 import pytest
 
-from modules.observability import Observability, ObservabilityProps
+from infra.app_signals import app_log_signals, app_runbooks
+from modules.observability import (
+    ApiWatch,
+    Notifications,
+    Observability,
+    ObservabilityProps,
+    QueueWatch,
+    WorkerWatch,
+)
 from tests.modules.conftest import LABELS, PROJECT, resources
 
 EMAILS = ["oncall@example.com", "agents-team@example.com"]
@@ -42,12 +50,62 @@ SIGNALS = {
 BUILT: dict[str, Observability] = {}
 
 
+GROUPS = {
+    "api": (ApiWatch, {"api_service_name": "service_name", "api_host": "host",
+                       "error_ratio_threshold": "error_ratio_threshold",
+                       "latency_p95_ms": "latency_p95_ms"}),
+    "worker": (WorkerWatch, {"worker_service_name": "service_name",
+                             "worker_errors_per_5min": "errors_per_5min"}),
+    "queue": (QueueWatch, {"push_subscription_name": "push_subscription_name",
+                           "dead_letter_subscription_name": "dead_letter_subscription_name",
+                           "oldest_unacked_seconds": "oldest_unacked_seconds",
+                           "dead_letter_backlog_threshold": "dead_letter_backlog_threshold"}),
+    "notifications": (Notifications, {"notification_emails": "emails",
+                                      "extra_notification_channels": "channels"}),
+}  # fmt: skip
+
+
+def grouped(values: dict[str, Any]) -> dict[str, Any]:
+    """ObservabilityProps' arguments from the flat names this file uses: each setting in its
+    group (`api_host` is `api=ApiWatch(host=...)`)."""
+    flat = dict(values)
+    for group, (kind, names) in GROUPS.items():
+        found = {inner: flat.pop(outer) for outer, inner in names.items() if outer in flat}
+        if group not in flat:  # a group given whole stays as given
+            flat[group] = kind(**found)
+    return flat
+
+
+def with_the_app(base: dict[str, Any], **values: Any) -> ObservabilityProps:
+    """Props as the stack makes them: `base`, `values`, and what the app's logs tell
+    (`infra/app_signals.py`), with the app's thresholds taken from `values`."""
+    app = {
+        name: values.pop(name)
+        for name in ("stale_queued_threshold", "handoff_wait_threshold", "model_usage_event")
+        if name in values
+    }
+    api, worker = base["api_service_name"], base["worker_service_name"]
+    logs = app_log_signals(base["name_prefix"], api, worker, **app)
+    runbooks = app_runbooks(
+        api,
+        worker,
+        base["dead_letter_subscription_name"],
+        error_ratio_threshold=values.get("error_ratio_threshold", 0.05),
+        latency_p95_ms=values.get("latency_p95_ms", 2000),
+        dead_letter_backlog_threshold=values.get("dead_letter_backlog_threshold", 1),
+    )
+    title = f"{base['name_prefix']} agents"
+    return ObservabilityProps(
+        **grouped({**base, **values}), logs=logs, runbooks=runbooks, dashboard_title=title
+    )
+
+
 def build(stack: Any) -> None:
     BUILT["prod"] = Observability(
         stack,
         "prod",
-        ObservabilityProps(
-            **PROD,
+        with_the_app(
+            PROD,
             notification_emails=EMAILS,
             extra_notification_channels=[EXTRA_CHANNEL],
             api_host="api.example.com",
@@ -60,7 +118,7 @@ def build(stack: Any) -> None:
             handoff_wait_threshold=2,
         ),
     )
-    BUILT["dev"] = Observability(stack, "dev", ObservabilityProps(**DEV))
+    BUILT["dev"] = Observability(stack, "dev", with_the_app(DEV))
 
 
 @pytest.fixture(scope="module")
@@ -241,8 +299,8 @@ def as_log_entry(line: str, service: str) -> dict[str, Any]:
 @pytest.fixture
 def app_lines():
     """Log through the app's real logging setup, then restore the root logger."""
-    from app.domain import Inquiry, InquiryStatus
-    from app.logging_setup import REQUEST_LOGGER, configure_logging, log_event, log_inquiry_state
+    from app.domain.records import Inquiry, InquiryStatus
+    from app.logs.setup import REQUEST_LOGGER, configure_logging, log_event, log_inquiry_state
 
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
@@ -279,7 +337,7 @@ def test_inquiry_failure_filter_matches_only_failed_inquiries_on_the_worker(app_
     inquiry(status.RUNNING)
     failed, succeeded, running = lines()
     query = BUILT["prod"].log_filters["inquiry_failures"]
-    assert BUILT["prod"].inquiry_failures_metric.filter_input == query
+    assert BUILT["prod"].log_metrics["inquiry-failures"].filter_input == query
     assert matches(query, as_log_entry(failed, "agents-prod-worker"))
     assert not matches(query, as_log_entry(succeeded, "agents-prod-worker"))
     assert not matches(query, as_log_entry(running, "agents-prod-worker"))
@@ -299,10 +357,10 @@ def test_unprocessable_push_alert_watches_the_log_metric_after_it_exists(tf) -> 
 
 def test_unprocessable_push_filter_matches_the_worker_endpoints_real_line() -> None:
     """The line the push endpoint writes for a poison message, through the app's logging."""
+    from app.config.settings import Settings
     from app.http import create_app
     from app.http.push_auth import allow_unauthenticated
-    from app.logging_setup import configure_logging
-    from app.settings import Settings
+    from app.logs.setup import configure_logging
 
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
@@ -342,31 +400,42 @@ def test_server_error_filters_match_5xx_request_lines_of_their_service(app_lines
 
 
 @pytest.mark.parametrize(
+    ("changes", "owner", "field"),
+    [
+        ({"notification_emails": ["not-an-email"]}, "Notifications", "emails"),
+        ({"notification_emails": "oncall@example.com"}, "Notifications", "emails"),
+        ({"api_host": "https://api.example.com/healthz"}, "ApiWatch", "host"),
+        ({"error_ratio_threshold": 5}, "ApiWatch", "error_ratio_threshold"),
+        ({"latency_p95_ms": 0}, "ApiWatch", "latency_p95_ms"),
+        ({"log_retention_days": 0}, "ObservabilityProps", "log_retention_days"),
+        ({"log_retention_days": 3651}, "ObservabilityProps", "log_retention_days"),
+        ({"dead_letter_backlog_threshold": 0}, "QueueWatch", "dead_letter_backlog_threshold"),
+        ({"oldest_unacked_seconds": 1}, "QueueWatch", "oldest_unacked_seconds"),
+        ({"name_prefix": "Agents"}, "ObservabilityProps", "name_prefix"),
+        ({"worker_service_name": ""}, "WorkerWatch", "service_name"),
+        ({"labels": {"app": "agents"}}, "ObservabilityProps", "labels"),
+        ({"project_id": "no"}, "ObservabilityProps", "project_id"),
+        ({"api": {"service_name": "a"}}, "ObservabilityProps", "api"),
+    ],
+)
+def test_bad_props_name_the_field(changes: dict[str, Any], owner: str, field: str) -> None:
+    with pytest.raises(ValueError, match=rf"^{owner}\.{field}: .+, got "):
+        ObservabilityProps(**grouped({**PROD, **changes}))
+
+
+@pytest.mark.parametrize(
     ("changes", "field"),
     [
-        ({"notification_emails": ["not-an-email"]}, "notification_emails"),
-        ({"notification_emails": "oncall@example.com"}, "notification_emails"),
-        ({"api_host": "https://api.example.com/healthz"}, "api_host"),
-        ({"error_ratio_threshold": 5}, "error_ratio_threshold"),
-        ({"latency_p95_ms": 0}, "latency_p95_ms"),
-        ({"log_retention_days": 0}, "log_retention_days"),
-        ({"log_retention_days": 3651}, "log_retention_days"),
-        ({"dead_letter_backlog_threshold": 0}, "dead_letter_backlog_threshold"),
-        ({"oldest_unacked_seconds": 1}, "oldest_unacked_seconds"),
         ({"stale_queued_threshold": 0}, "stale_queued_threshold"),
         ({"stale_queued_threshold": 1001}, "stale_queued_threshold"),
         ({"handoff_wait_threshold": 0}, "handoff_wait_threshold"),
         ({"handoff_wait_threshold": 1001}, "handoff_wait_threshold"),
         ({"handoff_wait_threshold": "1"}, "handoff_wait_threshold"),
-        ({"name_prefix": "Agents"}, "name_prefix"),
-        ({"worker_service_name": ""}, "worker_service_name"),
-        ({"labels": {"app": "agents"}}, "labels"),
-        ({"project_id": "no"}, "project_id"),
     ],
 )
-def test_bad_props_name_the_field(changes: dict[str, Any], field: str) -> None:
-    with pytest.raises(ValueError, match=rf"^ObservabilityProps\.{field}: .+, got "):
-        ObservabilityProps(**{**PROD, **changes})
+def test_bad_app_thresholds_name_the_field(changes: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValueError, match=rf"^app_log_signals\.{field}: .+, got "):
+        with_the_app(PROD, **changes)
 
 
 def test_model_token_usage_is_measured_and_charted_when_asked(synth) -> None:
@@ -374,7 +443,7 @@ def test_model_token_usage_is_measured_and_charted_when_asked(synth) -> None:
 
     def with_usage(stack: Any) -> None:
         built["o"] = Observability(
-            stack, "usage", ObservabilityProps(**DEV, model_usage_event="model.usage")
+            stack, "usage", with_the_app(DEV, model_usage_event="model.usage")
         )
 
     tf = synth(with_usage)
@@ -408,7 +477,7 @@ def test_without_a_usage_event_there_are_no_token_metrics(tf) -> None:
     names = {m["name"] for m in resources(tf, "google_logging_metric").values()}
     assert not {n for n in names if "tokens" in n}
     with pytest.raises(ValueError, match="model_usage_event"):
-        ObservabilityProps(**DEV, model_usage_event="has space")
+        with_the_app(DEV, model_usage_event="has space")
 
 
 # --- Inquiries left queued too long ------------------------------------------------------
@@ -434,7 +503,8 @@ def test_stale_queued_alert_watches_its_log_metric_after_it_exists(tf: dict[str,
         assert alert["severity"] == "ERROR"
         assert f"at least {at_least} accepted inquiries" in alert["documentation"]["content"]
     assert (
-        BUILT["prod"].stale_queued_metric.filter_input == BUILT["prod"].log_filters["stale_queued"]
+        BUILT["prod"].log_metrics["stale-queued-passes"].filter_input
+        == BUILT["prod"].log_filters["stale_queued"]
     )
 
 
@@ -449,7 +519,7 @@ def test_worker_errors_runbook_covers_a_failed_housekeeping_pass(tf: dict[str, A
 def test_stale_queued_filter_matches_the_worker_s_real_housekeeping_lines(tmp_path: Path) -> None:
     """Through the app's logging and its real housekeeping: a pass that counted inquiries
     queued too long matches, a quiet pass and the api do not, and the threshold holds."""
-    from app.logging_setup import configure_logging
+    from app.logs.setup import configure_logging
     from tests.app.core_support import make_services
 
     root = logging.getLogger()
@@ -504,14 +574,15 @@ def test_handoff_wait_alert_watches_its_log_metric_after_it_exists(tf: dict[str,
         runbook = alert["documentation"]["content"]
         assert f"at least {at_least} conversations" in runbook and "/staff" in runbook
     assert (
-        BUILT["prod"].handoff_wait_metric.filter_input == BUILT["prod"].log_filters["handoff_wait"]
+        BUILT["prod"].log_metrics["handoff-wait-passes"].filter_input
+        == BUILT["prod"].log_filters["handoff_wait"]
     )
 
 
 def test_handoff_wait_filter_matches_the_worker_s_real_housekeeping_lines(tmp_path: Path) -> None:
     """Through the app's logging and its real housekeeping: a pass that counted customers
     waiting for a person too long matches, a quiet pass and the api do not."""
-    from app.logging_setup import configure_logging
+    from app.logs.setup import configure_logging
     from tests.app.core_support import make_services
 
     root = logging.getLogger()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from infra.stack import PLATFORM_SERVICES
 from tests.modules.conftest import PROJECT, resources
 
-# The APIs the other layers rely on; dropping one from the defaults breaks a layer.
+# The APIs the other layers rely on; dropping one from the stack's list breaks a layer.
 REQUIRED_APIS = {
     "run.googleapis.com",
     "artifactregistry.googleapis.com",
@@ -38,7 +39,8 @@ def built(synth):
     made = {}
 
     def build(stack):
-        made["apis"] = ProjectServices(stack, "apis", ProjectServicesProps(project_id=PROJECT))
+        props = ProjectServicesProps(project_id=PROJECT, services=PLATFORM_SERVICES)
+        made["apis"] = ProjectServices(stack, "apis", props)
         # What another module does with `depends_on_resources=[apis.ready]`.
         PubsubTopic(stack, "after-apis", name="after-apis", depends_on=[made["apis"].ready])
 
@@ -47,12 +49,10 @@ def built(synth):
 
 
 def test_every_default_api_is_enabled_once_in_the_project(built):
-    from modules.project import DEFAULT_SERVICES
-
     tf, _ = built
     services = list(resources(tf, "google_project_service").values())
     enabled = [s["service"] for s in services]
-    assert sorted(enabled) == sorted(DEFAULT_SERVICES)
+    assert sorted(enabled) == sorted(PLATFORM_SERVICES)
     assert REQUIRED_APIS - set(enabled) == set()
     assert {s["project"] for s in services} == {PROJECT}
 
@@ -65,10 +65,8 @@ def test_no_api_is_disabled_on_destroy(built):
 
 
 def test_attributes_expose_each_service_for_depends_on(built):
-    from modules.project import DEFAULT_SERVICES
-
     _, apis = built
-    assert set(apis.services) == set(DEFAULT_SERVICES)
+    assert set(apis.services) == set(PLATFORM_SERVICES)
     assert apis.resources == list(apis.services.values())
 
 
@@ -90,7 +88,11 @@ def test_ready_is_one_gate_that_exists_once_every_api_is_enabled(built):
 @pytest.mark.parametrize(
     ("kwargs", "field", "bad"),
     [
-        ({"project_id": "Bad_Project"}, "project_id", "Bad_Project"),
+        (
+            {"project_id": "Bad_Project", "services": ["run.googleapis.com"]},
+            "project_id",
+            "Bad_Project",
+        ),
         ({"project_id": PROJECT, "services": ["run"]}, "services", "run"),
         ({"project_id": PROJECT, "services": []}, "services", "[]"),
         (

@@ -1,4 +1,4 @@
-"""HousekeepingSchedule: a cron POST to the worker carrying the push identity's OIDC token."""
+"""ScheduledCall: a cron POST to the worker carrying the push identity's OIDC token."""
 
 from __future__ import annotations
 
@@ -10,26 +10,26 @@ from tests.modules.conftest import PROJECT, REGION, only
 
 WORKER = "https://agents-dev-worker-123456789012.europe-west1.run.app"
 PUSH = f"agents-dev-push@{PROJECT}.iam.gserviceaccount.com"
-VALID = {
-    "project_id": PROJECT,
-    "region": REGION,
-    "name": "agents-dev-housekeeping",
-    "target_url": f"{WORKER}/tasks/housekeeping",
-    "service_account_email": PUSH,
-    "audience": WORKER,
-}
+TARGET = {"url": f"{WORKER}/tasks/housekeeping", "service_account_email": PUSH, "audience": WORKER}
+VALID = {"project_id": PROJECT, "region": REGION, "name": "agents-dev-housekeeping"}
+
+
+def props(**values):
+    """ScheduledCallProps of VALID with `values`, the target's own (url, ...) among them."""
+    from modules.scheduler import OidcTarget, ScheduledCallProps
+
+    target = {key: values.pop(key) for key in list(values) if key in TARGET}
+    return ScheduledCallProps(**{**VALID, **values}, target=OidcTarget(**{**TARGET, **target}))
 
 
 @pytest.fixture(scope="module")
 def built(synth):
-    from modules.scheduler import HousekeepingSchedule, HousekeepingScheduleProps
+    from modules.scheduler import ScheduledCall
 
     made = {}
 
     def build(stack):
-        made["schedule"] = HousekeepingSchedule(
-            stack, "housekeeping", HousekeepingScheduleProps(**VALID)
-        )
+        made["schedule"] = ScheduledCall(stack, "housekeeping", props())
 
     tf = synth(build)
     return tf, made["schedule"]
@@ -73,9 +73,7 @@ def test_attributes_name_the_job(built):
     ["0 3 * * *", "*/15 8-18 * * MON-FRI", "0,30 * 1 JAN,jul 0", "5 4 */2 1-12/3 7"],
 )
 def test_valid_cron_expressions_are_accepted(schedule):
-    from modules.scheduler import HousekeepingScheduleProps
-
-    assert HousekeepingScheduleProps(**VALID, schedule=schedule).schedule == schedule
+    assert props(schedule=schedule).schedule == schedule
 
 
 @pytest.mark.parametrize(
@@ -84,9 +82,10 @@ def test_valid_cron_expressions_are_accepted(schedule):
         ({"project_id": "Acme"}, "project_id", "Acme"),
         ({"region": "europe west1"}, "region", "europe west1"),
         ({"name": "agents dev"}, "name", "agents dev"),
-        ({"target_url": "http://worker.example/tasks"}, "target_url", "http://worker"),
+        ({"url": "http://worker.example/tasks"}, "url", "http://worker"),
         ({"service_account_email": "push"}, "service_account_email", "push"),
         ({"audience": ""}, "audience", "''"),
+        ({"target": "https://worker.example/tasks"}, "target", "https://worker.example/tasks"),
         ({"schedule": "*/5 * * *"}, "schedule", "*/5 * * *"),
         ({"schedule": "*/5 * * * * *"}, "schedule", "5 fields"),
         ({"schedule": "61 * * * *"}, "schedule", "minute must be 0-59"),
@@ -106,11 +105,15 @@ def test_valid_cron_expressions_are_accepted(schedule):
     ],
 )
 def test_bad_props_name_the_field(overrides, field, bad):
-    from modules.scheduler import HousekeepingScheduleProps
+    from modules.scheduler import ScheduledCallProps
 
     if bad == "Mars/Olympus_Mons" and not zoneinfo.available_timezones():
         pytest.skip("no tz database here: only the name's shape can be checked")
 
-    with pytest.raises(ValueError, match=rf"^HousekeepingScheduleProps\.{field}: ") as error:
-        HousekeepingScheduleProps(**{**VALID, **overrides})
+    owner = "OidcTarget" if field in TARGET else "ScheduledCallProps"
+    with pytest.raises(ValueError, match=rf"^{owner}\.{field}: ") as error:
+        if field == "target":
+            ScheduledCallProps(**{**VALID, **overrides})
+        else:
+            props(**overrides)
     assert bad in str(error.value)

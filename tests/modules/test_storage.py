@@ -10,6 +10,7 @@ from modules.storage import (
     CompositeIndex,
     FirestoreDatabase,
     FirestoreDatabaseProps,
+    MaintenanceWindow,
     RedisCache,
     RedisCacheProps,
 )
@@ -29,7 +30,7 @@ def build(stack: Any) -> None:
         "protected",
         FirestoreDatabaseProps(
             project_id=PROJECT,
-            location_id="eur3",
+            location="eur3",
             point_in_time_recovery=True,
             delete_protection=True,
             backup_retention_days=14,
@@ -41,7 +42,7 @@ def build(stack: Any) -> None:
         "scratch",
         FirestoreDatabaseProps(
             project_id=PROJECT,
-            location_id=REGION,
+            location=REGION,
             name="agents-scratch",
             point_in_time_recovery=False,
             delete_protection=False,
@@ -82,8 +83,7 @@ def build(stack: Any) -> None:
             memory_size_gb=5,
             network_id=NETWORK_ID,
             labels={"app": "agents", "env": "prod"},
-            maintenance_day="TUESDAY",
-            maintenance_hour_utc=22,
+            maintenance=MaintenanceWindow(day="TUESDAY", hour_utc=22),
             kms_key_name=KEYS.format(REGION, "redis"),
         ),
     )
@@ -269,7 +269,7 @@ def test_firestore_keys_follow_the_database_location() -> None:
 
     assert FIRESTORE_KMS_LOCATIONS == {"nam5": "us", "eur3": "europe"}
     for location, key_location in (*FIRESTORE_KMS_LOCATIONS.items(), (REGION, REGION)):
-        props = {**DATABASE, "location_id": location}
+        props = {**DATABASE, "location": location}
         FirestoreDatabaseProps(**props, kms_key_name=KEYS.format(key_location, "firestore"))
 
 
@@ -285,7 +285,7 @@ def test_attributes_point_at_the_instance_and_database(tf) -> None:
 
 DATABASE = {
     "project_id": PROJECT,
-    "location_id": "eur3",
+    "location": "eur3",
     "point_in_time_recovery": True,
     "delete_protection": True,
 }
@@ -304,7 +304,7 @@ REDIS = {
     [
         (FirestoreDatabaseProps, {"project_id": "Acme"}, "project_id", "must be a project id"),
         (FirestoreDatabaseProps, {"name": "db"}, "name", "must be '(default)' or 4-63"),
-        (FirestoreDatabaseProps, {"location_id": ""}, "location_id", "must be a location"),
+        (FirestoreDatabaseProps, {"location": ""}, "location", "must be a location"),
         (FirestoreDatabaseProps, {"delete_protection": "yes"}, "delete_protection", "true or"),
         (FirestoreDatabaseProps, {"backup_retention_days": 99}, "backup_retention_days", "98"),
         (FirestoreDatabaseProps, {"backup_retention_days": 0}, "backup_retention_days", "1 and"),
@@ -335,13 +335,19 @@ REDIS = {
         (RedisCacheProps, {"redis_version": "7.2"}, "redis_version", "'REDIS_7_2'"),
         (RedisCacheProps, {"labels": {"app": "agents"}}, "labels", "includes 'app' and 'env'"),
         (RedisCacheProps, {"labels": {**LABELS, "Team": "x"}}, "labels", "keys must be"),
-        (RedisCacheProps, {"labels": {**LABELS, "env": "Dev"}}, "labels[env]", "values must be"),
-        (RedisCacheProps, {"maintenance_day": "sunday"}, "maintenance_day", "one of MONDAY"),
-        (RedisCacheProps, {"maintenance_hour_utc": 24}, "maintenance_hour_utc", "0 and 23"),
+        (
+            RedisCacheProps,
+            {"labels": {**LABELS, "env": "Dev"}},
+            "labels",
+            "values must be 0-63 of [a-z0-9_-], got 'env=Dev'",
+        ),
+        (MaintenanceWindow, {"day": "sunday"}, "day", "one of MONDAY"),
+        (MaintenanceWindow, {"hour_utc": 24}, "hour_utc", "0 and 23"),
+        (RedisCacheProps, {"maintenance": {"day": "MONDAY"}}, "maintenance", "MaintenanceWindow"),
     ],
 )
 def test_bad_props_name_the_field_and_what_is_allowed(props, change, field, allowed) -> None:
-    base = DATABASE if props is FirestoreDatabaseProps else REDIS
+    base = {FirestoreDatabaseProps: DATABASE, RedisCacheProps: REDIS}.get(props, {})
     with pytest.raises(ValueError) as raised:
         props(**{**base, **change})
     message = str(raised.value)

@@ -7,10 +7,11 @@ cdktn's own token marker in Python; this holds them to cdktn's answer, e.g. afte
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import pytest
 
-MODULES = ("compute", "edge", "identity", "messaging", "observability", "scheduler", "storage")
+MODULES = sorted(p.stem for p in (Path(__file__).parents[2] / "modules").glob("[!_]*.py"))
 
 
 @pytest.fixture(scope="module")

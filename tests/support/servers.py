@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from app.run_emulators import free_port, http_answers, tcp_answers
+from devtools.run_emulators import free_port, http_answers, tcp_answers
 from tests.conftest import require
 
 SDK_PLATFORM = Path("/usr/lib/google-cloud-sdk/platform")

@@ -1,0 +1,140 @@
+"""The default model classifies turns by rules: the same words, the same intent, offline."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.adapters.rules_model import RulesModel, find_order_id
+from app.ports.model import Intent
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "order_id", "reason"),
+    [
+        ("Where is my order A1003?", Intent.ORDER_STATUS, "A1003", None),
+        ("Where is my order?", Intent.ORDER_STATUS, None, None),
+        ("a1003", Intent.ORDER_STATUS, "A1003", None),
+        ("I want a refund for A1007, it arrived broken", Intent.REFUND, "A1007", "damaged"),
+        ("I want my money back", Intent.REFUND, None, None),
+        ("How long does a refund take?", Intent.QUESTION, None, None),
+        ("I'd like to return something", Intent.RETURN, None, None),
+        ("Can I return A1005? It doesn't fit", Intent.RETURN, "A1005", "does_not_fit"),
+        ("How do I return an item?", Intent.QUESTION, None, None),
+        ("Please export my account data", Intent.ACCOUNT_EXPORT, None, None),
+        ("How can I get a copy of my personal data?", Intent.QUESTION, None, None),
+        ("How can I track my order?", Intent.QUESTION, None, None),
+        ("yes please", Intent.CONFIRM, None, None),
+        ("no", Intent.DENY, None, None),
+        ("never mind", Intent.CANCEL, None, None),
+        ("Hello!", Intent.GREETING, None, None),
+        ("Do you ship to Norway?", Intent.QUESTION, None, None),
+    ],
+)
+def test_intents(model, text, intent, order_id, reason):
+    understood = model.understand(text)
+    assert (understood.intent, understood.order_id, understood.reason) == (intent, order_id, reason)
+
+
+@pytest.fixture(scope="module")
+def model() -> RulesModel:
+    return RulesModel()
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        # small talk is answered as such, not with the FAQ
+        ("thanks!", Intent.THANKS),
+        ("thank you so much, that was helpful", Intent.THANKS),
+        ("bye", Intent.GOODBYE),
+        ("ok thanks, have a nice day", Intent.THANKS),
+        ("how are you?", Intent.SMALL_TALK),
+        ("are you a bot?", Intent.SMALL_TALK),
+        # asking for a person, not asking about one
+        ("can I talk to a human?", Intent.HUMAN),
+        ("agent!", Intent.HUMAN),
+        ("get me a real person please", Intent.HUMAN),
+        ("why does a staff member check big refunds?", Intent.QUESTION),
+        ("How can I contact customer service?", Intent.QUESTION),
+        # typos and missing words
+        ("wher is my ordr A1017", Intent.ORDER_STATUS),
+        ("refnd A1002 pls", Intent.REFUND),
+        ("retrun A1001", Intent.RETURN),
+        ("what about order A1017", Intent.ORDER_STATUS),
+        ("can i tlak to a human", Intent.HUMAN),
+        # rules versus actions
+        ("what are your return rules?", Intent.QUESTION),
+        ("I want to send A1001 back", Intent.RETURN),
+        ("what data do you have about me? download it for me", Intent.ACCOUNT_EXPORT),
+        ("can you send me a copy of my data", Intent.ACCOUNT_EXPORT),
+        # German, French, Spanish
+        ("Wo ist meine Bestellung A1017?", Intent.ORDER_STATUS),
+        ("Je voudrais un remboursement pour A1007", Intent.REFUND),
+        ("Quiero devolver el pedido A1001", Intent.RETURN),
+        ("Ich möchte mit einem Menschen sprechen", Intent.HUMAN),
+    ],
+)
+def test_everyday_phrasings(model, text, intent):
+    assert model.understand(text).intent is intent
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Wo ist meine Bestellung A1017?", "de"),
+        ("Où est ma commande A1017 ?", "fr"),
+        ("¿Dónde está mi pedido A1017?", "es"),
+        ("Where is my order A1017?", "en"),
+        ("Is it on sale?", "en"),
+    ],
+)
+def test_the_language_of_a_turn(model, text, language):
+    assert model.understand(text).language == language
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("it never showed up", "not_delivered"),
+        ("il est arrivé cassé", "damaged"),
+        ("too small for me", "does_not_fit"),
+        ("you sent the wrong colour", "wrong_item"),
+        ("don't want it anymore", "changed_mind"),
+        ("blue", None),
+    ],
+)
+def test_reasons(model, text, reason):
+    assert model.understand(text).reason == reason
+
+
+@pytest.mark.parametrize(
+    ("text", "order_id"),
+    [
+        ("order a-1004 please", "A1004"),
+        ("A 1017", "A1017"),
+        ("a1O17", "A1017"),
+        ("#1017", "A1017"),
+        ("what about order 1017", "A1017"),
+        ("1017", "A1017"),
+        ("A10045", None),
+        ("no number here", None),
+        ("what is 2+2", None),
+        ("I ordered in 2024", None),
+        ("call me at 1015 tomorrow", None),
+    ],
+)
+def test_order_numbers_are_normalized(text, order_id):
+    assert find_order_id(text) == order_id
+
+
+def test_phrase_keeps_the_draft():
+    assert RulesModel().phrase("Order A1003 has shipped.", {"order": "A1003"}) == (
+        "Order A1003 has shipped."
+    )
+
+
+def test_every_reason_the_rules_find_has_a_wording():
+    from app.adapters.rules_model import REASONS
+    from app.agents.reviews import REASON_LABELS
+
+    assert {code for code, _ in REASONS} | {"other"} == set(REASON_LABELS)

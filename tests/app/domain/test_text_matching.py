@@ -1,0 +1,72 @@
+"""Customers' words as typed: folded, typos forgiven, real words left alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.domain.text_matching import Vocabulary, contains_phrase, english_words, fold, words
+
+
+def test_folding_drops_case_accents_and_apostrophes():
+    assert fold("Où est ma COMMANDE?") == "ou est ma commande?"
+    assert fold("Rückerstattung, Straße") == "ruckerstattung, strasse"
+    assert words("I don't know, it's A1017!") == ["i", "dont", "know", "its", "a1017"]
+
+
+@pytest.fixture(scope="module")
+def vocabulary() -> Vocabulary:
+    return Vocabulary(["where", "order", "refund", "return", "talk", "human", "status"])
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("wher", "where"),  # a letter missing
+        ("ordr", "order"),
+        ("refnd", "refund"),
+        ("retrun", "return"),  # two letters swapped
+        ("stauts", "status"),
+        ("tlak", "talk"),  # a short word: swapped letters only
+        ("humann", "human"),  # a letter too many
+    ],
+)
+def test_typos_become_the_word_meant(vocabulary, typed, meant):
+    assert vocabulary.canonical(typed) == meant
+
+
+@pytest.mark.parametrize("typed", ["there", "shoes", "retain", "order", "tall", "folder"])
+def test_real_words_and_distant_words_stay_as_typed(vocabulary, typed):
+    assert vocabulary.canonical(typed) == typed
+
+
+def test_the_first_letter_is_kept():
+    assert Vocabulary(["where"]).canonical("xhere") == "xhere"
+
+
+def test_an_ambiguous_typo_is_left_alone():
+    both = Vocabulary(["cards", "carts"])
+    assert both.canonical("carns") == "carns"
+
+
+def test_the_word_list_knows_common_words_only():
+    known = english_words()
+    assert {"shoes", "there", "jeans", "delivery"} <= known
+    assert not {"wher", "ordr", "pasword", "refnd"} & known
+
+
+@pytest.mark.parametrize(
+    ("tokens", "phrase", "found"),
+    [
+        (["send", "it", "back"], ("send", "...", "back"), True),
+        (["send", "the", "blue", "lamp", "back"], ("send", "...", "back"), True),
+        (
+            ["send", "me", "the", "invoice", "and", "then", "you", "can", "take", "it", "back"],
+            ("send", "...", "back"),
+            False,
+        ),
+        (["where", "is", "my", "order"], ("where", "is"), True),
+        (["is", "where"], ("where", "is"), False),
+    ],
+)
+def test_phrases_with_gaps(tokens, phrase, found):
+    assert contains_phrase(tokens, phrase) is found
