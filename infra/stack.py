@@ -17,6 +17,7 @@ from constructs import Construct
 
 from infra.app_env import PlatformRefs, check_production_env, service_env, service_secret_env
 from infra.app_signals import MODEL_USAGE_EVENT, app_log_signals, app_runbooks
+from infra.app_storage import APP_INDEXES, APP_TTL_POLICY
 from infra.config import Environment
 from infra.skips import skip_check
 from modules.compute import (
@@ -41,9 +42,9 @@ from modules.identity import (
     WorkloadIdentity,
     WorkloadIdentityProps,
 )
-from modules.kms import Kms, KmsProps
+from modules.kms import Key, Kms, KmsProps
 from modules.messaging import PUBLISHER, Messaging, MessagingProps, PushSubscription, Topic
-from modules.network import Network, NetworkProps
+from modules.network import AddressPlan, Network, NetworkLogging, NetworkProps
 from modules.observability import (
     ApiWatch,
     Notifications,
@@ -57,6 +58,7 @@ from modules.scheduler import OidcTarget, ScheduledCall, ScheduledCallProps
 from modules.storage import (
     FirestoreDatabase,
     FirestoreDatabaseProps,
+    Recovery,
     RedisCache,
     RedisCacheProps,
 )
@@ -153,10 +155,12 @@ class EnvironmentStack(TerraformStack):
                 project_id=cfg.project_id,
                 region=cfg.region,
                 name=self.prefix,
-                subnet_cidr=cfg.network.subnet_cidr,
-                psa_prefix_length=cfg.network.psa_prefix_length,
-                flow_log_sampling=cfg.network.flow_log_sampling,
                 labels=self.labels,
+                addresses=AddressPlan(
+                    subnet_cidr=cfg.network.subnet_cidr,
+                    psa_prefix_length=cfg.network.psa_prefix_length,
+                ),
+                logging=NetworkLogging(flow_log_sampling=cfg.network.flow_log_sampling),
                 depends_on_resources=self.after_apis,
             ),
         )
@@ -213,7 +217,7 @@ class EnvironmentStack(TerraformStack):
         firestore_location = cfg.firestore.kms_location
         # EnvironmentConfig refuses cmek where Cloud KMS has no location for the database.
         assert firestore_location is not None
-        keys = {
+        locations = {
             "firestore": firestore_location,
             "pubsub": "global",  # topics are global: Pub/Sub advises a global key
             "artifact-registry": cfg.region,
@@ -221,7 +225,12 @@ class EnvironmentStack(TerraformStack):
         }
         if cfg.redis.tier != "off":
             # The stack's only secret is Redis's AUTH string, replicated automatically.
-            keys.update({"redis": cfg.region, "secrets": "global"})
+            locations.update({"redis": cfg.region, "secrets": "global"})
+        rotation_days = cfg.encryption.rotation_days
+        keys = {
+            use: Key(location=location, rotation_days=rotation_days)
+            for use, location in locations.items()
+        }
         self.kms = Kms(
             self,
             "kms",
@@ -231,7 +240,6 @@ class EnvironmentStack(TerraformStack):
                 key_ring=self.prefix,
                 keys=keys,
                 labels=self.labels,
-                rotation_days=cfg.encryption.rotation_days,
                 deletion_protection=self.keys_protected,
                 depends_on_resources=self.after_apis,
             ),
@@ -286,9 +294,13 @@ class EnvironmentStack(TerraformStack):
                 project_id=cfg.project_id,
                 location=cfg.firestore.location,
                 name=cfg.firestore.database,
-                point_in_time_recovery=cfg.firestore.point_in_time_recovery,
-                delete_protection=cfg.firestore.delete_protection,
-                backup_retention_days=cfg.firestore.backup_retention_days,
+                deletion_protection=cfg.firestore.delete_protection,
+                recovery=Recovery(
+                    point_in_time=cfg.firestore.point_in_time_recovery,
+                    backup_retention_days=cfg.firestore.backup_retention_days,
+                ),
+                ttl=APP_TTL_POLICY,
+                indexes=APP_INDEXES,
                 kms_key_name=key,
                 depends_on_resources=[*self.after_apis, *key_ready],
             ),

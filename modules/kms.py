@@ -9,11 +9,11 @@ the key, grants it to the one agent that uses it, and hands out `ready[use]`, th
 the resources using the key to wait for.
 
 Creates: one key ring per location (the same name in each: a key must sit where the data it
-encrypts sits), one `google_kms_crypto_key` per use (named after the use, symmetric, rotated
-every `rotation_days`, and with `prevent_destroy` while `deletion_protection` holds: destroying
-a key's versions makes everything it encrypted unreadable for good), the grant on each key to
-its service's agent, and, with `create_service_agents`, one `terraform_data` per use that has
-that agent created first.
+encrypts sits), one `google_kms_crypto_key` per use, as its `Key` says (named after the use,
+symmetric, in `location`, rotated every `rotation_days`, and with `prevent_destroy` while
+`deletion_protection` holds: destroying a key's versions makes everything it encrypted
+unreadable for good), the grant on each key to its service's agent, and, with
+`create_service_agents`, one `terraform_data` per use that has that agent created first.
 
 Each use, its service agent (`service-<project number>@<domain>`) and where its key must be:
 
@@ -42,7 +42,8 @@ Example::
 
     kms = Kms(stack, "kms", KmsProps(
         project_id="acme-shop-prod", project_number="345678901234", key_ring="shop-prod",
-        keys={"pubsub": "global", "artifact-registry": "europe-west1"},
+        keys={"pubsub": Key(location="global"),
+              "artifact-registry": Key(location="europe-west1", rotation_days=30)},
         labels={"app": "shop", "env": "prod"}))
     topic_key = kms.key_ids["pubsub"]         # the topics' kms_key_name
     after_grant = kms.ready["pubsub"]         # what the topics wait for
@@ -62,6 +63,8 @@ Inventory::
       google_kms_key_ring.kms_ring-europe-west1: {name: shop-prod, location: europe-west1}
       google_kms_crypto_key.kms_key-pubsub:
         {name: pubsub, purpose: ENCRYPT_DECRYPT, rotation_period: 7776000s}
+      google_kms_crypto_key.kms_key-artifact-registry:
+        {name: artifact-registry, rotation_period: 2592000s}
       google_kms_crypto_key_iam_member.kms_grant-pubsub:
         role: roles/cloudkms.cryptoKeyEncrypterDecrypter
         member: "serviceAccount:service-345678901234@gcp-sa-pubsub.iam.gserviceaccount.com"
@@ -250,17 +253,31 @@ def key_id(project_id: str, location: str, key_ring: str, use: str) -> str:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Key:
+    """One use's key: the Cloud KMS `location` it sits in (where the data it encrypts is; see
+    the module docstring) and how often a new primary version replaces the last."""
+
+    location: str
+    rotation_days: int = 90
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        allowed = "must be a Cloud KMS location like 'global', 'europe' or 'europe-west1'"
+        _check_match(owner, "location", _LOCATION, self.location, allowed, tokens=False)
+        _check_int(owner, "rotation_days", self.rotation_days, ROTATION_DAYS)
+
+
+@dataclass(frozen=True, kw_only=True)
 class KmsProps:
-    """The keys to make: `keys` maps each use (a key of `USES`) to the Cloud KMS location of its
-    key (see the module docstring for where each must be). `deletion_protection` puts
-    `prevent_destroy` on the keys; keep it on wherever the data they encrypt is kept."""
+    """The keys to make: `keys` maps each use (a key of `USES`) to its `Key`, in key rings
+    named `key_ring`, one per location. `deletion_protection` puts `prevent_destroy` on the
+    keys; keep it on wherever the data they encrypt is kept."""
 
     project_id: str
     project_number: str
     key_ring: str
-    keys: Mapping[str, str]
+    keys: Mapping[str, Key]
     labels: Mapping[str, str]
-    rotation_days: int = 90
     deletion_protection: bool = True
     create_service_agents: bool = True
     depends_on_resources: Sequence[Any] = ()
@@ -275,16 +292,13 @@ class KmsProps:
         allowed = "must be 1-63 letters, digits, _ or -"
         _check_match(owner, "key_ring", _KEY_RING, self.key_ring, allowed, tokens=False)
         ok = isinstance(keys, Mapping) and bool(keys)
-        _check(owner, "keys", ok, "must map at least one use to its key's location", keys)
-        _check_int(owner, "rotation_days", self.rotation_days, ROTATION_DAYS)
+        _check(owner, "keys", ok, "must map at least one use to its Key", keys)
         _check_bool(owner, "deletion_protection", self.deletion_protection)
         _check_bool(owner, "create_service_agents", self.create_service_agents)
-        for use, location in keys.items():
+        for use, key in keys.items():
             if use not in USES:
                 _fail(owner, "keys", f"uses must be among {', '.join(USES)}", use)
-            if not _matches(_LOCATION, location):
-                allowed = "must be a Cloud KMS location like 'global', 'europe' or 'europe-west1'"
-                _fail(owner, f"keys[{use}]", allowed, location)
+            _check(owner, f"keys[{use}]", isinstance(key, Key), "must be a Key", key)
         object.__setattr__(self, "keys", dict(keys))
         object.__setattr__(self, "labels", _check_labels(owner, self.labels))
         object.__setattr__(self, "depends_on_resources", tuple(self.depends_on_resources))
@@ -307,7 +321,7 @@ class Kms(Construct):
         super().__init__(scope, id)
         after = list(props.depends_on_resources)
         self.rings: dict[str, KmsKeyRing] = {}
-        for location in dict.fromkeys(props.keys.values()):
+        for location in dict.fromkeys(key.location for key in props.keys.values()):
             self.rings[location] = KmsKeyRing(
                 self,
                 f"ring-{location}",
@@ -325,9 +339,9 @@ class Kms(Construct):
         self.agents: dict[str, TerraformResource] = {}
         self.grants: dict[str, KmsCryptoKeyIamMember] = {}
         self.ready: dict[str, list[Any]] = {}
-        for use, location in props.keys.items():
+        for use, key in props.keys.items():
             api, agent_domain = USES[use]
-            self.key_ids[use] = key_id(props.project_id, location, props.key_ring, use)
+            self.key_ids[use] = key_id(props.project_id, key.location, props.key_ring, use)
             self.service_agents[use] = (
                 f"serviceAccount:service-{props.project_number}@{agent_domain}"
             )
@@ -335,9 +349,9 @@ class Kms(Construct):
                 self,
                 f"key-{use}",
                 name=use,
-                key_ring=ring_ids[location],
+                key_ring=ring_ids[key.location],
                 purpose="ENCRYPT_DECRYPT",
-                rotation_period=f"{props.rotation_days * 86400}s",
+                rotation_period=f"{key.rotation_days * 86400}s",
                 labels=dict(props.labels),
                 lifecycle=protect if props.deletion_protection else None,
                 depends_on=after or None,

@@ -9,6 +9,8 @@ and flow logs; Cloud Router `<name>-router` and Cloud NAT `<name>-nat` (automati
 subnets, logging); firewall `<name>-deny-all-ingress` (deny everything, priority 65534,
 logged) and one logged allow rule `<name>-allow-<rule>` per `IngressRule`; a global address
 `<name>-psa` (VPC_PEERING, INTERNAL) and the `servicenetworking.googleapis.com` connection.
+The props come in groups: `AddressPlan` (the subnet's range, the PSA range's size) and
+`NetworkLogging` (flow log sampling, NAT log filter).
 
 Example::
 
@@ -19,6 +21,8 @@ Example::
         labels={"app": "shop", "env": "prod"},
         ingress_rules=[IngressRule(name="iap-ssh", source_ranges=["35.235.240.0/20"],
                                    ports=["22"], target_tags=["ssh"])],
+        addresses=AddressPlan(subnet_cidr="10.20.0.0/24"),
+        logging=NetworkLogging(flow_log_sampling=0.25),
     ))
     subnet_for_cloud_run = network.subnet_name
 
@@ -39,6 +43,7 @@ Inventory::
       google_compute_network.network_vpc: {name: shop-prod, routing_mode: REGIONAL}
       google_compute_subnetwork.network_subnet:
         name: shop-prod-europe-west1
+        ip_cidr_range: 10.20.0.0/24
         private_ip_google_access: true
         log_config: [{metadata: INCLUDE_ALL_METADATA}]
       google_compute_firewall.network_deny-all-ingress:
@@ -260,18 +265,55 @@ class IngressRule:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AddressPlan:
+    """The network's private addresses: the subnet's range, and the prefix length of the range
+    reserved for Private Service Access (Memorystore and other peered services)."""
+
+    subnet_cidr: str = "10.10.0.0/24"
+    psa_prefix_length: int = 20
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        cidr = _network(self.subnet_cidr)
+        ok = (
+            isinstance(cidr, ipaddress.IPv4Network)
+            and any(cidr.subnet_of(n) for n in _PRIVATE_V4)
+            and 8 <= cidr.prefixlen <= 29
+        )
+        msg = "must be an IPv4 CIDR, /8 to /29, in 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16"
+        _check(owner, "subnet_cidr", ok, msg, self.subnet_cidr)
+        _check_int(owner, "psa_prefix_length", self.psa_prefix_length, PSA_PREFIX_LENGTH)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkLogging:
+    """What the network logs: the share of the subnet's flows sampled into flow logs, and which
+    Cloud NAT events (`ERRORS_ONLY`, `TRANSLATIONS_ONLY` or `ALL`)."""
+
+    flow_log_sampling: float = 0.5
+    nat_log_filter: str = "ERRORS_ONLY"
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        rate = self.flow_log_sampling
+        ok = isinstance(rate, int | float) and not isinstance(rate, bool) and 0 < rate <= 1
+        _check(owner, "flow_log_sampling", ok, "must be a number above 0 and at most 1", rate)
+        ok = self.nat_log_filter in _NAT_LOG_FILTERS
+        allowed = f"must be one of {_NAT_LOG_FILTERS}"
+        _check(owner, "nat_log_filter", ok, allowed, self.nat_log_filter)
+
+
+@dataclass(frozen=True, kw_only=True)
 class NetworkProps:
-    """Where the network lives, its address plan and the ingress it admits."""
+    """Where the network lives, its address plan, what it logs and the ingress it admits."""
 
     project_id: str
     region: str
     name: str
-    subnet_cidr: str = "10.10.0.0/24"
-    psa_prefix_length: int = 20
-    flow_log_sampling: float = 0.5
-    ingress_rules: Sequence[IngressRule] = ()
     labels: Mapping[str, str] = field(default_factory=dict)  # for the PSA address; optional
-    nat_log_filter: str = "ERRORS_ONLY"
+    addresses: AddressPlan = field(default_factory=AddressPlan)
+    logging: NetworkLogging = field(default_factory=NetworkLogging)
+    ingress_rules: Sequence[IngressRule] = ()
     depends_on_resources: Sequence[Any] = ()
     """Resources every resource of this module waits for (e.g. `[ProjectServices.ready]`, the
     gate that exists once every API of a fresh project is enabled)."""
@@ -284,23 +326,11 @@ class NetworkProps:
         limit = 63 - max(len("-deny-all-ingress"), len(self.region) + 1)
         ok = _matches(_NAME, self.name) and len(self.name) <= limit
         _check(owner, "name", ok, f"must be at most {limit} {_NAME_RULE}", self.name)
-        cidr = _network(self.subnet_cidr)
-        ok = (
-            isinstance(cidr, ipaddress.IPv4Network)
-            and any(cidr.subnet_of(n) for n in _PRIVATE_V4)
-            and 8 <= cidr.prefixlen <= 29
-        )
-        msg = "must be an IPv4 CIDR, /8 to /29, in 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16"
-        _check(owner, "subnet_cidr", ok, msg, self.subnet_cidr)
-        _check_int(owner, "psa_prefix_length", self.psa_prefix_length, PSA_PREFIX_LENGTH)
-        rate = self.flow_log_sampling
-        ok = isinstance(rate, int | float) and not isinstance(rate, bool) and 0 < rate <= 1
-        _check(owner, "flow_log_sampling", ok, "must be a number above 0 and at most 1", rate)
-        ok = self.nat_log_filter in _NAT_LOG_FILTERS
-        allowed = f"must be one of {_NAT_LOG_FILTERS}"
-        _check(owner, "nat_log_filter", ok, allowed, self.nat_log_filter)
         if self.labels:
             _check_labels(owner, self.labels)
+        for name, kind in (("addresses", AddressPlan), ("logging", NetworkLogging)):
+            value = getattr(self, name)
+            _check(owner, name, isinstance(value, kind), f"must be a {kind.__name__}", value)
         for rule in self.ingress_rules:
             ok = isinstance(rule, IngressRule)
             _check(owner, "ingress_rules", ok, "each entry must be an IngressRule", rule)
@@ -340,11 +370,11 @@ class Network(Construct):
             project=project,
             region=props.region,
             network=vpc_id,
-            ip_cidr_range=props.subnet_cidr,
+            ip_cidr_range=props.addresses.subnet_cidr,
             private_ip_google_access=True,
             log_config=ComputeSubnetworkLogConfig(
                 aggregation_interval="INTERVAL_5_SEC",
-                flow_sampling=props.flow_log_sampling,
+                flow_sampling=props.logging.flow_log_sampling,
                 metadata="INCLUDE_ALL_METADATA",
             ),
             depends_on=after,
@@ -367,7 +397,7 @@ class Network(Construct):
             router=self.router.name,
             nat_ip_allocate_option="AUTO_ONLY",
             source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
-            log_config=ComputeRouterNatLogConfig(enable=True, filter=props.nat_log_filter),
+            log_config=ComputeRouterNatLogConfig(enable=True, filter=props.logging.nat_log_filter),
             depends_on=after,
         )
         logged = ComputeFirewallLogConfig(metadata="INCLUDE_ALL_METADATA")
@@ -410,7 +440,7 @@ class Network(Construct):
             network=vpc_id,
             purpose="VPC_PEERING",
             address_type="INTERNAL",
-            prefix_length=props.psa_prefix_length,
+            prefix_length=props.addresses.psa_prefix_length,
             labels=dict(props.labels) or None,
             depends_on=after,
         )

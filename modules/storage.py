@@ -1,24 +1,25 @@
-"""Storage layer: Firestore for the agents' durable state, Memorystore for Redis as a cache.
+"""Storage layer: Firestore for an app's durable state, Memorystore for Redis as a cache.
 
-Sessions, messages and inquiries outlive any one Cloud Run instance, so they live in a
-Firestore database in native mode. Expired documents are removed by Firestore TTL policies
-rather than by a sweeper job, and the composite indexes the app's queries need are declared
-here so that a query never fails in production for want of an index. Redis is only a
-short-term cache in front of Firestore: environments without it simply do not create
-`RedisCache`.
+State that outlives any one Cloud Run instance lives in a Firestore database in native mode.
+Expired documents are removed by Firestore TTL policies rather than by a sweeper job, and the
+composite indexes an app's queries need are declared with the database (`indexes`), so that a
+query never fails in production for want of an index. The module knows no app's collections:
+without `ttl` and `indexes` it makes neither. Redis is only a short-term cache in front of
+Firestore: environments without it simply do not create `RedisCache`.
 
-Creates: `FirestoreDatabase` makes the database (point-in-time recovery and delete
-protection as asked), one TTL policy per collection group on the TTL field, the composite
-indexes and, when `backup_retention_days` is set, a daily backup schedule. `RedisCache` makes
-a Memorystore instance reached through Private Service Access with AUTH and in-transit
-encryption on.
+Creates: `FirestoreDatabase` makes the database (point-in-time recovery and deletion
+protection as asked), one TTL policy per collection of `ttl` on its field, the composite
+indexes and, when `recovery.backup_retention_days` is set, a daily backup schedule.
+`RedisCache` makes a Memorystore instance reached through Private Service Access with AUTH and
+in-transit encryption on.
 
 Example::
 
     database = FirestoreDatabase(stack, "state", FirestoreDatabaseProps(
         project_id="acme-shop-prod", location="europe-west1", name="shop-prod",
-        point_in_time_recovery=True, delete_protection=False, backup_retention_days=7,
-        ttl_collections=["carts"],
+        deletion_protection=False,
+        recovery=Recovery(point_in_time=True, backup_retention_days=7),
+        ttl=TtlPolicy(collections=["carts"]),
         indexes=[CompositeIndex(collection="orders",
                                 fields=[("customer", "ASCENDING"), ("placed_at", "DESCENDING")])]))
     cache = RedisCache(stack, "cache", RedisCacheProps(
@@ -279,28 +280,46 @@ class CompositeIndex:
         object.__setattr__(self, "fields", pairs)
 
 
-# The app's Firestore adapter runs exactly these queries; keep the two in step.
-# The composite indexes the reference app's queries need: its sweep for inquiries still
-# queued (status == "queued", updated_at < cutoff), and the staff's queue of conversations
-# handed to a person (handoff_state == "waiting", oldest handoff_since first; also counted
-# with handoff_since < cutoff). Every index slows each write of its collection a little.
-DEFAULT_INDEXES: tuple[CompositeIndex, ...] = (
-    CompositeIndex(
-        collection="inquiries", fields=(("status", "ASCENDING"), ("updated_at", "ASCENDING"))
-    ),
-    CompositeIndex(
-        collection="sessions",
-        fields=(("handoff_state", "ASCENDING"), ("handoff_since", "ASCENDING")),
-    ),
-)
+@dataclass(frozen=True, kw_only=True)
+class Recovery:
+    """How lost data comes back: `point_in_time` recovery (any moment of the last 7 days) and,
+    with `backup_retention_days`, a daily backup kept that many days."""
+
+    point_in_time: bool
+    backup_retention_days: int | None = None
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        _check_bool(owner, "point_in_time", self.point_in_time)
+        if self.backup_retention_days is not None:
+            days = self.backup_retention_days
+            _check_int(owner, "backup_retention_days", days, (1, MAX_BACKUP_RETENTION_DAYS))
+
+
+@dataclass(frozen=True, kw_only=True)
+class TtlPolicy:
+    """Which documents expire: those of `collections` whose timestamp `field` has passed.
+
+    `field_indexed=False` exempts the TTL field from single-field indexing: nothing queries
+    it, and an indexed, steadily increasing timestamp hot-spots at high write rates."""
+
+    collections: Sequence[str] = ()
+    field: str = "expires_at"
+    field_indexed: bool = False
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        for collection in _sequence(owner, "collections", self.collections):
+            _check_kind(owner, "collections", collection, "collection")
+        _check_kind(owner, "field", self.field, "field")
+        _check_bool(owner, "field_indexed", self.field_indexed)
+        object.__setattr__(self, "collections", tuple(self.collections))
 
 
 @dataclass(frozen=True, kw_only=True)
 class FirestoreDatabaseProps:
-    """What `FirestoreDatabase` builds.
+    """What `FirestoreDatabase` builds; `ttl` and `indexes` are the app's (none by default).
 
-    `ttl_field_indexed=False` exempts the TTL field from single-field indexing: nothing
-    queries it, and an indexed, steadily increasing timestamp hot-spots at high write rates.
     `kms_key_name` encrypts the database with a customer-managed key, in the database's
     location (`FIRESTORE_KMS_LOCATIONS` for a multi-region), chosen at creation only (another
     key replaces the database); the Firestore service agent needs
@@ -311,13 +330,10 @@ class FirestoreDatabaseProps:
     project_id: str
     location: str
     name: str = "(default)"
-    point_in_time_recovery: bool
-    delete_protection: bool
-    backup_retention_days: int | None = None
-    ttl_collections: Sequence[str] = ("sessions", "messages", "inquiries", "idempotency")
-    ttl_field: str = "expires_at"
-    ttl_field_indexed: bool = False
-    indexes: Sequence[CompositeIndex] = DEFAULT_INDEXES
+    deletion_protection: bool
+    recovery: Recovery
+    ttl: TtlPolicy = field(default_factory=TtlPolicy)
+    indexes: Sequence[CompositeIndex] = ()
     kms_key_name: str | None = None
     depends_on_resources: Sequence[Any] = ()
     """Resources every resource of this module waits for (e.g. `[ProjectServices.ready]`, the
@@ -328,21 +344,16 @@ class FirestoreDatabaseProps:
         _check_project_id(owner, self.project_id)
         _check_kind(owner, "location", self.location, "location")
         _check_kind(owner, "name", self.name, "database")
-        for flag in ("point_in_time_recovery", "delete_protection", "ttl_field_indexed"):
-            _check_bool(owner, flag, getattr(self, flag))
-        if self.backup_retention_days is not None:
-            days = self.backup_retention_days
-            _check_int(owner, "backup_retention_days", days, (1, MAX_BACKUP_RETENTION_DAYS))
-        for collection in _sequence(owner, "ttl_collections", self.ttl_collections):
-            _check_kind(owner, "ttl_collections", collection, "collection")
-        _check_kind(owner, "ttl_field", self.ttl_field, "field")
+        _check_bool(owner, "deletion_protection", self.deletion_protection)
+        for name, kind in (("recovery", Recovery), ("ttl", TtlPolicy)):
+            value = getattr(self, name)
+            _check(owner, name, isinstance(value, kind), f"must be a {kind.__name__}", value)
         for index in _sequence(owner, "indexes", self.indexes):
             if not isinstance(index, CompositeIndex):
                 _fail(owner, "indexes", "items must be CompositeIndex", index)
         if self.kms_key_name is not None:
             location = FIRESTORE_KMS_LOCATIONS.get(self.location, self.location)
             _check_key(owner, self.kms_key_name, location, "the database's location")
-        object.__setattr__(self, "ttl_collections", tuple(self.ttl_collections))
         object.__setattr__(self, "indexes", tuple(self.indexes))
         object.__setattr__(self, "depends_on_resources", tuple(self.depends_on_resources))
 
@@ -351,16 +362,16 @@ class FirestoreDatabase(Construct):
     """A native-mode Firestore database with its TTL policies, indexes and backups.
 
     Attributes: `database` (the google_firestore_database), `database_name` (plain string, the
-    value of the app's `FIRESTORE_DATABASE`), `ttl_fields`, `indexes`, `backup_schedule`
-    (None without `backup_retention_days`).
+    value an app is configured with), `ttl_fields`, `indexes`, `backup_schedule` (None without
+    `recovery.backup_retention_days`).
     """
 
     def __init__(self, scope: Construct, id: str, props: FirestoreDatabaseProps) -> None:
         super().__init__(scope, id)
         # A protected database outlives `terraform destroy`; so do the settings its data needs.
-        policy = "ABANDON" if props.delete_protection else "DELETE"
-        pitr = "ENABLED" if props.point_in_time_recovery else "DISABLED"
-        protection = "ENABLED" if props.delete_protection else "DISABLED"
+        policy = "ABANDON" if props.deletion_protection else "DELETE"
+        pitr = "ENABLED" if props.recovery.point_in_time else "DISABLED"
+        protection = "ENABLED" if props.deletion_protection else "DISABLED"
         self.database_name = props.name
         after = list(props.depends_on_resources) or None
         self.database = FirestoreDatabaseResource(
@@ -390,14 +401,14 @@ class FirestoreDatabase(Construct):
                 project=props.project_id,
                 database=database,
                 collection=collection,
-                field=props.ttl_field,
+                field=props.ttl.field,
                 ttl_config=FirestoreFieldTtlConfig(),
                 # An empty index_config turns the field's single-field indexes off.
-                index_config=None if props.ttl_field_indexed else FirestoreFieldIndexConfig(),
+                index_config=None if props.ttl.field_indexed else FirestoreFieldIndexConfig(),
                 deletion_policy=policy,
                 depends_on=after,
             )
-            for collection in props.ttl_collections
+            for collection in props.ttl.collections
         ]
         self.indexes = [
             FirestoreIndex(
@@ -417,13 +428,14 @@ class FirestoreDatabase(Construct):
             for index in props.indexes
         ]
         self.backup_schedule = None
-        if props.backup_retention_days is not None:
+        days = props.recovery.backup_retention_days
+        if days is not None:
             self.backup_schedule = FirestoreBackupSchedule(
                 self,
                 "daily-backup",
                 project=props.project_id,
                 database=database,
-                retention=f"{props.backup_retention_days * 86400}s",
+                retention=f"{days * 86400}s",
                 daily_recurrence=FirestoreBackupScheduleDailyRecurrence(),
                 deletion_policy=policy,
                 depends_on=after,

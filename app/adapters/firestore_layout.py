@@ -1,7 +1,7 @@
 """Where the Firestore adapter keeps its documents, and the queries it runs on them.
 
 The shapes of the queries live here as data so that a test can hold them against the composite
-indexes that `modules/storage.py` declares (`DEFAULT_INDEXES`): the adapter builds each
+indexes the stacks declare (`APP_INDEXES` in `infra/app_storage.py`): the adapter builds each
 composite query from its shape, so the declaration cannot drift from the query it describes.
 """
 

@@ -340,3 +340,25 @@ def test_dev_is_cheap(synthesized: Any) -> None:
 
 def _prefix(stack: Any) -> str:
     return stack[2].config.name_prefix
+
+
+def test_firestore_gets_the_app_s_ttl_policies_and_indexes(stack: Any) -> None:
+    """The stack gives the database what infra/app_storage.py declares for the app (whose
+    queries tests/app/adapters/contract/test_firestore_indexes.py holds against it)."""
+    from infra.app_storage import APP_INDEXES, APP_TTL_POLICY
+
+    _, tf, _ = stack
+    fields = resources(tf, "google_firestore_field").values()
+    assert sorted(f["collection"] for f in fields) == sorted(APP_TTL_POLICY.collections)
+    assert all(f["field"] == APP_TTL_POLICY.field for f in fields)
+    assert all(f["index_config"] == {} for f in fields)  # APP_TTL_POLICY.field_indexed is False
+    indexes = {
+        (
+            ix["collection"],
+            ix["query_scope"],
+            tuple((f["field_path"], f["order"]) for f in ix["fields"]),
+        )
+        for ix in resources(tf, "google_firestore_index").values()
+    }
+    expected = {(ix.collection, ix.query_scope, tuple(ix.fields)) for ix in APP_INDEXES}
+    assert indexes == expected and len(indexes) == len(APP_INDEXES)

@@ -61,6 +61,7 @@ def build(stack: Any, after: list[Any]) -> None:
     )
 
     from infra.app_signals import app_log_signals
+    from infra.app_storage import APP_INDEXES, APP_TTL_POLICY
     from modules import (
         compute,
         customer_identity,
@@ -122,7 +123,7 @@ def build(stack: Any, after: list[Any]) -> None:
             project_id=PROJECT,
             project_number=PROJECT_NUMBER,
             key_ring="agents-dev",
-            keys={"pubsub": "global"},
+            keys={"pubsub": kms.Key(location="global")},
             labels=LABELS,
             depends_on_resources=after,
         ),
@@ -133,9 +134,11 @@ def build(stack: Any, after: list[Any]) -> None:
         storage.FirestoreDatabaseProps(
             project_id=PROJECT,
             location=REGION,
-            point_in_time_recovery=True,
-            delete_protection=False,
-            backup_retention_days=7,
+            deletion_protection=False,
+            recovery=storage.Recovery(point_in_time=True, backup_retention_days=7),
+            # The reference app's TTL policies and indexes (infra/app_storage.py).
+            ttl=APP_TTL_POLICY,
+            indexes=APP_INDEXES,
             depends_on_resources=after,
         ),
     )

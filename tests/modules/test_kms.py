@@ -28,7 +28,7 @@ def built(synth) -> dict[str, Any]:
     something else creates."""
     from cdktn_provider_google.pubsub_topic import PubsubTopic
 
-    from modules.kms import Kms, KmsProps
+    from modules.kms import Key, Kms, KmsProps
 
     made: dict[str, Any] = {}
 
@@ -41,9 +41,11 @@ def built(synth) -> dict[str, Any]:
                 project_id=PROJECT,
                 project_number=PROJECT_NUMBER,
                 key_ring="agents-prod",
-                keys=EVERY_USE,
+                keys={
+                    use: Key(location=location, rotation_days=30)
+                    for use, location in EVERY_USE.items()
+                },
                 labels=LABELS,
-                rotation_days=30,
                 depends_on_resources=[made["gate"]],
             ),
         )
@@ -54,7 +56,7 @@ def built(synth) -> dict[str, Any]:
                 project_id=PROJECT,
                 project_number=PROJECT_NUMBER,
                 key_ring="agents-lab",
-                keys={"pubsub": "global"},
+                keys={"pubsub": Key(location="global")},
                 labels=LABELS,
                 deletion_protection=False,
                 create_service_agents=False,
@@ -224,13 +226,16 @@ def test_a_failure_fails_the_apply_and_says_why(
     assert f"firestore.googleapis.com in {PROJECT}: ready" not in applied.stdout
 
 
-VALID: dict[str, Any] = {
-    "project_id": PROJECT,
-    "project_number": PROJECT_NUMBER,
-    "key_ring": "agents-dev",
-    "keys": {"pubsub": "global"},
-    "labels": LABELS,
-}
+def valid() -> dict[str, Any]:
+    from modules.kms import Key
+
+    return {
+        "project_id": PROJECT,
+        "project_number": PROJECT_NUMBER,
+        "key_ring": "agents-dev",
+        "keys": {"pubsub": Key(location="global")},
+        "labels": LABELS,
+    }
 
 
 @pytest.mark.parametrize(
@@ -242,10 +247,7 @@ VALID: dict[str, Any] = {
         ({"keys": {}}, "keys", "at least one use"),
         ({"keys": ["pubsub"]}, "keys", "at least one use"),
         ({"keys": {"bigquery": "global"}}, "keys", "uses must be among firestore, pubsub"),
-        ({"keys": {"pubsub": "Europe West"}}, r"keys\[pubsub\]", "'Europe West'"),
-        ({"rotation_days": 0}, "rotation_days", "between 1 and 3650, got 0"),
-        ({"rotation_days": True}, "rotation_days", "got True"),
-        ({"rotation_days": 90.0}, "rotation_days", "got 90.0"),
+        ({"keys": {"pubsub": "global"}}, r"keys\[pubsub\]", "must be a Key, got 'global'"),
         ({"deletion_protection": "yes"}, "deletion_protection", "true or false"),
         ({"create_service_agents": None}, "create_service_agents", "true or false"),
         ({"labels": {"app": "agents"}}, "labels", "'app' and 'env'"),
@@ -256,15 +258,33 @@ def test_bad_props_name_the_field(change: dict[str, Any], field: str, bad: str) 
     from modules.kms import KmsProps
 
     with pytest.raises(ValueError, match=rf"^KmsProps\.{field}: ") as error:
-        KmsProps(**{**VALID, **change})
+        KmsProps(**{**valid(), **change})
+    assert bad in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "bad"),
+    [
+        ({"location": "Europe West"}, "location", "'Europe West'"),
+        ({"rotation_days": 0}, "rotation_days", "between 1 and 3650, got 0"),
+        ({"rotation_days": True}, "rotation_days", "got True"),
+        ({"rotation_days": 90.0}, "rotation_days", "got 90.0"),
+    ],
+)
+def test_bad_key_names_the_field(change: dict[str, Any], field: str, bad: str) -> None:
+    from modules.kms import Key
+
+    with pytest.raises(ValueError, match=rf"^Key\.{field}: ") as error:
+        Key(**{"location": "global", **change})
     assert bad in str(error.value)
 
 
 def test_the_minimal_configuration_protects_rotates_quarterly_and_creates_the_agents() -> None:
     from modules.kms import KmsProps
 
-    props = KmsProps(**VALID)
-    assert (props.deletion_protection, props.rotation_days, props.create_service_agents) == (
+    props = KmsProps(**valid())
+    rotation_days = props.keys["pubsub"].rotation_days
+    assert (props.deletion_protection, rotation_days, props.create_service_agents) == (
         True,
         90,
         True,

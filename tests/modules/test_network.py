@@ -11,7 +11,7 @@ NAME = "agents-dev"
 
 @pytest.fixture(scope="module")
 def built(synth):
-    from modules.network import IngressRule, Network, NetworkProps
+    from modules.network import AddressPlan, IngressRule, Network, NetworkLogging, NetworkProps
 
     made = {}
 
@@ -23,9 +23,8 @@ def built(synth):
                 project_id=PROJECT,
                 region=REGION,
                 name=NAME,
-                subnet_cidr="10.20.0.0/24",
-                psa_prefix_length=22,
-                flow_log_sampling=0.25,
+                addresses=AddressPlan(subnet_cidr="10.20.0.0/24", psa_prefix_length=22),
+                logging=NetworkLogging(flow_log_sampling=0.25),
                 labels=LABELS,
                 ingress_rules=[
                     IngressRule(
@@ -155,19 +154,13 @@ def network_props(**overrides):
 @pytest.mark.parametrize(
     ("overrides", "field", "bad"),
     [
-        ({"subnet_cidr": "10.10.0.0/33"}, "subnet_cidr", "10.10.0.0/33"),
-        ({"subnet_cidr": "10.10.0.1/24"}, "subnet_cidr", "10.10.0.1/24"),
-        ({"subnet_cidr": "8.8.8.0/24"}, "subnet_cidr", "8.8.8.0/24"),
-        ({"subnet_cidr": "10.10.0.0/30"}, "subnet_cidr", "10.10.0.0/30"),
         ({"region": "europe-west1-b"}, "region", "europe-west1-b"),
         ({"region": "Europe"}, "region", "Europe"),
         ({"name": "Agents_Dev"}, "name", "Agents_Dev"),
         ({"name": "a" * 47}, "name", "a" * 47),
         ({"project_id": "p"}, "project_id", "'p'"),
-        ({"psa_prefix_length": 28}, "psa_prefix_length", "28"),
-        ({"flow_log_sampling": 0}, "flow_log_sampling", "0"),
-        ({"flow_log_sampling": 1.5}, "flow_log_sampling", "1.5"),
-        ({"nat_log_filter": "SOME"}, "nat_log_filter", "SOME"),
+        ({"addresses": {"subnet_cidr": "10.10.0.0/24"}}, "addresses", "'subnet_cidr'"),
+        ({"logging": {"nat_log_filter": "ALL"}}, "logging", "'nat_log_filter'"),
         ({"labels": {"app": "agents"}}, "labels", "'app'"),
         ({"labels": {"app": "Agents", "env": "dev"}}, "labels", "app=Agents"),
         ({"ingress_rules": [{"name": "x"}]}, "ingress_rules", "{'name': 'x'}"),
@@ -176,6 +169,27 @@ def network_props(**overrides):
 def test_bad_network_props_name_the_field(overrides, field, bad):
     with pytest.raises(ValueError, match=rf"^NetworkProps\.{field}: ") as error:
         network_props(**overrides)
+    assert bad in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("group", "overrides", "field", "bad"),
+    [
+        ("AddressPlan", {"subnet_cidr": "10.10.0.0/33"}, "subnet_cidr", "10.10.0.0/33"),
+        ("AddressPlan", {"subnet_cidr": "10.10.0.1/24"}, "subnet_cidr", "10.10.0.1/24"),
+        ("AddressPlan", {"subnet_cidr": "8.8.8.0/24"}, "subnet_cidr", "8.8.8.0/24"),
+        ("AddressPlan", {"subnet_cidr": "10.10.0.0/30"}, "subnet_cidr", "10.10.0.0/30"),
+        ("AddressPlan", {"psa_prefix_length": 28}, "psa_prefix_length", "28"),
+        ("NetworkLogging", {"flow_log_sampling": 0}, "flow_log_sampling", "0"),
+        ("NetworkLogging", {"flow_log_sampling": 1.5}, "flow_log_sampling", "1.5"),
+        ("NetworkLogging", {"nat_log_filter": "SOME"}, "nat_log_filter", "SOME"),
+    ],
+)
+def test_bad_network_groups_name_the_field(group, overrides, field, bad):
+    from modules import network
+
+    with pytest.raises(ValueError, match=rf"^{group}\.{field}: ") as error:
+        getattr(network, group)(**overrides)
     assert bad in str(error.value)
 
 

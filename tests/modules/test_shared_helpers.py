@@ -93,7 +93,7 @@ def minimal_props() -> dict[str, tuple[Any, dict[str, Any]]]:
                 "project_id": PROJECT,
                 "project_number": PROJECT_NUMBER,
                 "key_ring": "shop",
-                "keys": {"pubsub": "global"},
+                "keys": {"pubsub": kms.Key(location="global")},
                 "labels": LABELS,
             },
         ),
@@ -106,8 +106,8 @@ def minimal_props() -> dict[str, tuple[Any, dict[str, Any]]]:
             {
                 "project_id": PROJECT,
                 "location": REGION,
-                "point_in_time_recovery": True,
-                "delete_protection": True,
+                "deletion_protection": True,
+                "recovery": storage.Recovery(point_in_time=True),
             },
         ),
         (

@@ -6,19 +6,23 @@ from typing import Any
 
 import pytest
 
+from infra.app_storage import APP_INDEXES, APP_TTL_POLICY
 from modules.storage import (
     CompositeIndex,
     FirestoreDatabase,
     FirestoreDatabaseProps,
     MaintenanceWindow,
+    Recovery,
     RedisCache,
     RedisCacheProps,
+    TtlPolicy,
 )
 from tests.modules.conftest import LABELS, PROJECT, REGION, resources
 
 NETWORK_ID = f"projects/{PROJECT}/global/networks/agents-dev"
 KEYS = f"projects/{PROJECT}/locations/{{}}/keyRings/agents-dev/cryptoKeys/{{}}"
-DEFAULT_TTL_COLLECTIONS = {"sessions", "messages", "inquiries", "idempotency"}
+# The reference app's (infra/app_storage.py), which the "protected" database below is given.
+APP_TTL_COLLECTIONS = {"sessions", "messages", "inquiries", "idempotency"}
 
 
 def build(stack: Any) -> None:
@@ -31,9 +35,10 @@ def build(stack: Any) -> None:
         FirestoreDatabaseProps(
             project_id=PROJECT,
             location="eur3",
-            point_in_time_recovery=True,
-            delete_protection=True,
-            backup_retention_days=14,
+            deletion_protection=True,
+            recovery=Recovery(point_in_time=True, backup_retention_days=14),
+            ttl=APP_TTL_POLICY,
+            indexes=APP_INDEXES,
             kms_key_name=KEYS.format("europe", "firestore"),  # eur3's keys live in europe
         ),
     )
@@ -44,11 +49,9 @@ def build(stack: Any) -> None:
             project_id=PROJECT,
             location=REGION,
             name="agents-scratch",
-            point_in_time_recovery=False,
-            delete_protection=False,
-            ttl_collections=("carts",),
-            ttl_field="valid_until",
-            ttl_field_indexed=True,
+            deletion_protection=False,
+            recovery=Recovery(point_in_time=False),
+            ttl=TtlPolicy(collections=("carts",), field="valid_until", field_indexed=True),
             indexes=(
                 CompositeIndex(
                     collection="carts",
@@ -140,11 +143,11 @@ def test_unprotected_database_has_neither_and_is_deleted_on_destroy(tf) -> None:
         assert {c["deletion_policy"] for c in children(tf, kind, key)} == {"DELETE"}
 
 
-def test_ttl_policy_on_expires_at_for_each_default_collection(tf) -> None:
+def test_ttl_policy_on_expires_at_for_each_collection_of_the_app(tf) -> None:
     key, _ = named(tf, "google_firestore_database", "(default)")
     fields = children(tf, "google_firestore_field", key)
-    assert {f["collection"] for f in fields} == DEFAULT_TTL_COLLECTIONS
-    assert len(fields) == len(DEFAULT_TTL_COLLECTIONS)
+    assert {f["collection"] for f in fields} == APP_TTL_COLLECTIONS
+    assert len(fields) == len(APP_TTL_COLLECTIONS)
     for field in fields:
         assert field["field"] == "expires_at"
         assert field["ttl_config"] == {}
@@ -160,10 +163,10 @@ def test_ttl_field_and_collections_follow_the_props(tf) -> None:
         "valid_until",
         {},
     )
-    assert "index_config" not in field  # ttl_field_indexed keeps the inherited indexes
+    assert "index_config" not in field  # field_indexed keeps the inherited indexes
 
 
-def test_default_composite_indexes_keep_their_field_order(tf) -> None:
+def test_the_apps_composite_indexes_keep_their_field_order(tf) -> None:
     key, _ = named(tf, "google_firestore_database", "(default)")
     indexes = {
         (
@@ -183,7 +186,7 @@ def test_default_composite_indexes_keep_their_field_order(tf) -> None:
     }
 
 
-def test_custom_indexes_replace_the_defaults(tf) -> None:
+def test_other_indexes_keep_their_scope_and_field_order(tf) -> None:
     key, _ = named(tf, "google_firestore_database", "agents-scratch")
     (index,) = children(tf, "google_firestore_index", key)
     assert index["query_scope"] == "COLLECTION_GROUP"
@@ -192,6 +195,21 @@ def test_custom_indexes_replace_the_defaults(tf) -> None:
         ("total", "DESCENDING"),
         ("day", "ASCENDING"),
     ]
+
+
+def test_without_ttl_or_indexes_a_database_gets_neither(synth) -> None:
+    """The module knows no app's collections: TTL policies and indexes are the app's to give."""
+    props = FirestoreDatabaseProps(**DATABASE)
+    assert (props.ttl.collections, props.ttl.field, props.ttl.field_indexed) == (
+        (),
+        "expires_at",
+        False,
+    )
+    assert props.indexes == ()
+    tf = synth(lambda stack: FirestoreDatabase(stack, "db", props))
+    assert list(resources(tf, "google_firestore_database"))
+    assert not resources(tf, "google_firestore_field")
+    assert not resources(tf, "google_firestore_index")
 
 
 def test_daily_backup_schedule_only_where_retention_is_set(tf) -> None:
@@ -286,8 +304,8 @@ def test_attributes_point_at_the_instance_and_database(tf) -> None:
 DATABASE = {
     "project_id": PROJECT,
     "location": "eur3",
-    "point_in_time_recovery": True,
-    "delete_protection": True,
+    "deletion_protection": True,
+    "recovery": Recovery(point_in_time=True),
 }
 REDIS = {
     "project_id": PROJECT,
@@ -305,13 +323,27 @@ REDIS = {
         (FirestoreDatabaseProps, {"project_id": "Acme"}, "project_id", "must be a project id"),
         (FirestoreDatabaseProps, {"name": "db"}, "name", "must be '(default)' or 4-63"),
         (FirestoreDatabaseProps, {"location": ""}, "location", "must be a location"),
-        (FirestoreDatabaseProps, {"delete_protection": "yes"}, "delete_protection", "true or"),
-        (FirestoreDatabaseProps, {"backup_retention_days": 99}, "backup_retention_days", "98"),
-        (FirestoreDatabaseProps, {"backup_retention_days": 0}, "backup_retention_days", "1 and"),
-        (FirestoreDatabaseProps, {"ttl_collections": "sessions"}, "ttl_collections", "a list"),
-        (FirestoreDatabaseProps, {"ttl_collections": ("a/b",)}, "ttl_collections", "1-100 of"),
-        (FirestoreDatabaseProps, {"ttl_collections": ("s", "s")}, "ttl_collections", "repeat"),
-        (FirestoreDatabaseProps, {"ttl_field": "expires at"}, "ttl_field", "a field path"),
+        (FirestoreDatabaseProps, {"deletion_protection": "yes"}, "deletion_protection", "true or"),
+        (
+            Recovery,
+            {"point_in_time": True, "backup_retention_days": 99},
+            "backup_retention_days",
+            "98",
+        ),
+        (
+            Recovery,
+            {"point_in_time": True, "backup_retention_days": 0},
+            "backup_retention_days",
+            "1 and",
+        ),
+        (Recovery, {"point_in_time": "yes"}, "point_in_time", "true or"),
+        (FirestoreDatabaseProps, {"recovery": {"point_in_time": True}}, "recovery", "a Recovery"),
+        (TtlPolicy, {"collections": "sessions"}, "collections", "a list"),
+        (TtlPolicy, {"collections": ("a/b",)}, "collections", "1-100 of"),
+        (TtlPolicy, {"collections": ("s", "s")}, "collections", "repeat"),
+        (TtlPolicy, {"field": "expires at"}, "field", "a field path"),
+        (TtlPolicy, {"field_indexed": "no"}, "field_indexed", "true or"),
+        (FirestoreDatabaseProps, {"ttl": ("sessions",)}, "ttl", "a TtlPolicy"),
         (FirestoreDatabaseProps, {"indexes": ({"collection": "x"},)}, "indexes", "CompositeIndex"),
         (FirestoreDatabaseProps, {"kms_key_name": "my-key"}, "kms_key_name", "a Cloud KMS key"),
         (

@@ -1,8 +1,10 @@
-"""The Firestore adapter's queries are served by the indexes the storage module declares."""
+"""The Firestore adapter's queries are served by the indexes the stack declares for the app.
+
+The stack (infra/stack.py) gives the storage module the app's TTL policy and composite indexes
+from infra/app_storage.py: these tests hold them against the queries the adapter runs.
+"""
 
 from __future__ import annotations
-
-from dataclasses import fields
 
 import pytest
 from google.auth.credentials import AnonymousCredentials
@@ -21,19 +23,20 @@ from app.adapters.firestore_layout import (
     UNPUBLISHED_INQUIRIES,
 )
 from app.adapters.firestore_store import FirestoreStore
-from modules import storage  # imports the provider bindings: a few seconds, once
+from infra import app_storage  # imports the provider bindings: a few seconds, once
 from tests.app.adapters.contract.builders import START
 
 
 def declared(name: str):
-    return next(f.default for f in fields(storage.FirestoreDatabaseProps) if f.name == name)
+    """A setting of the TTL policy the stack gives the app's database."""
+    return getattr(app_storage.APP_TTL_POLICY, name)
 
 
 @pytest.mark.parametrize("query", COMPOSITE_QUERIES, ids=lambda q: q.name)
 def test_every_composite_query_has_exactly_its_index(query):
     matching = [
         index
-        for index in storage.DEFAULT_INDEXES
+        for index in app_storage.APP_INDEXES
         if index.collection == query.collection
         and index.query_scope == "COLLECTION"
         and tuple(index.fields) == query.index_fields()
@@ -44,25 +47,25 @@ def test_every_composite_query_has_exactly_its_index(query):
 def test_every_declared_index_serves_a_query():
     """An index no query uses only slows every write of its collection."""
     used = {(q.collection, q.index_fields()) for q in COMPOSITE_QUERIES}
-    for index in storage.DEFAULT_INDEXES:
+    for index in app_storage.APP_INDEXES:
         assert (index.collection, tuple(index.fields)) in used, f"unused index {index}"
 
 
 def test_single_field_queries_need_no_composite_index_and_avoid_the_ttl_field():
-    assert declared("ttl_field") == TTL_FIELD
-    assert declared("ttl_field_indexed") is False  # so no query may filter or order on it
+    assert declared("field") == TTL_FIELD
+    assert declared("field_indexed") is False  # so no query may filter or order on it
     assert all(field != TTL_FIELD for _, field in SINGLE_FIELD_QUERIES)
     assert all(TTL_FIELD not in q.equals and q.order_by[0] != TTL_FIELD for q in COMPOSITE_QUERIES)
 
 
 def test_every_collection_the_adapter_writes_has_a_ttl_policy():
-    assert set(TTL_COLLECTIONS) <= set(declared("ttl_collections"))
+    assert set(TTL_COLLECTIONS) <= set(declared("collections"))
 
 
 def test_order_claims_are_under_no_ttl_policy():
     """Claims are order records, kept by law: no TTL policy may delete them."""
     assert ORDER_CLAIMS not in TTL_COLLECTIONS
-    assert ORDER_CLAIMS not in declared("ttl_collections")
+    assert ORDER_CLAIMS not in declared("collections")
 
 
 def test_the_sweep_runs_the_query_its_shape_declares():
