@@ -188,7 +188,18 @@ class FaqIndex:
                 phrasings.append(self.analyzer.terms(phrasing))
                 self._phrasing_entry.append(position)
         answers = [self.analyzer.terms(f"{e.category} {e.answer}") for e in self.entries]
-        self._question_postings = postings(phrasings)
+        # Question postings as {phrasing: weight} per term, and each term's best weight per
+        # entry: a phrasing only one query term reaches scores that term's weight, so only the
+        # phrasings two terms share need summing (see `ranked`).
+        self._question_postings = {term: dict(pairs) for term, pairs in postings(phrasings).items()}
+        self._entry_best: dict[str, dict[int, float]] = {}
+        for term, weights in self._question_postings.items():
+            best: dict[int, float] = {}
+            for row, weight in weights.items():
+                owner = self._phrasing_entry[row]
+                if weight > best.get(owner, 0.0):
+                    best[owner] = weight
+            self._entry_best[term] = best
         self._answer_postings = postings(answers)
         corpus = [list(answers[i]) for i in range(len(self.entries))]
         for position, terms in zip(self._phrasing_entry, phrasings, strict=True):
@@ -199,17 +210,42 @@ class FaqIndex:
         self.position = {e.id: i for i, e in enumerate(self.entries)}
 
     def ranked(self, terms: list[str], top_k: int) -> list[FaqHit]:
-        by_phrasing: dict[int, float] = {}
-        for term in terms:
-            for phrasing, weight in self._question_postings.get(term, ()):
-                by_phrasing[phrasing] = by_phrasing.get(phrasing, 0.0) + weight
+        """The best `top_k` entries: each entry's best phrasing (weighted) plus its answer.
+
+        An entry's question score is its best phrasing's sum of the query terms' weights. A
+        phrasing one term reaches scores that term's weight, which the term's best weight per
+        entry already covers; only phrasings two terms share are summed, in the terms' order,
+        so the floats are those of summing every phrasing term by term. The hot path of every
+        FAQ search: the shared phrasings come from set intersections, done in C.
+        """
+        postings_of = self._question_postings
+        present = [term for term in terms if term in postings_of]
         totals: dict[int, float] = {}
-        for phrasing, score in by_phrasing.items():
-            entry = self._phrasing_entry[phrasing]
-            totals[entry] = max(totals.get(entry, 0.0), QUESTION_WEIGHT * score)
+        best = totals.get
+        for term in present:
+            for entry, weight in self._entry_best[term].items():
+                weighted = QUESTION_WEIGHT * weight
+                if weighted > best(entry, 0.0):
+                    totals[entry] = weighted
+        shared: set[int] = set()
+        for i, term in enumerate(present):
+            keys = postings_of[term].keys()
+            for other in present[i + 1 :]:
+                shared |= keys & postings_of[other].keys()
+        phrasing_entry = self._phrasing_entry
+        for phrasing in shared:
+            score = 0.0
+            for term in present:
+                part = postings_of[term].get(phrasing)
+                if part is not None:
+                    score += part
+            entry = phrasing_entry[phrasing]
+            weighted = QUESTION_WEIGHT * score
+            if weighted > best(entry, 0.0):
+                totals[entry] = weighted
         for term in terms:
             for entry, weight in self._answer_postings.get(term, ()):
-                totals[entry] = totals.get(entry, 0.0) + weight
+                totals[entry] = best(entry, 0.0) + weight
         ranked = sorted(totals.items(), key=_best_first)[:top_k]
         entries = self.entries
         return [
