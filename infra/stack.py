@@ -578,9 +578,9 @@ class EnvironmentStack(TerraformStack):
             skip_check(
                 topic,
                 "CKV_GCP_83",
-                "Messages carry inquiry ids and states only, no customer data; Pub/Sub encrypts"
-                " them at rest with Google-managed keys, as this environment leaves"
-                " encryption.cmek off.",
+                "Messages carry ids (inquiry, session, customer) and states only, never a"
+                " message's text or contact details; Pub/Sub encrypts them at rest with"
+                " Google-managed keys, as this environment leaves encryption.cmek off.",
             )
         skip_check(
             self.images.repository,

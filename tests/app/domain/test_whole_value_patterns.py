@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-from app.adapters.firestore_layout import valid_doc_id
 from app.agents.inquiries import check_refund_review
 from app.agents.orders import OrderBook
 from app.agents.sessions import check_customer_id, cursor_before, seq_of_cursor
@@ -46,9 +45,3 @@ def test_a_topic_path_with_a_trailing_newline_is_refused() -> None:
     check_topic_path("INQUIRIES_TOPIC", TOPIC)
     with pytest.raises(SettingsError, match="INQUIRIES_TOPIC"):
         check_topic_path("INQUIRIES_TOPIC", TOPIC + "\n")
-
-
-def test_a_document_id_is_one_whole_path_segment() -> None:
-    assert valid_doc_id("a1b2")
-    assert not valid_doc_id("..")
-    assert not valid_doc_id("__reserved__")
