@@ -8,6 +8,7 @@ customer id. The app is the real one (api and worker, local mode); see conftest.
 from __future__ import annotations
 
 import re
+import time
 from datetime import datetime
 from typing import Any
 
@@ -72,6 +73,19 @@ def by_author(page: Any, author: str) -> Any:
     """The transcript entries the page says `author` wrote."""
     exact = re.compile(f"^{re.escape(author)}$")
     return entries(page).filter(has=page.locator(".author", has_text=exact))
+
+
+def wait_until(page: Any, expression: str, timeout_seconds: float = 10.0) -> None:
+    """Polls a JavaScript expression from outside the page until it is true.
+
+    Playwright's `wait_for_function` re-evaluates its predicate with `eval` inside the page,
+    which the page's policy (`script-src 'self'`) refuses once the first try was false.
+    """
+    deadline = time.monotonic() + timeout_seconds
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout_seconds} s: {expression}")
+        time.sleep(0.05)
 
 
 def seqs(page: Any) -> list[int]:
@@ -338,6 +352,6 @@ def test_a_local_token_is_renewed_before_it_expires(people, expect) -> None:
     with page.expect_response(re.compile(r"/dev/token$")) as renewal:
         page.clock.fast_forward("56:00")  # tokens live an hour: renewed 5 minutes before
     assert renewal.value.status == 200
-    page.wait_for_function(f"{stored} > {first}")
+    wait_until(page, f"{stored} > {first}")
     say(page, "Is shipping free?")
     expect(by_author(page, "Assistant")).to_have_count(1)
