@@ -21,7 +21,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from app.adapters.rules_model import REASONS, find_order_id, language_of
+from app.adapters.rules_model import REASONS, asks_to_cancel, find_order_id, language_of
 from app.domain.errors import Unavailable
 from app.domain.text_matching import words
 from app.logs.setup import log_event
@@ -123,11 +123,13 @@ class GeminiModel:
         except (ValueError, KeyError, TypeError):
             log.warning("model answered malformed JSON; treating the turn as a question")
             intent, reason = Intent.QUESTION, None
+        order_id, tokens = find_order_id(text), words(text)
         return Understanding(
             intent=intent,
-            order_id=find_order_id(text),
+            order_id=order_id,
             reason=reason,
-            language=language_of(words(text)),
+            language=language_of(tokens),
+            cancel_order=order_id is not None and asks_to_cancel(tokens),
         )
 
     def phrase(self, draft: str, facts: dict[str, Any]) -> str:

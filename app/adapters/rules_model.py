@@ -12,6 +12,7 @@ want" makes a refund, a return or an export an action; the same words in a gener
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 from collections.abc import Iterator, Sequence
@@ -49,9 +50,12 @@ _INTENT_PHRASES: dict[str, Phrases] = {
     "my_order": _phrases(vocab.MY_ORDER),
     "want": _phrases(vocab.WANT),
     "policy": _phrases(vocab.POLICY),
+    "delivered_not_received": _phrases(vocab.DELIVERED_NOT_RECEIVED),
+    "refund_pending": _phrases(vocab.REFUND_PENDING),
 }
 _REASON_PHRASES = tuple((code, _phrases(phrases)) for code, phrases in REASONS)
 _QUESTION_STARTS = _phrases(vocab.QUESTION_STARTS)
+_STATUS_QUESTION_STARTS = _phrases(vocab.STATUS_QUESTION_STARTS)
 # Words that only ever fill a sentence: a turn made of these and an intent's words is that
 # intent alone ("thanks a lot!", "ok then", "hi there").
 _FILLER = frozenset(
@@ -96,11 +100,13 @@ class RulesModel:
     def understand(self, text: str) -> Understanding:
         tokens = self._vocabulary.normalize(words(text))
         order_id = find_order_id(text)
+        intent = self._intent(tokens, order_id, text)
         return Understanding(
-            intent=self._intent(tokens, order_id, text),
+            intent=intent,
             order_id=order_id,
             reason=find_reason_in(tokens),
             language=language_of(tokens),
+            cancel_order=intent is Intent.ORDER_STATUS and asks_to_cancel(tokens),
         )
 
     def phrase(self, draft: str, facts: dict[str, Any]) -> str:
@@ -122,7 +128,13 @@ class RulesModel:
             return Intent.CONFIRM
         if self._only(tokens, "deny"):
             return Intent.DENY
-        if has("cancel") and not has("refund") and order_id is None and len(tokens) <= 5:
+        if (
+            has("cancel")
+            and not has("refund")
+            and order_id is None
+            and len(tokens) <= 5
+            and not _stops_doing(tokens)
+        ):
             return Intent.CANCEL
         if self._asks_for_a_person(tokens, has):
             return Intent.HUMAN
@@ -136,6 +148,8 @@ class RulesModel:
         rules = has("policy")  # "your send-back rules": about returns, not a return
         general = _general(self._vocabulary.normalize(words(_last_clause(text))))
         question = _is_question(tokens, text) or rules
+        if order_id is None and has("refund_pending"):
+            return Intent.QUESTION  # "still no refund?": when it comes, not a new review
         action = order_id is not None or (has("want") and not general and not rules)
         action = action or not question
         if has("refund") and action:
@@ -146,11 +160,13 @@ class RulesModel:
             return Intent.ACCOUNT_EXPORT
         if order_id is not None and (has("status") or has("my_order") or len(tokens) <= 4):
             return Intent.ORDER_STATUS
+        if order_id is None and has("delivered_not_received"):
+            return Intent.QUESTION
         if (
             order_id is None
             and has("my_order")
             and (has("status") or short)
-            and not _general(tokens)
+            and (not _general(tokens) or _starts(tokens, _STATUS_QUESTION_STARTS))
         ):
             return Intent.ORDER_STATUS
         for name, intent in (
@@ -202,12 +218,14 @@ MAX_POLITE_WORDS = 10
 
 
 def _polite_only(tokens: list[str], text: str, order_id: str | None) -> bool:
-    """A short turn with no order and no question in it: thanks or goodbye can stand alone."""
+    """A short turn with no order and no question in it: thanks or goodbye can stand alone
+    ("can I pay later" is a question, not a goodbye)."""
     return (
         order_id is None
         and len(tokens) <= MAX_POLITE_WORDS
         and "?" not in text
         and not _QUESTION_WORDS.intersection(tokens)
+        and not _general(tokens)
     )
 
 
@@ -218,12 +236,38 @@ def _last_clause(text: str) -> str:
 
 
 def _is_question(tokens: list[str], text: str) -> bool:
-    return text.rstrip().endswith("?") or _general(tokens)
+    """Ends with "?", starts like a question, or asks why anywhere ("my refund is under
+    review, why")."""
+    return text.rstrip().endswith("?") or _general(tokens) or not _WHY.isdisjoint(tokens)
+
+
+_WHY = frozenset({"why", "warum", "pourquoi"})
+
+
+def _stops_doing(tokens: list[str]) -> bool:
+    """ "stop sending me newsletters" asks the store to stop doing something; it does not
+    cancel what the conversation is doing."""
+    return any(
+        token == "stop" and following.endswith("ing")
+        for token, following in itertools.pairwise(tokens)
+    )
 
 
 def _general(tokens: list[str]) -> bool:
     """A general question: it starts like one ("how long does...", "can I...")."""
-    return any(list(tokens[: len(start)]) == list(start) for start in _QUESTION_STARTS)
+    return _starts(tokens, _QUESTION_STARTS)
+
+
+def _starts(tokens: list[str], starts: Phrases) -> bool:
+    return any(list(tokens[: len(start)]) == list(start) for start in starts)
+
+
+def asks_to_cancel(tokens: list[str]) -> bool:
+    """The turn uses a word of cancelling an order ("cancel", "stornieren", "annuler")."""
+    return any(contains_phrase(tokens, p) for p in _ORDER_CANCEL_PHRASES)
+
+
+_ORDER_CANCEL_PHRASES = _phrases(vocab.CANCEL_ORDER)
 
 
 def find_reason_in(tokens: list[str]) -> str | None:
@@ -250,4 +294,11 @@ def language_of(tokens: list[str]) -> str:
 
 _MARKER_SETS = {language: frozenset(m) for language, m in vocab.LANGUAGE_MARKERS.items()}
 
-__all__ = ["REASONS", "RulesModel", "find_order_id", "find_reason", "language_of"]
+__all__ = [
+    "REASONS",
+    "RulesModel",
+    "asks_to_cancel",
+    "find_order_id",
+    "find_reason",
+    "language_of",
+]

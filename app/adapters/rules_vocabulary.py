@@ -52,6 +52,11 @@ CANCEL = (
     "start over", "abbrechen", "vergiss es", "annuler", "laisse tomber", "cancelar",
     "olvidalo", "dejalo",
 )  # fmt: skip
+# Cancelling an order (not the conversation's flow): said together with an order number.
+CANCEL_ORDER = (
+    "cancel", "cancelled", "canceled", "cancellation", "call off", "stornieren", "storniere",
+    "stornierung", "annuler", "annulez", "annulation", "cancelar", "cancelacion", "anular",
+)  # fmt: skip
 CONFIRM = (
     "yes", "y", "yeah", "yep", "yup", "yes please", "sure", "ok", "okay", "go ahead",
     "do it", "please do", "confirm", "confirmed", "correct", "sounds good", "absolutely",
@@ -73,7 +78,7 @@ REFUND = (
 RETURN = (
     "return", "returning", "send ... back", "give ... back", "take ... back", "bring ... back",
     "ship ... back", "mail ... back", "post ... back", "zuruckgeben", "zurucksenden",
-    "zuruckschicken", "rucksendung",
+    "zuruckschicken", "rucksendung", "ruckgabe", "rueckgabe", "zuruckbringen", "rendre",
     "retournieren", "retour", "retourner", "renvoyer", "devolver", "devolucion",
     "mandar de vuelta",
 )  # fmt: skip
@@ -100,22 +105,47 @@ STATUS = (
 MY_ORDER = (
     "my order", "my package", "my parcel", "my delivery", "my purchase", "my shipment",
     "my stuff", "my item", "my items", "the order", "the package", "the parcel", "my orders",
-    "meine bestellung", "mein paket", "ma commande", "mon colis", "mi pedido", "mi paquete",
+    "meine bestellung", "mein paket", "meine lieferung", "meine sendung", "ma commande",
+    "mon colis", "ma livraison", "mi pedido", "mi paquete", "mi envio", "mi entrega",
 )  # fmt: skip
 
 # A general question about a policy is for the FAQ, not an action on an order.
 QUESTION_STARTS = (
     "how", "what", "whats", "why", "which", "who", "do you", "does", "is there", "are there",
     "can i", "could i", "is it", "are you", "when do", "when does", "how long",
-    "how much", "is", "are", "do i", "will", "wie", "was", "warum", "kann ich", "comment",
+    "how much", "is", "are", "do i", "will", "when will i", "when can i", "when should i",
+    "where does", "where do i", "where will", "wie", "was", "warum", "kann ich", "comment",
     "quel", "quelle", "pourquoi", "est ce", "puis je", "como", "que", "cual", "por que",
     "puedo",
+)  # fmt: skip
+# ...except these, which ask where the customer's own order stands ("what's the status of my
+# order?", "when will I get my parcel?").
+STATUS_QUESTION_STARTS = (
+    "whats the status", "what is the status", "whats happening", "what is happening",
+    "whats going on", "what is going on", "whats up with", "when will", "when does",
+    "when do i get", "when can i expect", "how is my", "hows my",
+)  # fmt: skip
+# The carrier says it was delivered, the customer has nothing: the FAQ's advice, not a lookup.
+DELIVERED_NOT_RECEIVED = (
+    "says ... delivered", "shows ... delivered", "marked ... delivered", "delivered ... but",
+    "dropped off ... but", "says ... arrived", "shows ... arrived", "arrived ... but ... not",
+    "delivered ... not here", "delivered ... nothing", "delivered ... cant find",
+    "delivered ... never got", "delivered ... didnt get", "delivered ... not received",
 )  # fmt: skip
 # Asking about the rules, not for an action: "your send-back rules", "return policy".
 POLICY = (
     "rules", "rule", "policy", "policies", "conditions", "terms", "summary", "explain",
     "information about", "info about", "regeln", "bedingungen", "politique", "politica",
     "condiciones",
+)  # fmt: skip
+# Asking where a refund already given is: a question about timing, not a new refund.
+REFUND_PENDING = (
+    "still no refund", "no refund yet", "still waiting ... refund", "still waiting ... money",
+    "havent been refunded", "not been refunded", "still not refunded", "not refunded yet",
+    "havent received my refund", "havent got my refund", "havent gotten my refund",
+    "refund hasnt arrived", "refund has not arrived", "refund still", "wheres my refund",
+    "where is my refund", "wheres my money", "where is my money", "no money yet",
+    "still no money",
 )  # fmt: skip
 # ...unless the customer says they want it done.
 WANT = (
@@ -280,12 +310,12 @@ LANGUAGE_MARKERS = {
         "ich", "meine", "mein", "bestellung", "wo", "ist", "bitte", "mochte", "zuruckgeben",
         "ruckerstattung", "rueckerstattung", "sprechen", "danke", "hallo", "nicht", "paket",
         "geld", "einem", "mit", "und", "kaputt", "menschen", "mensch", "wann", "kommt",
-        "sendung", "zurucksenden", "erstattung",
+        "sendung", "zurucksenden", "erstattung", "erstatten", "lieferung", "ruckgabe",
     ),
     "fr": (
         "je", "ma", "mon", "commande", "ou", "voudrais", "veux", "remboursement", "retourner",
         "parler", "humain", "merci", "bonjour", "colis", "une", "avec", "est", "casse", "pas",
-        "rembourser", "renvoyer", "quelqu", "personne", "suivi", "livraison",
+        "rembourser", "renvoyer", "quelqu", "personne", "suivi", "livraison", "svp", "rendre",
     ),
     "es": (
         "mi", "pedido", "donde", "esta", "quiero", "devolver", "reembolso", "hablar",

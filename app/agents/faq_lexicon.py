@@ -36,9 +36,9 @@ _MOVERS = (
     "deliver", "delivers", "delivery", "deliveries", "arrive", "arrives", "come", "comes", "bring",
     "brings", "drop", "ship", "ships", "send", "courier", "couriers", "parcel", "parcels",
     "package", "packages", "post", "dispatch", "receive", "order", "orders", "home", "stuff",
-    "purchase",
+    "purchase", "driver", "drivers",
 )  # fmt: skip
-_DAYS = ("saturday", "saturdays", "sunday", "sundays", "weekend", "weekends")
+_DAYS = ("saturday", "saturdays", "sunday", "sundays", "weekend", "weekends", "sat", "sun")
 _MOVERS_AFTER = (
     "deliver", "delivery", "deliveries", "courier", "couriers", "arrive", "come", "post", "parcel",
     "parcels", "package", "packages", "drop",

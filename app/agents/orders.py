@@ -117,6 +117,27 @@ def describe_status(order: Order, today: date) -> str:
     return f"Order {order.id} has the status {order.status}."
 
 
+def cancellation_note(order: Order, return_window_days: int) -> str:
+    """What a customer who asks to cancel can do: the assistant cannot cancel an order itself,
+    so it says whether the order can still be stopped and how, by its status."""
+    if order.status == "processing":
+        return (
+            "I cannot cancel orders myself, but it has not shipped yet, so our team still can: "
+            "ask me for a person and they will take it from here."
+        )
+    if order.status == "shipped":
+        return (
+            "It has already shipped, so it can no longer be cancelled; once it arrives you can "
+            f"return it within {return_window_days} days of delivery."
+        )
+    if order.status == "delivered":
+        return (
+            "It can no longer be cancelled; returns are possible within "
+            f"{return_window_days} days of delivery."
+        )
+    return "There is nothing left to cancel."
+
+
 def _arrival(order: Order, today: date) -> str:
     expected = order.expected_on
     if expected is None:

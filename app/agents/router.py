@@ -4,11 +4,11 @@ a person, and says which answered and from what (`Reply.route` and `Reply.source
 A flow in progress keeps the turn when the turn is for it: an order number, a reason, yes or
 no. A question in the middle of a flow is answered and the flow's pending question repeated;
 small talk is met briefly, with the question repeated; an answer the flow cannot use is met by
-asking again with the options, never by guessing. "Cancel" stops the flow, asking for a person
-or for another action (a refund during a return) leaves it. Without a flow, the model's intent
-picks the agent; a question the FAQ has no relevant entry for gets a short answer naming what
-the assistant can help with. Turns in German, French or Spanish are answered in English, with
-a note that says so.
+asking again with the options, never by guessing. "Cancel" stops the flow (with none, the
+reply says nothing is in progress), asking for a person or for another action (a refund during
+a return) leaves it. Without a flow, the model's intent picks the agent; a question the FAQ has
+no relevant entry for gets a short answer naming what the assistant can help with. Turns in
+German, French or Spanish are answered in English, with a note that says so.
 
 Asking for a person puts the session in the handoff queue (`Reply.handoff`, "waiting"; see
 app/agents/handoffs.py); from then on the conversation service stores the customer's turns
@@ -43,6 +43,7 @@ SMALL_TALK = {
     Intent.CONFIRM: "Alright. What can I do for you?",
     Intent.DENY: "Alright. Is there anything else I can help you with?",
 }
+NOTHING_TO_CANCEL = "Alright, nothing is in progress. What can I do for you?"
 LANGUAGE_NAMES = {"de": "German", "fr": "French", "es": "Spanish"}
 ACTIONS = (Intent.REFUND, Intent.RETURN, Intent.ACCOUNT_EXPORT)
 FLOW_OF = {Intent.REFUND: "refund", Intent.RETURN: "return", Intent.ORDER_STATUS: "order_status"}
@@ -101,7 +102,7 @@ class HybridRouter:
             return self.support.start_refund(customer, u)
         if u.intent is Intent.ACCOUNT_EXPORT:
             return _account_export(customer)
-        if u.intent is Intent.ORDER_STATUS:
+        if u.intent is Intent.ORDER_STATUS or (u.intent is Intent.CANCEL and u.cancel_order):
             return self.support.order_status(customer, u)
         if u.intent is Intent.RETURN:
             return self.support.start_return(customer, u)
@@ -112,6 +113,9 @@ class HybridRouter:
             )
         if u.intent in SMALL_TALK or u.intent is Intent.GREETING:
             return self._small_talk(session, u)
+        if u.intent is Intent.CANCEL and self.faq.relevant(text) is None:
+            # "stop" with nothing in progress: nothing to stop, and nothing off-topic either
+            return Reply(NOTHING_TO_CANCEL, Route.SESSION, None, source="small_talk:cancel")
         return self._faq(text)
 
     def _small_talk(self, session: Session, u: Understanding) -> Reply:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from app.agents.orders import Order, OrderBook, describe_status, money
+from app.agents.orders import Order, OrderBook, cancellation_note, describe_status, money
 from app.agents.policy import StorePolicy, refund_refusal, refundable, return_refusal
 from app.agents.replies import ClaimRequest, InquiryRequest, Reply
 from app.agents.reviews import REASON_LABELS
@@ -60,7 +60,7 @@ class SupportAgent:
         flow = SupportFlow(FlowName.ORDER_STATUS)
         if u.order_id is None:
             return _session_reply(f"I can look that up. {ASK_ORDER}", flow, "order_status:ask")
-        return self._status_of(customer, u.order_id, flow)
+        return self._status_of(customer, u.order_id, flow, cancel=u.cancel_order)
 
     def start_return(self, customer: str, u: Understanding) -> Reply:
         flow = SupportFlow(FlowName.RETURN)
@@ -144,11 +144,16 @@ class SupportAgent:
 
     # --- order status ---
 
-    def _status_of(self, customer: str, order_id: str, flow: SupportFlow) -> Reply:
+    def _status_of(
+        self, customer: str, order_id: str, flow: SupportFlow, cancel: bool = False
+    ) -> Reply:
         order = self.orders.owned(customer, order_id)
         if order is None:
             return self._unknown_order(order_id, flow)
         text = describe_status(order, self.orders.today)
+        if cancel:
+            text = f"{text} {cancellation_note(order, self.policy.return_window_days)}"
+            return _session_reply(text, CLEAR, "order_status:cancel", order=order.summary())
         return _session_reply(text, CLEAR, "order_status", order=order.summary())
 
     # --- refund ---

@@ -6,7 +6,8 @@ word matches a typed word exactly or, for words of five letters or more, within 
 letter missing, extra, wrong or two swapped) that keeps the first letter, found through a
 symmetric-delete index: both sides' one-letter deletions are compared, so a lookup is a few
 set probes, not a scan. A typed word that is itself a known word ("there", "store") is never
-corrected into another ("where", "stone").
+corrected into another ("where", "stone"). Chat shorthand ("hw", "u") is read as the word it
+stands for, and a letter held down ("yesss", "noo") as typed once.
 """
 
 from __future__ import annotations
@@ -76,6 +77,38 @@ def _digits(group: str) -> str | None:
     return group.replace("o", "0")
 
 
+# Chat shorthand, read as the word it stands for before any typo is looked for.
+SHORTHAND = {
+    "hw": "how", "wat": "what", "wht": "what", "whn": "when", "u": "you", "ur": "your",
+    "r": "are", "abt": "about", "cuz": "because", "coz": "because", "bc": "because",
+    "pkg": "package", "acct": "account", "addr": "address",
+}  # fmt: skip
+
+
+def _unstretched(typed: str) -> list[str]:
+    """`typed` with a letter typed over and over once more written once: "yesss" -> "yes"."""
+    if not re.search(r"(.)\1", typed):
+        return []
+    once = re.sub(r"(.)\1+", r"\1", typed)
+    twice = re.sub(r"(.)\1{2,}", r"\1\1", typed)
+    return [form for form in dict.fromkeys((twice, once)) if form != typed]
+
+
+def _one_edit_apart(a: str, b: str) -> bool:
+    """One letter missing, extra or wrong, or two neighbours swapped ("delivry" is one edit
+    from "delivery", two from "deliver")."""
+    if len(a) > len(b):
+        a, b = b, a
+    start = 0
+    while start < len(a) and a[start] == b[start]:
+        start += 1
+    if len(a) < len(b):
+        return a[start:] == b[start + 1 :]
+    if a[start + 1 :] == b[start + 1 :]:
+        return True
+    return a[start : start + 2] == b[start : start + 2][::-1] and a[start + 2 :] == b[start + 2 :]
+
+
 def _transpositions(word: str) -> set[str]:
     return {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)}
 
@@ -102,12 +135,20 @@ class Vocabulary:
 
     def _canonical(self, typed: str) -> str:
         """The vocabulary word `typed` stands for, or `typed` itself."""
-        if typed in self.known or len(typed) < FUZZY_MIN_LENGTH - 1 or typed.isdigit():
+        typed = SHORTHAND.get(typed, typed)
+        if typed in self.known or typed.isdigit():
+            return typed
+        stretched = [w for w in _unstretched(typed) if w in self.words]  # "yesss", "noo"
+        if stretched and typed not in english_words():  # "too" is not "to"
+            return stretched[0]
+        if len(typed) < FUZZY_MIN_LENGTH - 1:
             return typed
         found: set[str] = set()
         for variant in _deletions(typed):
             found |= self._by_deletion.get(variant, set())
         close = sorted(w for w in found if w[0] == typed[0] and abs(len(w) - len(typed)) <= 1)
+        if len(close) > 1:  # two deletions can meet two edits apart: keep the one-edit words
+            close = [w for w in close if _one_edit_apart(typed, w)]
         if not close:  # short words: two letters swapped ("tlak"), nothing else
             close = sorted(w for w in _transpositions(typed) if w in self.words)
         if len(close) != 1 or typed in english_words():

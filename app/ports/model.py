@@ -32,6 +32,9 @@ class Understanding:
     order_id: str | None = None  # normalized, e.g. "A1007"
     reason: str | None = None  # a reason code: damaged, wrong_item, does_not_fit, changed_mind, ...
     language: str = "en"  # en, de, fr or es: the replies are in English, saying so
+    # The turn asks to cancel the order it names: the assistant cannot, so it answers with the
+    # order's status and what can still be done (cancelled by the team, or returned).
+    cancel_order: bool = False
 
 
 class Model(Protocol):

@@ -110,6 +110,13 @@ def test_the_order_number_comes_from_the_text_not_the_model(stand_in, model):
     assert model.understand("Where is A1003?").order_id == "A1003"
 
 
+def test_cancelling_an_order_is_read_from_the_text_whatever_the_intent(stand_in, model):
+    stand_in.replies.append((200, candidate('{"intent": "cancel"}')))
+    stand_in.replies.append((200, candidate('{"intent": "cancel"}')))
+    assert model.understand("please cancel order A1004").cancel_order is True
+    assert model.understand("cancel that").cancel_order is False  # no order: the flow
+
+
 def test_a_malformed_answer_makes_the_turn_a_question(stand_in, model):
     stand_in.replies.append((200, candidate("refund, I think")))
     understood = model.understand("blah")

@@ -67,8 +67,24 @@ def model() -> RulesModel:
         ("I want to send A1001 back", Intent.RETURN),
         ("what data do you have about me? download it for me", Intent.ACCOUNT_EXPORT),
         ("can you send me a copy of my data", Intent.ACCOUNT_EXPORT),
+        # where one's own order stands is a lookup, even when asked like a question
+        ("what's the status of my order?", Intent.ORDER_STATUS),
+        ("when will I get my parcel", Intent.ORDER_STATUS),
+        # ...but "delivered, yet not here" and "when is my money back" are the FAQ's
+        ("my package says delivered but it's not here", Intent.QUESTION),
+        ("when will I see my money back", Intent.QUESTION),
+        ("still no refund after a week", Intent.QUESTION),
+        ("my refund is under review why", Intent.QUESTION),
+        ("can I pay later", Intent.QUESTION),  # not a goodbye
+        ("stop sending me newsletters", Intent.QUESTION),  # not cancelling a flow
+        ("stop", Intent.CANCEL),
+        ("hw long do refnds take", Intent.QUESTION),
+        ("yesss", Intent.CONFIRM),
         # German, French, Spanish
         ("Wo ist meine Bestellung A1017?", Intent.ORDER_STATUS),
+        ("Wo bleibt meine Lieferung?", Intent.ORDER_STATUS),
+        ("Rückgabe A1007", Intent.RETURN),
+        ("Je veux rendre la commande A1007", Intent.RETURN),
         ("Je voudrais un remboursement pour A1007", Intent.REFUND),
         ("Quiero devolver el pedido A1001", Intent.RETURN),
         ("Ich möchte mit einem Menschen sprechen", Intent.HUMAN),
@@ -90,6 +106,20 @@ def test_everyday_phrasings(model, text, intent):
 )
 def test_the_language_of_a_turn(model, text, language):
     assert model.understand(text).language == language
+
+
+@pytest.mark.parametrize(
+    ("text", "cancel_order"),
+    [
+        ("cancel order A1004 please", True),
+        ("Ich möchte A1017 stornieren", True),
+        ("annuler la commande A1004", True),
+        ("where is A1004", False),
+        ("cancel", False),  # the conversation's flow, not an order
+    ],
+)
+def test_asking_to_cancel_an_order(model, text, cancel_order):
+    assert model.understand(text).cancel_order is cancel_order
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.domain.records import InquiryStatus, Route
+from app.ports.model import Intent, Understanding
 from tests.app.core_support import drain
 
 
@@ -33,6 +34,27 @@ def test_unintelligible_turns_get_what_the_assistant_can_do(services, session):
     assert outcome.route is Route.FAQ
     assert (outcome.source, outcome.reply.data["faq_id"]) == ("no_match", None)
     assert "I can't help with that" in outcome.reply.text
+
+
+def test_stop_with_nothing_in_progress_says_so(services, session):
+    outcome = say(services, session, "stop")
+    assert (outcome.route, outcome.source) == (Route.SESSION, "small_talk:cancel")
+    assert "nothing is in progress" in outcome.reply.text
+
+
+def test_cancelling_an_order_outside_a_flow_gets_the_faq_answer(services, session):
+    outcome = say(services, session, "cancel my order")
+    assert (outcome.route, outcome.reply.data["faq_id"]) == (Route.FAQ, "faq-030")
+
+
+def test_a_model_that_reads_cancelling_an_order_as_cancel_still_gets_the_order_answered(
+    services,
+):
+    session = services.sessions.create("C002", {})  # A1004's owner, still processing
+    understood = Understanding(Intent.CANCEL, order_id="A1004", cancel_order=True)
+    reply = services.conversation.router.decide(session, "cancel order A1004", understood)
+    assert (reply.route, reply.source) == (Route.SESSION, "order_status:cancel")
+    assert "ask me for a person" in reply.text
 
 
 def test_order_questions_go_to_the_support_flow(services):

@@ -38,6 +38,26 @@ def test_order_status_with_the_number_answers_at_once(services):
     assert flow_of(services, session) == {}
 
 
+@pytest.mark.parametrize(
+    ("customer", "text", "says", "source"),
+    [
+        ("C002", "please cancel order A1004", "ask me for a person", "order_status:cancel"),
+        ("C001", "cancel A1017", "can no longer be cancelled", "order_status:cancel"),
+        ("C001", "I want to cancel A1001", "returns are possible within 30 days", None),
+        ("C003", "Ich möchte A1006 stornieren", "nothing left to cancel", None),
+        ("C001", "where is A1017", "should arrive by", "order_status"),
+    ],
+)
+def test_asking_to_cancel_an_order_gets_its_status_and_what_can_still_be_done(
+    services, customer, text, says, source
+):
+    outcome = say(services, session_of(services, customer), text)
+    assert outcome.route is Route.SESSION
+    assert says in outcome.reply.text
+    assert outcome.source == (source or "order_status:cancel")
+    assert outcome.reply.data["order"]["order_id"] in text
+
+
 def test_order_status_asks_for_the_number_when_missing(services):
     session = session_of(services, "C001")  # A1001's owner
     first = say(services, session, "Where is my order?")

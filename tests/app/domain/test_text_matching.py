@@ -48,6 +48,24 @@ def test_an_ambiguous_typo_is_left_alone():
     assert both.canonical("carns") == "carns"
 
 
+def test_of_two_words_the_typo_could_be_the_one_a_single_edit_away_wins():
+    # "delivry" loses one letter of "delivery"; "deliver" is two edits away (e out, y in),
+    # though both share the deletion "delivr"
+    assert Vocabulary(["deliver", "delivery"]).canonical("delivry") == "delivery"
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [("yesss", "yes"), ("noo", "no"), ("pleeease", "please"), ("hw", "how"), ("u", "you")],
+)
+def test_held_down_letters_and_chat_shorthand(typed, meant):
+    assert Vocabulary(["yes", "no", "please", "how", "you"]).canonical(typed) == meant
+
+
+def test_a_doubled_letter_of_a_real_word_stays():
+    assert Vocabulary(["yes", "to"]).canonical("too") == "too"
+
+
 def test_the_word_list_knows_common_words_only():
     known = english_words()
     assert {"shoes", "there", "jeans", "delivery"} <= known
