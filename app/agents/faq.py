@@ -81,6 +81,17 @@ def stem(word: str) -> str:
     return word
 
 
+@functools.lru_cache(maxsize=8192)
+def singular(word: str) -> str:
+    """A word without a plural or third-person "s", as concept phrases are matched: lighter
+    than `stem`, which would read "refunded in" as "refund in"."""
+    if word == GAP or len(word) <= 3 or word.endswith(("ss", "us", "is")):
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    return word[:-1] if word.endswith("s") else word
+
+
 def tokenize(text: str) -> list[str]:
     """Content words, stemmed: what the index would hold of `text` without its concepts."""
     return [stem(w) for w in words(text) if w not in _STOPWORDS and not w.isdigit()]
@@ -120,7 +131,8 @@ class Analyzer:
                 phrase = tuple(form.split())
                 if len(phrase) == 1:
                     self._word_concepts.setdefault(stem(phrase[0]), set()).add(f"#{concept}")
-                else:
+                else:  # "turns up" is "turn up"; "refunded in" is not "refund in"
+                    phrase = tuple(singular(w) for w in phrase)
                     phrases.setdefault(phrase, set()).add(f"#{concept}")
         # longest first: "gift card" is one thing, not a gift and a card
         # by first word, longest first: a text is only tried against the phrases its own words
@@ -143,12 +155,13 @@ class Analyzer:
         tokens = words(text)
         if correct:
             tokens = self._spelling.normalize(tokens)
+        singulars = [singular(token) for token in tokens]
         units: list[set[str]] = []
         used: set[int] = set()
-        present = set(tokens)
+        present = set(singulars)
         starts: dict[str, list[int]] = {}
-        for position, token in enumerate(tokens):
-            starts.setdefault(token, []).append(position)
+        for position, form in enumerate(singulars):
+            starts.setdefault(form, []).append(position)
         candidates = [
             (phrase, concepts)
             for start in starts
@@ -156,7 +169,7 @@ class Analyzer:
             if needed <= present
         ]
         for phrase, concepts in sorted(candidates, key=lambda item: -len(item[0])):
-            at = _find(tokens, phrase, used, starts[phrase[0]])
+            at = _find(singulars, phrase, used, starts[phrase[0]])
             if at is not None:
                 units.append(set(concepts))
                 used.update(at)

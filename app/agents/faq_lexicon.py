@@ -21,8 +21,10 @@ Customers who never read the FAQ describe their situation rather than name it ("
 my inbox", "the app says it was left at my door", "can I get it quicker if I pay extra"), so a
 concept also lists the situations that mean it. A single word is matched by its stem, so a form
 whose stem has another meaning here ("opened" is "open", "accounting" is "account", "offers" is
-"offer") stays out or comes in inside a phrase. Phrases are matched longest first, so a longer
-phrase pins the meaning of the words a shorter one would read otherwise ("postage back").
+"offer") stays out or comes in inside a phrase. A phrase's words are matched without a plural
+or third-person "s" ("turns up" is "turn up"), other forms as written ("refunded in" is not
+"refund in"). Phrases are matched longest first, so a longer phrase pins the meaning of the
+words a shorter one would read otherwise ("postage back").
 """
 
 from __future__ import annotations

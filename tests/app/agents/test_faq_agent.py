@@ -148,6 +148,14 @@ def test_tokenizer_folds_plurals_and_verb_forms():
     assert tokenize("How do I track my Orders?") == ["track", "order"]
 
 
+def test_concept_phrases_match_plural_and_third_person_forms_only(faq):
+    units = faq.analyzer.word_terms("when it turns up")  # the lexicon says "turn up"
+    assert {"#ship"} in units
+    # "refunded in" (to a place) is a refund's destination; "a refund in the chat" is not
+    assert "#refund_to" in faq.analyzer.terms("refunded in cash")
+    assert "#refund_to" not in faq.analyzer.terms("ask for a refund in the chat")
+
+
 @pytest.mark.parametrize(
     ("question", "entry"),
     [
