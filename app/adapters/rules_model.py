@@ -56,6 +56,7 @@ _INTENT_PHRASES: dict[str, Phrases] = {
 _REASON_PHRASES = tuple((code, _phrases(phrases)) for code, phrases in REASONS)
 _QUESTION_STARTS = _phrases(vocab.QUESTION_STARTS)
 _STATUS_QUESTION_STARTS = _phrases(vocab.STATUS_QUESTION_STARTS)
+_REQUEST_STARTS = _phrases(vocab.REQUEST_STARTS)
 # Words that only ever fill a sentence: a turn made of these and an intent's words is that
 # intent alone ("thanks a lot!", "ok then", "hi there").
 _FILLER = frozenset(
@@ -156,8 +157,8 @@ class RulesModel:
             return Intent.REFUND
         if has("return") and action:
             return Intent.RETURN
-        if has("export") and action:
-            return Intent.ACCOUNT_EXPORT
+        if has("export") and (action or _starts(tokens, _REQUEST_STARTS)):
+            return Intent.ACCOUNT_EXPORT  # "can I have my data?" asks for it
         if order_id is not None and (has("status") or has("my_order") or len(tokens) <= 4):
             return Intent.ORDER_STATUS
         if order_id is None and has("delivered_not_received"):

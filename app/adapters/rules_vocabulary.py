@@ -90,7 +90,10 @@ EXPORT = (
     "everything you store", "info you keep", "info you have", "info you hold",
     "information you keep", "information you have", "information you hold", "my info",
     "my information", "personal information", "personal info", "all the info", "gdpr",
-    "about me", "on me",
+    "about me", "on me", "order history", "purchase history", "list of my orders",
+    "list of all my orders", "all my orders", "all of my orders", "show me my orders",
+    "list my orders", "every order", "all my purchases", "orders have i placed",
+    "orders i have placed", "orders ive placed", "orders i placed",
     "meine daten", "datenexport", "daten exportieren", "mes donnees", "exporter",
     "mis datos", "exportar",
 )  # fmt: skip
@@ -131,6 +134,11 @@ DELIVERED_NOT_RECEIVED = (
     "dropped off ... but", "says ... arrived", "shows ... arrived", "arrived ... but ... not",
     "delivered ... not here", "delivered ... nothing", "delivered ... cant find",
     "delivered ... never got", "delivered ... didnt get", "delivered ... not received",
+)  # fmt: skip
+# Asking for something as a question ("can I get a data export?"): a request all the same.
+REQUEST_STARTS = (
+    "can i get", "can i have", "could i get", "could i have", "may i have", "may i get",
+    "can i please get", "can i please have",
 )  # fmt: skip
 # Asking about the rules, not for an action: "your send-back rules", "return policy".
 POLICY = (

@@ -169,7 +169,23 @@ def summarize(kind: str, result: dict[str, Any] | None, error: str | None) -> st
     if kind == "account_export":
         totals = result["totals"]
         return (
-            f"Your account export is ready: {result['order_count']} orders, "
-            f"{totals['spent']} spent, {totals['refunded']} refunded."
+            f"Your account export is ready: {result['order_count']} orders"
+            f"{_order_list(result['orders'])}, {totals['spent']} spent, "
+            f"{totals['refunded']} refunded."
         )
     return f"Your {label} is done."
+
+
+MAX_LISTED_ORDERS = 10  # a longer history is in the export itself, not in the sentence
+
+
+def _order_list(orders: list[dict[str, Any]]) -> str:
+    """' (A1007 delivered, A1008 shipped)': what a customer asking for their orders wants to
+    read in the conversation, in the export's order."""
+    if not orders:
+        return ""
+    shown = [f"{o['order_id']} {o['status']}" for o in orders[:MAX_LISTED_ORDERS]]
+    more = len(orders) - len(shown)
+    if more:
+        shown.append(f"and {more} more")
+    return f" ({', '.join(shown)})"

@@ -67,6 +67,9 @@ def model() -> RulesModel:
         ("I want to send A1001 back", Intent.RETURN),
         ("what data do you have about me? download it for me", Intent.ACCOUNT_EXPORT),
         ("can you send me a copy of my data", Intent.ACCOUNT_EXPORT),
+        ("can I get a data export?", Intent.ACCOUNT_EXPORT),  # a request, asked as a question
+        ("can I get a refund?", Intent.QUESTION),  # ...but this one asks how it works
+        ("I want a list of all my orders", Intent.ACCOUNT_EXPORT),
         # where one's own order stands is a lookup, even when asked like a question
         ("what's the status of my order?", Intent.ORDER_STATUS),
         ("when will I get my parcel", Intent.ORDER_STATUS),

@@ -10,7 +10,7 @@ import pytest
 
 from app.agents.orders import OrderBook
 from app.agents.policy import StorePolicy
-from app.agents.reviews import InquiryFailed, refund_review
+from app.agents.reviews import InquiryFailed, refund_review, summarize
 from app.domain.errors import NotFound, Unavailable
 from app.domain.records import Delivery, DeliveryResult, InquiryStatus
 from app.ports.messaging import CallbackOutcome
@@ -158,6 +158,26 @@ def test_account_export_collects_orders_and_totals(services):
     assert result["totals"]["spent"] == "208.70 EUR"
     assert result["totals"]["by_status"] == {"delivered": 2, "shipped": 1}
     assert [s["step"] for s in result["steps"]] == ["orders", "totals", "statuses", "export"]
+
+
+def test_the_export_lists_the_customers_orders_in_the_conversation(services):
+    session = services.sessions.create("C001", {})
+    inquiry, _ = services.inquiries.create(
+        "account_export", {"customer_id": "C001"}, customer_id="C001", session_id=session.id
+    )
+    deliver(services, inquiry.id)
+    assert system_messages(services, session)[0].text == (
+        "Your account export is ready: 3 orders (A1001 delivered, A1002 delivered, A1017 "
+        "shipped), 208.70 EUR spent, 0.00 EUR refunded."
+    )
+
+
+def test_a_long_order_history_is_listed_in_part():
+    many = [{"order_id": f"A{1000 + i}", "status": "delivered"} for i in range(12)]
+    result = {"order_count": 12, "orders": many, "totals": {"spent": "1 EUR", "refunded": "0"}}
+    text = summarize("account_export", result, None)
+    assert "A1009 delivered, and 2 more)" in text
+    assert "A1010" not in text
 
 
 def test_an_unknown_order_fails_the_inquiry_and_says_so_in_the_session(services, callbacks):
