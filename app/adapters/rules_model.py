@@ -122,7 +122,6 @@ class RulesModel:
         def has(name: str) -> bool:
             return any(contains_phrase(tokens, p) for p in _INTENT_PHRASES[name])
 
-        short = len(tokens) <= 4
         if not tokens:
             return Intent.ORDER_STATUS if order_id else Intent.QUESTION
         if self._only(tokens, "confirm"):
@@ -146,6 +145,12 @@ class RulesModel:
             return Intent.GOODBYE
         if has("small_talk") and order_id is None:
             return Intent.SMALL_TALK
+        return self._request(tokens, order_id, text, has)
+
+    def _request(self, tokens: list[str], order_id: str | None, text: str, has: Any) -> Intent:
+        """What the turn asks for, past the conversation's own words (yes, no, stop, a person,
+        thanks, small talk): an action, a lookup or a question."""
+        short = len(tokens) <= 4
         rules = has("policy")  # "your send-back rules": about returns, not a return
         general = _general(self._vocabulary.normalize(words(_last_clause(text))))
         question = _is_question(tokens, text) or rules
@@ -202,14 +207,23 @@ class RulesModel:
 
     @staticmethod
     def _asks_for_a_person(tokens: list[str], has: Any) -> bool:
-        """Asking to talk to a person, not asking about one ("why does a staff member...")."""
+        """Asking to talk to a person, not asking about one ("why does a staff member...") or
+        telling what one said ("your agent told me I'd get a refund")."""
         if contains_phrase(tokens, ("are", "you")):
             return False  # "are you a human?" is small talk
         general, talk, request = _general(tokens), has("talk"), has("want")
+        if not (request or talk) and not _NARRATED.isdisjoint(tokens):
+            return False
         if has("human") and (talk or request or not general):
             return True
         return has("someone") and (talk or (request and not general))
 
+
+# Telling what a person did, not asking for one: "the manager promised me free shipping".
+_NARRATED = frozenset(
+    {"said", "told", "promised", "spoke", "talked", "replied", "answered", "wrote", "gave",
+     "offered", "confirmed", "agreed", "yesterday", "earlier", "already", "last"}
+)  # fmt: skip
 
 _QUESTION_WORDS = frozenset(
     {"how", "what", "whats", "where", "wheres", "when", "why", "which", "who", "wie", "wo",

@@ -56,6 +56,10 @@ def model() -> RulesModel:
         ("get me a real person please", Intent.HUMAN),
         ("why does a staff member check big refunds?", Intent.QUESTION),
         ("How can I contact customer service?", Intent.QUESTION),
+        # telling what a person said is not asking for one
+        ("your staff member said I'd get a refund for A1001", Intent.REFUND),
+        ("the manager promised me free shipping", Intent.QUESTION),
+        ("last time the agent was great, can I talk to one", Intent.HUMAN),
         # typos and missing words
         ("wher is my ordr A1017", Intent.ORDER_STATUS),
         ("refnd A1002 pls", Intent.REFUND),
