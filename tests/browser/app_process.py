@@ -19,6 +19,7 @@ from typing import Any
 
 from app.config.settings import Settings
 from devtools.run_emulators import free_port, http_answers
+from tests.support.servers import BIND_ATTEMPTS, PortTaken, port_was_taken
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60
@@ -99,13 +100,31 @@ def running_app(folder: Path, extra: Mapping[str, str] | None = None) -> Iterato
     """`python -m devtools.run_local` on free ports with its data and log in `folder`; `extra`
     settings override the local ones."""
     folder.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, BIND_ATTEMPTS + 1):
+        runner, app = _start(folder, extra)
+        try:
+            _wait_until_ready(runner, app, folder / "run_local.log")
+            break
+        except PortTaken:
+            _stop(runner)
+            if attempt == BIND_ATTEMPTS:
+                raise AppDidNotStart("the app's ports were taken on every attempt") from None
+        except BaseException:
+            _stop(runner)
+            raise
+    try:
+        yield app
+    finally:
+        _stop(runner)
+
+
+def _start(folder: Path, extra: Mapping[str, str] | None) -> tuple[subprocess.Popen, RunningApp]:
     data_dir = folder / "data"
     api_port = free_port()
     worker_port = free_port()
     while worker_port == api_port:
         worker_port = free_port()
-    log = folder / "run_local.log"
-    with log.open("w") as out:
+    with (folder / "run_local.log").open("w") as out:
         runner = subprocess.Popen(
             [sys.executable, "-m", "devtools.run_local"],
             cwd=REPO,
@@ -115,20 +134,28 @@ def running_app(folder: Path, extra: Mapping[str, str] | None = None) -> Iterato
             start_new_session=True,
         )
     app = RunningApp(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{worker_port}", data_dir)
+    return runner, app
+
+
+def _wait_until_ready(runner: subprocess.Popen, app: RunningApp, log: Path) -> None:
+    """Both roles answer /healthz; PortTaken when a port went to another process first."""
+    deadline = time.monotonic() + START_TIMEOUT
+    ready = [http_answers(f"{app.url}/healthz"), http_answers(f"{app.worker_url}/healthz")]
+    while not all(probe() for probe in ready):
+        if runner.poll() is not None or time.monotonic() > deadline:
+            output = log.read_text()
+            if port_was_taken(output):
+                raise PortTaken(output[-500:])
+            raise AppDidNotStart(f"the app did not start: {output[-3000:]}")
+        time.sleep(0.2)
+
+
+def _stop(runner: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        runner.send_signal(signal.SIGTERM)  # the runner stops both gunicorns gracefully
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        ready = [http_answers(f"{app.url}/healthz"), http_answers(f"{app.worker_url}/healthz")]
-        while not all(probe() for probe in ready):
-            if runner.poll() is not None or time.monotonic() > deadline:
-                raise AppDidNotStart(f"the app did not start: {log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield app
-    finally:
+        runner.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
-            runner.send_signal(signal.SIGTERM)  # the runner stops both gunicorns gracefully
-        try:
-            runner.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(runner.pid, signal.SIGKILL)
-            runner.wait()
+            os.killpg(runner.pid, signal.SIGKILL)
+        runner.wait()

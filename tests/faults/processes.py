@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.servers import free_port
+from tests.support.servers import BIND_ATTEMPTS, PortTaken, free_port, port_was_taken
 
 REPO = Path(__file__).resolve().parents[2]
 START_LIMIT_SECONDS = 60
@@ -57,15 +57,32 @@ class Gunicorn:
     log: Path
     port: int = 0
     process: subprocess.Popen | None = None
+    _log_start: int = 0  # where this start's output begins in the (appended) log
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Gunicorn:
-        self.port = self.port or free_port()
+        """Start on `port`, or on a free port of our choosing (another one if a process took
+        it before gunicorn bound it); a restart keeps the port it had."""
+        ours = not self.port
+        for attempt in range(1, BIND_ATTEMPTS + 1):
+            self.port = self.port or free_port()
+            self._spawn()
+            try:
+                wait_until(self._healthy, START_LIMIT_SECONDS, f"{self.wsgi} healthy", every=0.2)
+                return self
+            except PortTaken:
+                if not ours or attempt == BIND_ATTEMPTS:
+                    raise
+                self.port = 0
+        return self
+
+    def _spawn(self) -> None:
         argv = [sys.executable, "-m", "gunicorn", "--config", "python:app.gunicorn_conf"]
         argv += ["--bind", f"127.0.0.1:{self.port}", self.wsgi]
+        self._log_start = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 argv,
@@ -75,13 +92,14 @@ class Gunicorn:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        wait_until(self._healthy, START_LIMIT_SECONDS, f"{self.wsgi} healthy", every=0.2)
-        return self
 
     def _healthy(self) -> bool:
         assert self.process is not None
         if self.process.poll() is not None:
-            raise AssertionError(f"{self.wsgi} exited: {self.log.read_text()[-3000:]}")
+            output = self.log.read_bytes()[self._log_start :].decode(errors="replace")
+            if port_was_taken(output):
+                raise PortTaken(f"{self.wsgi}: port {self.port} was taken")
+            raise AssertionError(f"{self.wsgi} exited: {output[-3000:]}")
         try:
             with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
                 return response.status == 200

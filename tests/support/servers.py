@@ -27,7 +27,17 @@ PUBSUB_EMULATOR = SDK_PLATFORM / "pubsub-emulator" / "bin" / "cloud-pubsub-emula
 
 
 BIND_ATTEMPTS = 3
-_PORT_TAKEN = ("Address already in use", "Could not create server TCP listening socket")
+_PORT_TAKEN = (
+    "Address already in use",
+    "Could not create server TCP listening socket",
+    "Connection in use",  # gunicorn's words
+    ") is taken on 127.0.0.1",  # devtools.run_local's
+)
+
+
+def port_was_taken(output: str) -> bool:
+    """Whether a server's output says it could not bind because its port was taken."""
+    return any(marker in output for marker in _PORT_TAKEN)
 
 
 class PortTaken(RuntimeError):
@@ -64,7 +74,7 @@ def _process(
         while not ready():
             if process.poll() is not None:
                 output = log.read_text()
-                failure = PortTaken if any(m in output for m in _PORT_TAKEN) else RuntimeError
+                failure = PortTaken if port_was_taken(output) else RuntimeError
                 raise failure(f"{name} exited with {process.returncode}: {output[-2000:]}")
             if time.monotonic() > deadline:
                 raise RuntimeError(
