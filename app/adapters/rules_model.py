@@ -39,7 +39,9 @@ _INTENT_PHRASES: dict[str, Phrases] = {
     "greeting": _phrases(vocab.GREETING),
     "thanks": _phrases(vocab.THANKS),
     "goodbye": _phrases(vocab.GOODBYE),
-    "small_talk": _phrases(vocab.SMALL_TALK),
+    "small_talk": _phrases(vocab.SMALL_TALK, vocab.IDENTITY),
+    "identity": _phrases(vocab.IDENTITY),
+    "capabilities": _phrases(vocab.CAPABILITIES),
     "cancel": _phrases(vocab.CANCEL),
     "confirm": _phrases(vocab.CONFIRM),
     "deny": _phrases(vocab.DENY),
@@ -53,6 +55,19 @@ _INTENT_PHRASES: dict[str, Phrases] = {
     "delivered_not_received": _phrases(vocab.DELIVERED_NOT_RECEIVED),
     "refund_pending": _phrases(vocab.REFUND_PENDING),
 }
+# Small talk asking whether it is a machine: answered with what it is and can do.
+_BOT_QUESTIONS = _phrases(
+    (
+        "who are you",
+        "what are you",
+        "are you a bot",
+        "are you a robot",
+        "are you human",
+        "are you a human",
+        "are you real",
+        "are you an ai",
+    )
+)
 _REASON_PHRASES = tuple((code, _phrases(phrases)) for code, phrases in REASONS)
 _QUESTION_STARTS = _phrases(vocab.QUESTION_STARTS)
 _STATUS_QUESTION_STARTS = _phrases(vocab.STATUS_QUESTION_STARTS)
@@ -108,6 +123,7 @@ class RulesModel:
             reason=find_reason_in(tokens),
             language=language_of(tokens),
             cancel_order=intent is Intent.ORDER_STATUS and asks_to_cancel(tokens),
+            asks_capabilities=intent is Intent.SMALL_TALK and self._asks_capabilities(tokens),
         )
 
     def phrase(self, draft: str, facts: dict[str, Any]) -> str:
@@ -126,6 +142,8 @@ class RulesModel:
             return Intent.ORDER_STATUS if order_id else Intent.QUESTION
         if self._only(tokens, "confirm"):
             return Intent.CONFIRM
+        if order_id is None and self._only(_after_greeting(tokens), "capabilities"):
+            return Intent.SMALL_TALK  # "what can you do?", "help": answered with what it can do
         if self._only(tokens, "deny"):
             return Intent.DENY
         if (
@@ -186,6 +204,11 @@ class RulesModel:
             return Intent.ORDER_STATUS  # an order number with words we do not know
         return Intent.QUESTION
 
+    def _asks_capabilities(self, tokens: list[str]) -> bool:
+        identity = any(contains_phrase(tokens, p) for p in _INTENT_PHRASES["identity"])
+        bot = any(contains_phrase(tokens, p) for p in _BOT_QUESTIONS)
+        return identity or bot or self._only(_after_greeting(tokens), "capabilities")
+
     def _only(self, tokens: list[str], name: str) -> bool:
         """The turn is this intent's phrases and filler words, nothing else."""
         rest = list(tokens)
@@ -209,8 +232,8 @@ class RulesModel:
     def _asks_for_a_person(tokens: list[str], has: Any) -> bool:
         """Asking to talk to a person, not asking about one ("why does a staff member...") or
         telling what one said ("your agent told me I'd get a refund")."""
-        if contains_phrase(tokens, ("are", "you")):
-            return False  # "are you a human?" is small talk
+        if contains_phrase(tokens, ("are", "you")) or (has("identity") and not has("want")):
+            return False  # "are you a human?", "am I talking to a bot?" are small talk
         general, talk, request = _general(tokens), has("talk"), has("want")
         if not (request or talk) and not _NARRATED.isdisjoint(tokens):
             return False
@@ -257,6 +280,14 @@ def _is_question(tokens: list[str], text: str) -> bool:
 
 
 _WHY = frozenset({"why", "warum", "pourquoi"})
+
+
+def _after_greeting(tokens: list[str]) -> list[str]:
+    """The turn without the greeting it opens with: "hi, what can you do?"."""
+    for phrase in sorted(_INTENT_PHRASES["greeting"], key=len, reverse=True):
+        if len(tokens) > len(phrase) and tuple(tokens[: len(phrase)]) == phrase:
+            return tokens[len(phrase) :]
+    return tokens
 
 
 def _stops_doing(tokens: list[str]) -> bool:

@@ -47,6 +47,22 @@ SMALL_TALK = (
     "comment allez", "comment vas", "que tal", "como estas", "como esta usted",
 )  # fmt: skip
 
+# Asking who or what the assistant is: small talk, even with "human" or "talk" in it.
+IDENTITY = (
+    "am i talking to", "am i speaking to", "am i chatting with", "am i chatting to",
+    "is this a bot", "is this a robot", "is this a real", "is this a human", "is this a person",
+    "is this an ai", "who am i talking to", "who am i speaking to", "who is this",
+    "are you a real person", "are you a person",
+)  # fmt: skip
+# Asking what the assistant can do; only as the whole turn ("help", "what can you do?"):
+# "can you help me with a return" asks for the return.
+CAPABILITIES = (
+    "help", "menu", "options", "what can you do", "what else can you do", "what can you help",
+    "what can you help me with", "what can you help with", "what do you do", "how can you help",
+    "what are you able to do", "what are you for", "i have a question", "i need help",
+    "i need some help", "can you help me", "can you help", "help me", "need help",
+    "hilfe", "aide", "ayuda",
+)  # fmt: skip
 CANCEL = (
     "cancel", "never mind", "nevermind", "forget it", "stop", "abort", "quit", "dont bother",
     "start over", "abbrechen", "vergiss es", "annuler", "laisse tomber", "cancelar",
@@ -59,6 +75,7 @@ CANCEL_ORDER = (
 )  # fmt: skip
 CONFIRM = (
     "yes", "y", "yeah", "yep", "yup", "yes please", "sure", "ok", "okay", "go ahead",
+    "cool", "great", "fine", "alright", "all right", "got it", "perfect", "sounds great",
     "do it", "please do", "confirm", "confirmed", "correct", "sounds good", "absolutely",
     "of course", "ja", "jawohl", "genau", "oui", "bien sur", "d accord", "si", "claro",
     "vale",
@@ -103,7 +120,7 @@ STATUS = (
     "whats up with", "what about", "any news", "update on", "happened to", "wo ist",
     "wo bleibt", "sendung", "wann kommt", "angekommen", "ou est", "ou en est", "suivi",
     "quand arrive", "arrivera", "donde esta", "seguimiento", "cuando llega", "estado",
-    "llegara",
+    "llegara", "help with", "problem with", "issue with", "question about",
 )  # fmt: skip
 MY_ORDER = (
     "my order", "my package", "my parcel", "my delivery", "my purchase", "my shipment",

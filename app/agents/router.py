@@ -43,6 +43,11 @@ SMALL_TALK = {
     Intent.CONFIRM: "Alright. What can I do for you?",
     Intent.DENY: "Alright. Is there anything else I can help you with?",
 }
+CAPABILITIES = (
+    "I'm the store's assistant, a program rather than a person: I can look up your orders, "
+    "start a return or a refund review, answer questions about delivery, payments and your "
+    "account, send you a copy of your data, or bring in a member of our team. How can I help?"
+)
 NOTHING_TO_CANCEL = "Alright, nothing is in progress. What can I do for you?"
 LANGUAGE_NAMES = {"de": "German", "fr": "French", "es": "Spanish"}
 ACTIONS = (Intent.REFUND, Intent.RETURN, Intent.ACCOUNT_EXPORT)
@@ -123,6 +128,8 @@ class HybridRouter:
             name = session.preferences.get("name")
             hello = f"Hello {name}!" if isinstance(name, str) and name.strip() else "Hello!"
             text = f"{hello} How can I help you today?"
+        elif u.intent is Intent.SMALL_TALK and u.asks_capabilities:
+            return Reply(CAPABILITIES, Route.SESSION, None, source="small_talk:capabilities")
         else:
             text = SMALL_TALK[u.intent]
         return Reply(text, Route.SESSION, None, source=f"small_talk:{u.intent.value}")

@@ -35,6 +35,9 @@ class Understanding:
     # The turn asks to cancel the order it names: the assistant cannot, so it answers with the
     # order's status and what can still be done (cancelled by the team, or returned).
     cancel_order: bool = False
+    # Small talk that asks who the assistant is or what it can do ("help", "are you a bot?"):
+    # answered with what it can do rather than pleasantries.
+    asks_capabilities: bool = False
 
 
 class Model(Protocol):

@@ -130,6 +130,25 @@ def test_asking_to_cancel_an_order(model, text, cancel_order):
 
 
 @pytest.mark.parametrize(
+    ("text", "intent", "capabilities"),
+    [
+        ("what can you do?", Intent.SMALL_TALK, True),
+        ("help", Intent.SMALL_TALK, True),
+        ("am I talking to a bot?", Intent.SMALL_TALK, True),  # not a request for a person
+        ("are you a real person?", Intent.SMALL_TALK, True),
+        ("how are you?", Intent.SMALL_TALK, False),
+        ("can you help me with a return", Intent.RETURN, False),  # help with something named
+        ("I need help with my order", Intent.ORDER_STATUS, False),
+        ("am I talking to a human? I want to talk to one", Intent.HUMAN, False),
+        ("cool", Intent.CONFIRM, False),
+    ],
+)
+def test_what_the_assistant_is_and_can_do(model, text, intent, capabilities):
+    understood = model.understand(text)
+    assert (understood.intent, understood.asks_capabilities) == (intent, capabilities)
+
+
+@pytest.mark.parametrize(
     ("text", "reason"),
     [
         ("it never showed up", "not_delivered"),

@@ -42,6 +42,13 @@ def test_stop_with_nothing_in_progress_says_so(services, session):
     assert "nothing is in progress" in outcome.reply.text
 
 
+def test_asking_what_it_can_do_gets_what_it_can_do(services, session):
+    outcome = say(services, session, "what can you do?")
+    assert (outcome.route, outcome.source) == (Route.SESSION, "small_talk:capabilities")
+    assert "look up your orders" in outcome.reply.text
+    assert "can't help" not in outcome.reply.text
+
+
 def test_cancelling_an_order_outside_a_flow_gets_the_faq_answer(services, session):
     outcome = say(services, session, "cancel my order")
     assert (outcome.route, outcome.reply.data["faq_id"]) == (Route.FAQ, "faq-030")
