@@ -335,16 +335,19 @@ LANGUAGE_MARKERS = {
         "ich", "meine", "mein", "bestellung", "wo", "ist", "bitte", "mochte", "zuruckgeben",
         "ruckerstattung", "rueckerstattung", "sprechen", "danke", "hallo", "nicht", "paket",
         "geld", "einem", "mit", "und", "kaputt", "menschen", "mensch", "wann", "kommt",
-        "sendung", "zurucksenden", "erstattung", "erstatten", "lieferung", "ruckgabe",
+        "sendung", "zurucksenden", "erstattung", "erstatten", "lieferung", "ruckgabe", "wie",
+        "lange", "dauert", "kann", "bezahlen", "habe", "bekommen", "ware", "versand", "konto",
     ),
     "fr": (
         "je", "ma", "mon", "commande", "ou", "voudrais", "veux", "remboursement", "retourner",
         "parler", "humain", "merci", "bonjour", "colis", "une", "avec", "est", "casse", "pas",
         "rembourser", "renvoyer", "quelqu", "personne", "suivi", "livraison", "svp", "rendre",
+        "combien", "temps", "recu", "puis", "payer", "compte", "abimee", "pourquoi",
     ),
     "es": (
         "mi", "pedido", "donde", "esta", "quiero", "devolver", "reembolso", "hablar",
         "persona", "gracias", "hola", "con", "una", "paquete", "roto", "llego", "dinero",
-        "alguien", "seguimiento", "devolucion", "por", "favor",
+        "alguien", "seguimiento", "devolucion", "por", "favor", "cuanto", "tarda", "envio",
+        "puedo", "necesito", "ayuda", "recibido", "pagar", "cuenta", "danado",
     ),
 }  # fmt: skip

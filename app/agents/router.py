@@ -48,6 +48,11 @@ CAPABILITIES = (
     "start a return or a refund review, answer questions about delivery, payments and your "
     "account, send you a copy of your data, or bring in a member of our team. How can I help?"
 )
+NO_MATCH_IN_ANOTHER_LANGUAGE = (
+    "I could not match your question: the store's questions and answers are in English, so "
+    "please ask it in English. In German, French or Spanish I can look up an order, start a "
+    "return or a refund review, or bring in a member of our team."
+)
 NOTHING_TO_CANCEL = "Alright, nothing is in progress. What can I do for you?"
 LANGUAGE_NAMES = {"de": "German", "fr": "French", "es": "Spanish"}
 ACTIONS = (Intent.REFUND, Intent.RETURN, Intent.ACCOUNT_EXPORT)
@@ -68,6 +73,8 @@ class HybridRouter:
             reply = self._fresh(session, text, u)
             if flow is not None and reply.flow is None:
                 reply = replace(reply, flow=CLEAR)  # a new subject ends the old flow
+        if u.language != "en" and reply.source == "no_match":
+            reply = replace(reply, text=NO_MATCH_IN_ANOTHER_LANGUAGE)
         if u.language != "en":
             name = LANGUAGE_NAMES.get(u.language, u.language)
             reply = replace(

@@ -42,6 +42,16 @@ class ClaimReader(Protocol):
     def get_claim(self, order_id: str) -> OrderClaim | None: ...
 
 
+# A delivered order the customer says is damaged or wrong, before a refund review is offered.
+PROBLEMS = {
+    "damaged": "I'm sorry it arrived damaged: damaged items are refunded in full, shipping "
+    "included.",
+    "wrong_item": "I'm sorry you received the wrong item: wrong items are refunded in full, "
+    "shipping included.",
+}
+ASK_REFUND = "Shall I start a refund review for order {order}? (yes or no)"
+
+
 def _session_reply(text: str, flow: FlowChange, source: str, **data: Any) -> Reply:
     return Reply(text=text, route=Route.SESSION, flow=flow, data=data, source=source)
 
@@ -60,7 +70,7 @@ class SupportAgent:
         flow = SupportFlow(FlowName.ORDER_STATUS)
         if u.order_id is None:
             return _session_reply(f"I can look that up. {ASK_ORDER}", flow, "order_status:ask")
-        return self._status_of(customer, u.order_id, flow, cancel=u.cancel_order)
+        return self._status_of(customer, u.order_id, flow, cancel=u.cancel_order, problem=u.reason)
 
     def start_return(self, customer: str, u: Understanding) -> Reply:
         flow = SupportFlow(FlowName.RETURN)
@@ -90,8 +100,13 @@ class SupportAgent:
         if name == FlowName.ORDER_STATUS:
             return self._status_of(customer, u.order_id, flow) if u.order_id else None
         if name == FlowName.REFUND:
-            if u.order_id is None:
-                return None
+            if step == FlowStep.CONFIRM and flow.order_id is not None:
+                if u.order_id is None:
+                    return self._confirm_refund(customer, flow, flow.order_id, u)
+                if u.intent is not Intent.REFUND:  # "where is A1020?": the offer lapses
+                    return self._status_of(customer, u.order_id, flow, problem=u.reason)
+            if u.order_id is None or u.intent is Intent.RETURN:
+                return None  # "return A1007" while a refund is offered starts the return
             reason = u.reason or flow.reason or "other"
             return self._refund_order(customer, u.order_id, reason, flow)
         if name == FlowName.RETURN:
@@ -112,6 +127,8 @@ class SupportAgent:
         """What the flow is waiting for, asked again after an answer to something else."""
         if flow.step == FlowStep.REASON:
             return ASK_REASON.format(order=flow.order_id)
+        if flow.step == FlowStep.CONFIRM and flow.name == FlowName.REFUND:
+            return ASK_REFUND.format(order=flow.order_id)
         if flow.step == FlowStep.CONFIRM:
             return f"Shall I create the return for order {flow.order_id}? (yes or no)"
         return ASK_ORDER
@@ -145,8 +162,15 @@ class SupportAgent:
     # --- order status ---
 
     def _status_of(
-        self, customer: str, order_id: str, flow: SupportFlow, cancel: bool = False
+        self,
+        customer: str,
+        order_id: str,
+        flow: SupportFlow,
+        cancel: bool = False,
+        problem: str | None = None,
     ) -> Reply:
+        """The order's status; with what can still be done when the customer asked to cancel
+        it, or what to ask for when they say it arrived damaged or wrong."""
         order = self.orders.owned(customer, order_id)
         if order is None:
             return self._unknown_order(order_id, flow)
@@ -154,9 +178,37 @@ class SupportAgent:
         if cancel:
             text = f"{text} {cancellation_note(order, self.policy.return_window_days)}"
             return _session_reply(text, CLEAR, "order_status:cancel", order=order.summary())
+        if problem in PROBLEMS and order.status == "delivered":
+            return self._offer_refund(order, problem, text)
         return _session_reply(text, CLEAR, "order_status", order=order.summary())
 
+    def _offer_refund(self, order: Order, problem: str, status: str) -> Reply:
+        """ "A1007 arrived broken": the refund review it calls for, offered rather than
+        assumed; or why there can be none (refunded already, final sale)."""
+        refusal = refund_refusal(
+            order, problem, self.orders.today, self.claims.get_claim(order.id), self.policy
+        )
+        if refusal is not None:
+            text = f"{status} {refusal}"
+            return _session_reply(text, CLEAR, "refund:answered", order=order.summary())
+        offer = SupportFlow(
+            FlowName.REFUND, step=FlowStep.CONFIRM, order_id=order.id, reason=problem
+        )
+        text = f"{status} {PROBLEMS[problem]} {self.pending_question(offer)}"
+        return _session_reply(text, offer, "refund:offer", order=order.summary())
+
     # --- refund ---
+
+    def _confirm_refund(
+        self, customer: str, flow: SupportFlow, order_id: str, u: Understanding
+    ) -> Reply | None:
+        """The answer to an offered refund review: yes opens it, no leaves it."""
+        if u.intent is Intent.CONFIRM:
+            return self._refund_order(customer, order_id, flow.reason or "other", flow)
+        if u.intent is Intent.DENY:
+            text = f"Okay, I have not started a refund review for order {order_id}."
+            return _session_reply(text, CLEAR, "refund:declined")
+        return None
 
     def _refund_order(self, customer: str, order_id: str, reason: str, flow: SupportFlow) -> Reply:
         order = self.orders.owned(customer, order_id)

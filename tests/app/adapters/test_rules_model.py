@@ -108,6 +108,10 @@ def test_everyday_phrasings(model, text, intent):
         ("Où est ma commande A1017 ?", "fr"),
         ("¿Dónde está mi pedido A1017?", "es"),
         ("Where is my order A1017?", "en"),
+        ("Wie lange dauert die Lieferung?", "de"),
+        ("Combien de temps pour la livraison ?", "fr"),
+        ("¿Cuánto tarda el envío?", "es"),
+        ("Can I pay with PayPal?", "en"),
         ("Is it on sale?", "en"),
     ],
 )

@@ -36,6 +36,14 @@ def test_unintelligible_turns_get_what_the_assistant_can_do(services, session):
     assert "I can't help with that" in outcome.reply.text
 
 
+def test_an_unmatched_question_in_another_language_asks_for_english(services, session):
+    outcome = say(services, session, "Wie lange dauert die Lieferung?")
+    assert (outcome.route, outcome.source) == (Route.FAQ, "no_match")
+    assert outcome.reply.text.startswith("I read your message in German")
+    assert "please ask it in English" in outcome.reply.text
+    assert "can't help" not in outcome.reply.text
+
+
 def test_stop_with_nothing_in_progress_says_so(services, session):
     outcome = say(services, session, "stop")
     assert (outcome.route, outcome.source) == (Route.SESSION, "small_talk:cancel")

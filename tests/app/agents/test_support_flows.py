@@ -58,6 +58,37 @@ def test_asking_to_cancel_an_order_gets_its_status_and_what_can_still_be_done(
     assert outcome.reply.data["order"]["order_id"] in text
 
 
+def test_a_damaged_order_gets_a_refund_review_offered_and_yes_opens_it(services):
+    session = session_of(services, "C004")  # A1007's owner
+    offered = say(services, session, "A1007 arrived broken")
+    assert offered.source == "refund:offer"
+    assert "Shall I start a refund review for order A1007?" in offered.reply.text
+    opened = say(services, session, "yes")
+    assert opened.route is Route.INQUIRY
+    inquiry = services.inquiries.get(opened.inquiry_id, customer_id="C004")
+    assert inquiry.details == {"order_id": "A1007", "reason": "damaged"}
+    assert flow_of(services, session) == {}
+
+
+@pytest.mark.parametrize(
+    ("answer", "source"),
+    [("no", "refund:declined"), ("where is A1008", "order_status"), ("cancel", "flow:cancelled")],
+)
+def test_an_offered_refund_review_can_be_declined_or_left(services, answer, source):
+    session = session_of(services, "C004")
+    say(services, session, "I received the wrong item in A1007")
+    outcome = say(services, session, answer)
+    assert (outcome.route, outcome.source) == (Route.SESSION, source)
+    assert flow_of(services, session) == {}
+
+
+def test_no_refund_is_offered_for_an_order_that_cannot_have_one(services):
+    outcome = say(services, session_of(services, "C004"), "A1020 arrived broken")  # final sale
+    assert outcome.source == "refund:answered"
+    assert "final sale" in outcome.reply.text
+    assert "Shall I" not in outcome.reply.text
+
+
 def test_order_status_asks_for_the_number_when_missing(services):
     session = session_of(services, "C001")  # A1001's owner
     first = say(services, session, "Where is my order?")
