@@ -168,7 +168,6 @@ class RulesModel:
     def _request(self, tokens: list[str], order_id: str | None, text: str, has: Any) -> Intent:
         """What the turn asks for, past the conversation's own words (yes, no, stop, a person,
         thanks, small talk): an action, a lookup or a question."""
-        short = len(tokens) <= 4
         rules = has("policy")  # "your send-back rules": about returns, not a return
         general = _general(self._vocabulary.normalize(words(_last_clause(text))))
         question = _is_question(tokens, text) or rules
@@ -189,7 +188,7 @@ class RulesModel:
         if (
             order_id is None
             and has("my_order")
-            and (has("status") or short)
+            and (has("status") or self._only(tokens, "my_order"))  # not "invoice for my order"
             and (not _general(tokens) or _starts(tokens, _STATUS_QUESTION_STARTS))
         ):
             return Intent.ORDER_STATUS

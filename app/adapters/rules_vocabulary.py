@@ -170,7 +170,9 @@ REFUND_PENDING = (
     "havent received my refund", "havent got my refund", "havent gotten my refund",
     "refund hasnt arrived", "refund has not arrived", "refund still", "wheres my refund",
     "where is my refund", "wheres my money", "where is my money", "no money yet",
-    "still no money",
+    "still no money", "when will my refund", "when will i get my refund", "when does my refund",
+    "when do i get my refund", "when is my refund", "refund arrive", "refund come",
+    "refund show up", "refund take",
 )  # fmt: skip
 # ...unless the customer says they want it done.
 WANT = (

@@ -81,7 +81,8 @@ def _digits(group: str) -> str | None:
 SHORTHAND = {
     "hw": "how", "wat": "what", "wht": "what", "whn": "when", "u": "you", "ur": "your",
     "r": "are", "abt": "about", "cuz": "because", "coz": "because", "bc": "because",
-    "pkg": "package", "acct": "account", "addr": "address",
+    "pkg": "package", "mch": "much", "wen": "when", "oder": "order", "thnx": "thanks",
+    "thnks": "thanks", "thanx": "thanks", "gudbye": "goodbye", "acct": "account", "addr": "address",
 }  # fmt: skip
 
 

@@ -86,6 +86,10 @@ def model() -> RulesModel:
         ("stop sending me newsletters", Intent.QUESTION),  # not cancelling a flow
         ("stop", Intent.CANCEL),
         ("hw long do refnds take", Intent.QUESTION),
+        ("wen will my refnd arrive", Intent.QUESTION),
+        ("wheres my oder", Intent.ORDER_STATUS),
+        ("invoice for my order", Intent.QUESTION),  # the FAQ's, not a lookup
+        ("my order please", Intent.ORDER_STATUS),
         ("yesss", Intent.CONFIRM),
         # German, French, Spanish
         ("Wo ist meine Bestellung A1017?", Intent.ORDER_STATUS),
