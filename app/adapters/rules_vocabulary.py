@@ -88,9 +88,10 @@ DENY = (
 REFUND = (
     "refund", "refunded", "refunding", "money back", "my money", "reimburse", "reimbursement",
     "chargeback", "rueckerstattung", "ruckerstattung", "erstattung", "erstatten",
-    "geld zuruck", "remboursement", "rembourser", "rembourse", "remboursez", "reembolso",
+    "geld zuruck", "geld ... zuruck", "mein geld", "remboursement", "rembourser", "rembourse",
+    "remboursez", "reembolso",
     "reembolsar", "reembolsen", "devolucion del dinero", "devuelvan mi dinero",
-    "mi dinero",
+    "mi dinero", "el dinero", "devuelvanme", "devuelvame", "dinero de vuelta",
 )  # fmt: skip
 RETURN = (
     "return", "returning", "send ... back", "give ... back", "take ... back", "bring ... back",
@@ -339,17 +340,23 @@ LANGUAGE_MARKERS = {
         "geld", "einem", "mit", "und", "kaputt", "menschen", "mensch", "wann", "kommt",
         "sendung", "zurucksenden", "erstattung", "erstatten", "lieferung", "ruckgabe", "wie",
         "lange", "dauert", "kann", "bezahlen", "habe", "bekommen", "ware", "versand", "konto",
+        "geliefert", "schon", "unterwegs", "von", "hatte", "gerne", "sie", "mir", "konnen",
+        "sagen", "bleibt", "verbinden", "echten",
     ),
     "fr": (
         "je", "ma", "mon", "commande", "ou", "voudrais", "veux", "remboursement", "retourner",
         "parler", "humain", "merci", "bonjour", "colis", "une", "avec", "est", "casse", "pas",
         "rembourser", "renvoyer", "quelqu", "personne", "suivi", "livraison", "svp", "rendre",
-        "combien", "temps", "recu", "puis", "payer", "compte", "abimee", "pourquoi",
+        "combien", "temps", "recu", "puis", "payer", "compte", "abimee", "pourquoi", "quand",
+        "vais", "recevoir", "vous", "sil", "plait", "passez", "conseiller", "pouvez", "dire",
+        "elle", "souhaiterais", "theiere",
     ),
     "es": (
         "mi", "pedido", "donde", "esta", "quiero", "devolver", "reembolso", "hablar",
         "persona", "gracias", "hola", "con", "una", "paquete", "roto", "llego", "dinero",
         "alguien", "seguimiento", "devolucion", "por", "favor", "cuanto", "tarda", "envio",
-        "puedo", "necesito", "ayuda", "recibido", "pagar", "cuenta", "danado",
+        "puedo", "necesito", "ayuda", "recibido", "pagar", "cuenta", "danado", "cuando",
+        "llega", "gustaria", "devuelvanme", "puede", "decir", "paseme", "agente", "tetera",
+        "rota",
     ),
 }  # fmt: skip

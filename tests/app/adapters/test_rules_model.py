@@ -96,6 +96,8 @@ def model() -> RulesModel:
         ("Wo bleibt meine Lieferung?", Intent.ORDER_STATUS),
         ("Rückgabe A1007", Intent.RETURN),
         ("Je veux rendre la commande A1007", Intent.RETURN),
+        ("Ich hätte gerne mein Geld für A1007 zurück", Intent.REFUND),
+        ("Devuélvanme el dinero de A1007", Intent.REFUND),
         ("Je voudrais un remboursement pour A1007", Intent.REFUND),
         ("Quiero devolver el pedido A1001", Intent.RETURN),
         ("Ich möchte mit einem Menschen sprechen", Intent.HUMAN),
@@ -116,6 +118,10 @@ def test_everyday_phrasings(model, text, intent):
         ("Combien de temps pour la livraison ?", "fr"),
         ("¿Cuánto tarda el envío?", "es"),
         ("Can I pay with PayPal?", "en"),
+        ("Ist A1003 schon unterwegs?", "de"),  # one marker is not enough; two are
+        ("Quand vais-je recevoir A1003 ?", "fr"),
+        ("¿Cuándo me llega A1003?", "es"),
+        ("Can you tell me where my order A1017 is?", "en"),
         ("Is it on sale?", "en"),
     ],
 )
