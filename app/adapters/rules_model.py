@@ -55,6 +55,8 @@ _INTENT_PHRASES: dict[str, Phrases] = {
     "delivered_not_received": _phrases(vocab.DELIVERED_NOT_RECEIVED),
     "refund_pending": _phrases(vocab.REFUND_PENDING),
 }
+# Reasons that only a return answers (damage and wrong items are offered a refund review).
+_RETURN_REASONS = frozenset({"does_not_fit", "changed_mind"})
 # Small talk asking whether it is a machine: answered with what it is and can do.
 _BOT_QUESTIONS = _phrases(
     (
@@ -181,6 +183,12 @@ class RulesModel:
             return Intent.RETURN
         if has("export") and (action or _starts(tokens, _REQUEST_STARTS)):
             return Intent.ACCOUNT_EXPORT  # "can I have my data?" asks for it
+        if (
+            order_id is not None
+            and find_reason_in(tokens) in _RETURN_REASONS
+            and not (has("status") or asks_to_cancel(tokens))
+        ):
+            return Intent.RETURN  # "A1005 is too big": a return to confirm, not a lookup
         if order_id is not None and (has("status") or has("my_order") or len(tokens) <= 4):
             return Intent.ORDER_STATUS
         if order_id is None and has("delivered_not_received"):

@@ -69,6 +69,9 @@ def model() -> RulesModel:
         # rules versus actions
         ("what are your return rules?", Intent.QUESTION),
         ("I want to send A1001 back", Intent.RETURN),
+        ("A1005 is too big", Intent.RETURN),  # only a return answers that
+        ("I changed my mind about A1005", Intent.RETURN),
+        ("can you cancel A1017? I don't need it anymore", Intent.ORDER_STATUS),
         ("what data do you have about me? download it for me", Intent.ACCOUNT_EXPORT),
         ("can you send me a copy of my data", Intent.ACCOUNT_EXPORT),
         ("can I get a data export?", Intent.ACCOUNT_EXPORT),  # a request, asked as a question
