@@ -42,6 +42,7 @@ _INTENT_PHRASES: dict[str, Phrases] = {
     "small_talk": _phrases(vocab.SMALL_TALK, vocab.IDENTITY),
     "identity": _phrases(vocab.IDENTITY),
     "capabilities": _phrases(vocab.CAPABILITIES),
+    "latest_order": _phrases(vocab.LATEST_ORDER),
     "cancel": _phrases(vocab.CANCEL),
     "confirm": _phrases(vocab.CONFIRM),
     "deny": _phrases(vocab.DENY),
@@ -49,7 +50,7 @@ _INTENT_PHRASES: dict[str, Phrases] = {
     "return": _phrases(vocab.RETURN),
     "export": _phrases(vocab.EXPORT),
     "status": _phrases(vocab.STATUS),
-    "my_order": _phrases(vocab.MY_ORDER),
+    "my_order": _phrases(vocab.MY_ORDER, vocab.LATEST_ORDER),
     "want": _phrases(vocab.WANT),
     "policy": _phrases(vocab.POLICY),
     "delivered_not_received": _phrases(vocab.DELIVERED_NOT_RECEIVED),
@@ -126,6 +127,8 @@ class RulesModel:
             language=language_of(tokens),
             cancel_order=intent is Intent.ORDER_STATUS and asks_to_cancel(tokens),
             asks_capabilities=intent is Intent.SMALL_TALK and self._asks_capabilities(tokens),
+            latest_order=order_id is None
+            and any(contains_phrase(tokens, p) for p in _INTENT_PHRASES["latest_order"]),
         )
 
     def phrase(self, draft: str, facts: dict[str, Any]) -> str:

@@ -121,15 +121,26 @@ STATUS = (
     "whats up with", "what about", "any news", "update on", "happened to", "wo ist",
     "wo bleibt", "sendung", "wann kommt", "angekommen", "ou est", "ou en est", "suivi",
     "quand arrive", "arrivera", "donde esta", "seguimiento", "cuando llega", "estado",
-    "llegara", "help with", "problem with", "issue with", "question about",
+    "llegara", "help with", "problem with", "issue with", "question about", "hasnt come",
+    "has not come", "not come", "not here", "still not", "still waiting", "hasnt arrived",
+    "not arrived", "hasnt shown up", "hasnt turned up",
 )  # fmt: skip
 MY_ORDER = (
     "my order", "my package", "my parcel", "my delivery", "my purchase", "my shipment",
     "my stuff", "my item", "my items", "the order", "the package", "the parcel", "my orders",
+    "my ... order", "my ... parcel", "my ... package", "i ordered", "what i ordered",
     "meine bestellung", "mein paket", "meine lieferung", "meine sendung", "ma commande",
     "mon colis", "ma livraison", "mi pedido", "mi paquete", "mi envio", "mi entrega",
 )  # fmt: skip
 
+# The customer's most recent order, named without its number.
+LATEST_ORDER = (
+    "my last order", "my latest order", "my most recent order", "my recent order",
+    "my newest order", "the last order", "the latest order", "last thing i ordered",
+    "my last purchase", "my latest purchase", "my last parcel", "my last package",
+    "my last delivery", "what i ordered last", "meine letzte bestellung", "ma derniere commande",
+    "mi ultimo pedido",
+)  # fmt: skip
 # A general question about a policy is for the FAQ, not an action on an order.
 QUESTION_STARTS = (
     "how", "what", "whats", "why", "which", "who", "do you", "does", "is there", "are there",

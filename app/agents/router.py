@@ -65,6 +65,8 @@ class HybridRouter:
         self.support = support
 
     def decide(self, session: Session, text: str, u: Understanding) -> Reply:
+        if u.order_id is None and u.latest_order:  # "my last order"
+            u = replace(u, order_id=self.support.latest_order_of(session.customer_id))
         flow = session.support_flow()
         reply = self._in_flow(session, flow, text, u) if flow is not None else None
         if reply is None:

@@ -64,6 +64,11 @@ class SupportAgent:
         self.claims = claims
         self.policy = policy or StorePolicy()
 
+    def latest_order_of(self, customer: str) -> str | None:
+        """The number of the customer's most recently placed order, if they have one."""
+        orders = self.orders.for_customer(customer)
+        return max(orders, key=lambda o: (o.placed_on, o.id)).id if orders else None
+
     # --- starting a flow ---
 
     def order_status(self, customer: str, u: Understanding) -> Reply:

@@ -38,6 +38,8 @@ class Understanding:
     # Small talk that asks who the assistant is or what it can do ("help", "are you a bot?"):
     # answered with what it can do rather than pleasantries.
     asks_capabilities: bool = False
+    # "my last order": the customer's most recent order stands for the number they left out.
+    latest_order: bool = False
 
 
 class Model(Protocol):

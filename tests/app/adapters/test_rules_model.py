@@ -93,6 +93,8 @@ def model() -> RulesModel:
         ("wheres my oder", Intent.ORDER_STATUS),
         ("invoice for my order", Intent.QUESTION),  # the FAQ's, not a lookup
         ("my order please", Intent.ORDER_STATUS),
+        ("has my headphones order shipped", Intent.ORDER_STATUS),
+        ("I ordered something last week and it hasn't come", Intent.ORDER_STATUS),
         ("yesss", Intent.CONFIRM),
         # German, French, Spanish
         ("Wo ist meine Bestellung A1017?", Intent.ORDER_STATUS),
@@ -130,6 +132,20 @@ def test_everyday_phrasings(model, text, intent):
 )
 def test_the_language_of_a_turn(model, text, language):
     assert model.understand(text).language == language
+
+
+@pytest.mark.parametrize(
+    ("text", "latest"),
+    [
+        ("where is my last order", True),
+        ("I want to return my latest order", True),
+        ("wo ist meine letzte Bestellung", True),
+        ("where is my order", False),
+        ("my last order, A1017", False),  # a number given wins
+    ],
+)
+def test_the_latest_order_named_without_its_number(model, text, latest):
+    assert model.understand(text).latest_order is latest
 
 
 @pytest.mark.parametrize(

@@ -89,6 +89,14 @@ def test_no_refund_is_offered_for_an_order_that_cannot_have_one(services):
     assert "Shall I" not in outcome.reply.text
 
 
+def test_my_last_order_is_the_customers_most_recent(services):
+    outcome = say(services, session_of(services, "C002"), "where is my last order?")
+    assert outcome.reply.data["order"]["order_id"] == "A1004"  # placed a day ago; A1003, 12
+    assert say(services, session_of(services, "C009"), "my last order").source == (
+        "order_status:ask"  # no orders at all: the number is asked for
+    )
+
+
 def test_order_status_asks_for_the_number_when_missing(services):
     session = session_of(services, "C001")  # A1001's owner
     first = say(services, session, "Where is my order?")
