@@ -21,7 +21,13 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from app.adapters.rules_model import REASONS, asks_to_cancel, find_order_id, language_of
+from app.adapters.rules_model import (
+    REASONS,
+    asks_to_cancel,
+    find_order_id,
+    language_of,
+    names_latest_order,
+)
 from app.domain.errors import Unavailable
 from app.domain.text_matching import words
 from app.logs.setup import log_event
@@ -130,6 +136,7 @@ class GeminiModel:
             reason=reason,
             language=language_of(tokens),
             cancel_order=order_id is not None and asks_to_cancel(tokens),
+            latest_order=order_id is None and names_latest_order(tokens),
         )
 
     def phrase(self, draft: str, facts: dict[str, Any]) -> str:

@@ -127,8 +127,7 @@ class RulesModel:
             language=language_of(tokens),
             cancel_order=intent is Intent.ORDER_STATUS and asks_to_cancel(tokens),
             asks_capabilities=intent is Intent.SMALL_TALK and self._asks_capabilities(tokens),
-            latest_order=order_id is None
-            and any(contains_phrase(tokens, p) for p in _INTENT_PHRASES["latest_order"]),
+            latest_order=order_id is None and names_latest_order(tokens),
         )
 
     def phrase(self, draft: str, facts: dict[str, Any]) -> str:
@@ -318,6 +317,11 @@ def _starts(tokens: list[str], starts: Phrases) -> bool:
     return any(list(tokens[: len(start)]) == list(start) for start in starts)
 
 
+def names_latest_order(tokens: list[str]) -> bool:
+    """ "my last order", "meine letzte Bestellung": the most recent order, without its number."""
+    return any(contains_phrase(tokens, p) for p in _INTENT_PHRASES["latest_order"])
+
+
 def asks_to_cancel(tokens: list[str]) -> bool:
     """The turn uses a word of cancelling an order ("cancel", "stornieren", "annuler")."""
     return any(contains_phrase(tokens, p) for p in _ORDER_CANCEL_PHRASES)
@@ -357,4 +361,5 @@ __all__ = [
     "find_order_id",
     "find_reason",
     "language_of",
+    "names_latest_order",
 ]

@@ -117,6 +117,11 @@ def test_cancelling_an_order_is_read_from_the_text_whatever_the_intent(stand_in,
     assert model.understand("cancel that").cancel_order is False  # no order: the flow
 
 
+def test_the_latest_order_is_read_from_the_text(stand_in, model):
+    stand_in.replies.append((200, candidate('{"intent": "order_status"}')))
+    assert model.understand("where is my last order?").latest_order is True
+
+
 def test_a_malformed_answer_makes_the_turn_a_question(stand_in, model):
     stand_in.replies.append((200, candidate("refund, I think")))
     understood = model.understand("blah")
