@@ -352,7 +352,7 @@ LANGUAGE_MARKERS = {
         "sendung", "zurucksenden", "erstattung", "erstatten", "lieferung", "ruckgabe", "wie",
         "lange", "dauert", "kann", "bezahlen", "habe", "bekommen", "ware", "versand", "konto",
         "geliefert", "schon", "unterwegs", "von", "hatte", "gerne", "sie", "mir", "konnen",
-        "sagen", "bleibt", "verbinden", "echten",
+        "sagen", "bleibt", "verbinden", "echten", "zuruckschicken", "zuruckbringen",
     ),
     "fr": (
         "je", "ma", "mon", "commande", "ou", "voudrais", "veux", "remboursement", "retourner",
