@@ -6,7 +6,9 @@ A turn is folded and tokenized (`app.domain.text_matching`), each word mapped to
 it stands for when it is a typo of one, and the phrases of `rules_vocabulary` decide the intent,
 in an order that puts what the customer explicitly asks for first: an order number or "I
 want" makes a refund, a return or an export an action; the same words in a general question
-("how long does a refund take?") are a question for the FAQ.
+("how long does a refund take?") are a question for the FAQ. Besides the intent it reads what
+the reply needs from the same words: an order to cancel, "my last order" for a number left out,
+and small talk that asks what the assistant is or can do.
 """
 
 from __future__ import annotations
@@ -59,18 +61,7 @@ _INTENT_PHRASES: dict[str, Phrases] = {
 # Reasons that only a return answers (damage and wrong items are offered a refund review).
 _RETURN_REASONS = frozenset({"does_not_fit", "changed_mind"})
 # Small talk asking whether it is a machine: answered with what it is and can do.
-_BOT_QUESTIONS = _phrases(
-    (
-        "who are you",
-        "what are you",
-        "are you a bot",
-        "are you a robot",
-        "are you human",
-        "are you a human",
-        "are you real",
-        "are you an ai",
-    )
-)
+_BOT_QUESTIONS = _phrases(vocab.BOT_QUESTIONS)
 _REASON_PHRASES = tuple((code, _phrases(phrases)) for code, phrases in REASONS)
 _QUESTION_STARTS = _phrases(vocab.QUESTION_STARTS)
 _STATUS_QUESTION_STARTS = _phrases(vocab.STATUS_QUESTION_STARTS)

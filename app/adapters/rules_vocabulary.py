@@ -54,6 +54,11 @@ IDENTITY = (
     "is this an ai", "who am i talking to", "who am i speaking to", "who is this",
     "are you a real person", "are you a person",
 )  # fmt: skip
+# Asking whether it is a machine (part of SMALL_TALK): answered with what it is and can do.
+BOT_QUESTIONS = (
+    "who are you", "what are you", "are you a bot", "are you a robot", "are you human",
+    "are you a human", "are you real", "are you an ai",
+)  # fmt: skip
 # Asking what the assistant can do; only as the whole turn ("help", "what can you do?"):
 # "can you help me with a return" asks for the return.
 CAPABILITIES = (
