@@ -1,11 +1,14 @@
 """The stateful support agent: multi-turn flows over the customer's own orders.
 
 A flow's state lives in the session (`Session.flow`), so any instance can take the next turn:
-- order status: answers at once when the order number is given, else asks for it;
+- order status: answers at once when the order number is given, else asks for it; a request to
+  cancel gets what can still be done, and a delivered order said to be damaged or wrong gets a
+  refund review offered (the refund flow, waiting for yes or no);
 - return: collects the order, the reason and a confirmation, then creates the return (the
   order's one claim, stored with the turn);
-- refund: collects a missing order number, then answers at once what the store's rules
-  decide with certainty (app.agents.policy) or opens a refund review inquiry.
+- refund: collects a missing order number (or a yes to the review offered), then answers at
+  once what the store's rules decide with certainty (app.agents.policy) or opens a refund
+  review inquiry.
 
 `continue_flow` answers a turn the flow can use and returns None for one it cannot (a
 question, small talk, nonsense): the router then answers that and repeats the pending question

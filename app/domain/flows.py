@@ -23,7 +23,7 @@ class FlowName(StrEnum):
 class FlowStep(StrEnum):
     ORDER_ID = "order_id"  # waiting for an order number
     REASON = "reason"  # a return waiting for its reason
-    CONFIRM = "confirm"  # a return waiting for yes or no
+    CONFIRM = "confirm"  # waiting for yes or no: a return to create, a refund review offered
 
 
 @dataclass(frozen=True)
