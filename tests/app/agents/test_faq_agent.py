@@ -173,7 +173,15 @@ def test_questions_meet_entries_on_meaning(faq, question, entry):
 
 @pytest.mark.parametrize(
     "question",
-    ["what is 2+2", "do you sell iphones?", "who won the match last night?", "", "the and of"],
+    [
+        "what is 2+2",
+        "do you sell iphones?",
+        "who won the match last night?",
+        "",
+        "the and of",
+        "who is the president of the usa",  # a country is no store question by itself
+        "is the stock market going up",  # nor "stock" or "market" outside their phrases
+    ],
 )
 def test_off_topic_questions_get_no_entry(faq, question):
     assert faq.relevant(question) is None
