@@ -67,6 +67,8 @@ CAPABILITIES = (
     "what are you able to do", "what are you for", "i have a question", "i need help",
     "i need some help", "can you help me", "can you help", "help me", "need help",
     "hilfe", "aide", "ayuda",
+    # a bare reaction asks nothing: what the assistant can do is the useful answer
+    "lol", "haha", "hahaha", "hmm", "hm", "mmm", "huh", "meh", "wow", "interesting",
 )  # fmt: skip
 CANCEL = (
     "cancel", "never mind", "nevermind", "forget it", "stop", "abort", "quit", "dont bother",

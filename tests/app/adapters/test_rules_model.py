@@ -174,6 +174,7 @@ def test_asking_to_cancel_an_order(model, text, cancel_order):
         ("I need help with my order", Intent.ORDER_STATUS, False),
         ("am I talking to a human? I want to talk to one", Intent.HUMAN, False),
         ("cool", Intent.CONFIRM, False),
+        ("lol", Intent.SMALL_TALK, True),  # a bare reaction: what it can do, not an apology
     ],
 )
 def test_what_the_assistant_is_and_can_do(model, text, intent, capabilities):
