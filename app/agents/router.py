@@ -5,10 +5,11 @@ A flow in progress keeps the turn when the turn is for it: an order number, a re
 no. A question in the middle of a flow is answered and the flow's pending question repeated;
 small talk is met briefly, with the question repeated; an answer the flow cannot use is met by
 asking again with the options, never by guessing. "Cancel" stops the flow (with none, the
-reply says nothing is in progress), asking for a person or for another action (a refund during
-a return) leaves it. Without a flow, the model's intent picks the agent; a question the FAQ has
-no relevant entry for gets a short answer naming what the assistant can help with. Turns in
-German, French or Spanish are answered in English, with a note that says so.
+reply says nothing is in progress), and so does "no" to its open question; asking for a person
+or for another action (a refund during a return) leaves it. Without a flow, the model's intent
+picks the agent; a question the FAQ has no relevant entry for gets a short answer naming what
+the assistant can help with. Turns in German, French or Spanish are answered in English, with
+a note that says so.
 
 Asking for a person puts the session in the handoff queue (`Reply.handoff`, "waiting"; see
 app/agents/handoffs.py); from then on the conversation service stores the customer's turns
@@ -100,6 +101,10 @@ class HybridRouter:
             return reply  # "I want a refund, it arrived broken" answers a return's "why?"
         if other_action:
             return None
+        if u.intent is Intent.DENY:
+            return self.support.cancel(flow)  # "no" to "which order?" or "why?": let it go
+        if u.intent is Intent.CONFIRM:
+            return self.support.ask_again(flow)  # "ok" to a question wanting a reason or number
         pending = self.support.pending_question(flow)
         if u.intent in SMALL_TALK or u.intent is Intent.GREETING:
             brief = self._small_talk(session, u).text

@@ -176,5 +176,15 @@ def test_cancel_leaves_a_flow(services, session):
     assert flow_of(services, session) == {}
 
 
+def test_no_to_an_open_question_leaves_the_flow_and_ok_asks_again(services, session):
+    say(services, session, "I want to return A1005")  # waiting for the reason
+    again = say(services, session, "ok")
+    assert again.reply.text.startswith("I did not catch the reason.")
+    assert flow_of(services, session)["step"] == "reason"
+    left = say(services, session, "no")
+    assert left.reply.text.startswith("Okay, I have stopped the return.")
+    assert flow_of(services, session) == {}
+
+
 def test_preferences_shape_the_greeting(services, session):
     assert say(services, session, "hello").reply.text == "Hello Ada! How can I help you today?"
