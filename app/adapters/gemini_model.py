@@ -23,6 +23,7 @@ from typing import Any
 
 from app.adapters.rules_model import (
     REASONS,
+    asks_about_itself,
     asks_to_cancel,
     find_order_id,
     language_of,
@@ -137,6 +138,7 @@ class GeminiModel:
             language=language_of(tokens),
             cancel_order=order_id is not None and asks_to_cancel(tokens),
             latest_order=order_id is None and names_latest_order(tokens),
+            asks_capabilities=intent is Intent.SMALL_TALK and asks_about_itself(tokens),
         )
 
     def phrase(self, draft: str, facts: dict[str, Any]) -> str:

@@ -117,7 +117,7 @@ class RulesModel:
             reason=find_reason_in(tokens),
             language=language_of(tokens),
             cancel_order=intent is Intent.ORDER_STATUS and asks_to_cancel(tokens),
-            asks_capabilities=intent is Intent.SMALL_TALK and self._asks_capabilities(tokens),
+            asks_capabilities=intent is Intent.SMALL_TALK and asks_about_itself(tokens),
             latest_order=order_id is None and names_latest_order(tokens),
         )
 
@@ -135,11 +135,11 @@ class RulesModel:
 
         if not tokens:
             return Intent.ORDER_STATUS if order_id else Intent.QUESTION
-        if self._only(tokens, "confirm"):
+        if _only(tokens, "confirm"):
             return Intent.CONFIRM
-        if order_id is None and self._only(_after_greeting(tokens), "capabilities"):
+        if order_id is None and _only(_after_greeting(tokens), "capabilities"):
             return Intent.SMALL_TALK  # "what can you do?", "help": answered with what it can do
-        if self._only(tokens, "deny"):
+        if _only(tokens, "deny"):
             return Intent.DENY
         if (
             has("cancel")
@@ -189,7 +189,7 @@ class RulesModel:
         if (
             order_id is None
             and has("my_order")
-            and (has("status") or self._only(tokens, "my_order"))  # not "invoice for my order"
+            and (has("status") or _only(tokens, "my_order"))  # not "invoice for my order"
             and (not _general(tokens) or _starts(tokens, _STATUS_QUESTION_STARTS))
         ):
             return Intent.ORDER_STATUS
@@ -198,35 +198,11 @@ class RulesModel:
             ("goodbye", Intent.GOODBYE),
             ("greeting", Intent.GREETING),
         ):
-            if self._only(tokens, name):
+            if _only(tokens, name):
                 return intent
         if order_id is not None:
             return Intent.ORDER_STATUS  # an order number with words we do not know
         return Intent.QUESTION
-
-    def _asks_capabilities(self, tokens: list[str]) -> bool:
-        identity = any(contains_phrase(tokens, p) for p in _INTENT_PHRASES["identity"])
-        bot = any(contains_phrase(tokens, p) for p in _BOT_QUESTIONS)
-        return identity or bot or self._only(_after_greeting(tokens), "capabilities")
-
-    def _only(self, tokens: list[str], name: str) -> bool:
-        """The turn is this intent's phrases and filler words, nothing else."""
-        rest = list(tokens)
-        for phrase in sorted(_INTENT_PHRASES[name], key=len, reverse=True):
-            size = len(phrase)
-            i = 0
-            matched = False
-            while i <= len(rest) - size:
-                if tuple(rest[i : i + size]) == phrase:
-                    del rest[i : i + size]
-                    matched = True
-                else:
-                    i += 1
-            if matched and not rest:
-                return True
-        if len(rest) == len(tokens):
-            return False
-        return all(token in _FILLER for token in rest) and len(rest) <= 4
 
     @staticmethod
     def _asks_for_a_person(tokens: list[str], has: Any) -> bool:
@@ -308,6 +284,33 @@ def _starts(tokens: list[str], starts: Phrases) -> bool:
     return any(list(tokens[: len(start)]) == list(start) for start in starts)
 
 
+def _only(tokens: list[str], name: str) -> bool:
+    """The turn is this intent's phrases and filler words, nothing else."""
+    rest = list(tokens)
+    for phrase in sorted(_INTENT_PHRASES[name], key=len, reverse=True):
+        size = len(phrase)
+        i = 0
+        matched = False
+        while i <= len(rest) - size:
+            if tuple(rest[i : i + size]) == phrase:
+                del rest[i : i + size]
+                matched = True
+            else:
+                i += 1
+        if matched and not rest:
+            return True
+    if len(rest) == len(tokens):
+        return False
+    return all(token in _FILLER for token in rest) and len(rest) <= 4
+
+
+def asks_about_itself(tokens: list[str]) -> bool:
+    """Who or what the assistant is, or what it can do: "are you a bot?", "help", "hmm"."""
+    identity = any(contains_phrase(tokens, p) for p in _INTENT_PHRASES["identity"])
+    bot = any(contains_phrase(tokens, p) for p in _BOT_QUESTIONS)
+    return identity or bot or _only(_after_greeting(tokens), "capabilities")
+
+
 def names_latest_order(tokens: list[str]) -> bool:
     """ "my last order", "meine letzte Bestellung": the most recent order, without its number."""
     return any(contains_phrase(tokens, p) for p in _INTENT_PHRASES["latest_order"])
@@ -348,6 +351,7 @@ _MARKER_SETS = {language: frozenset(m) for language, m in vocab.LANGUAGE_MARKERS
 __all__ = [
     "REASONS",
     "RulesModel",
+    "asks_about_itself",
     "asks_to_cancel",
     "find_order_id",
     "find_reason",

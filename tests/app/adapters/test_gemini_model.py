@@ -117,6 +117,13 @@ def test_cancelling_an_order_is_read_from_the_text_whatever_the_intent(stand_in,
     assert model.understand("cancel that").cancel_order is False  # no order: the flow
 
 
+def test_small_talk_about_the_assistant_is_read_from_the_text(stand_in, model):
+    stand_in.replies.append((200, candidate('{"intent": "small_talk"}')))
+    stand_in.replies.append((200, candidate('{"intent": "small_talk"}')))
+    assert model.understand("what can you do?").asks_capabilities is True
+    assert model.understand("how are you?").asks_capabilities is False
+
+
 def test_the_latest_order_is_read_from_the_text(stand_in, model):
     stand_in.replies.append((200, candidate('{"intent": "order_status"}')))
     assert model.understand("where is my last order?").latest_order is True
