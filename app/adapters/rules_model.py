@@ -62,6 +62,10 @@ _INTENT_PHRASES: dict[str, Phrases] = {
 _RETURN_REASONS = frozenset({"does_not_fit", "changed_mind"})
 # Small talk asking whether it is a machine: answered with what it is and can do.
 _BOT_QUESTIONS = _phrases(vocab.BOT_QUESTIONS)
+# Each intent's phrases longest first, sorted once: "thank you" is taken before "thank".
+_LONGEST_FIRST = {
+    name: tuple(sorted(phrases, key=len, reverse=True)) for name, phrases in _INTENT_PHRASES.items()
+}
 _REASON_PHRASES = tuple((code, _phrases(phrases)) for code, phrases in REASONS)
 _QUESTION_STARTS = _phrases(vocab.QUESTION_STARTS)
 _STATUS_QUESTION_STARTS = _phrases(vocab.STATUS_QUESTION_STARTS)
@@ -131,7 +135,7 @@ class RulesModel:
 
     def _intent(self, tokens: list[str], order_id: str | None, text: str) -> Intent:
         def has(name: str) -> bool:
-            return any(contains_phrase(tokens, p) for p in _INTENT_PHRASES[name])
+            return _mentions(tokens, _INTENT_PHRASES[name])
 
         if not tokens:
             return Intent.ORDER_STATUS if order_id else Intent.QUESTION
@@ -260,7 +264,7 @@ _WHY = frozenset({"why", "warum", "pourquoi"})
 
 def _after_greeting(tokens: list[str]) -> list[str]:
     """The turn without the greeting it opens with: "hi, what can you do?"."""
-    for phrase in sorted(_INTENT_PHRASES["greeting"], key=len, reverse=True):
+    for phrase in _LONGEST_FIRST["greeting"]:
         if len(tokens) > len(phrase) and tuple(tokens[: len(phrase)]) == phrase:
             return tokens[len(phrase) :]
     return tokens
@@ -275,6 +279,11 @@ def _stops_doing(tokens: list[str]) -> bool:
     )
 
 
+def _mentions(tokens: list[str], phrases: Phrases) -> bool:
+    """Whether any of `phrases` stands in the turn (gaps allowed, see `contains_phrase`)."""
+    return any(contains_phrase(tokens, phrase) for phrase in phrases)
+
+
 def _general(tokens: list[str]) -> bool:
     """A general question: it starts like one ("how long does...", "can I...")."""
     return _starts(tokens, _QUESTION_STARTS)
@@ -287,7 +296,7 @@ def _starts(tokens: list[str], starts: Phrases) -> bool:
 def _only(tokens: list[str], name: str) -> bool:
     """The turn is this intent's phrases and filler words, nothing else."""
     rest = list(tokens)
-    for phrase in sorted(_INTENT_PHRASES[name], key=len, reverse=True):
+    for phrase in _LONGEST_FIRST[name]:
         size = len(phrase)
         i = 0
         matched = False
@@ -306,19 +315,21 @@ def _only(tokens: list[str], name: str) -> bool:
 
 def asks_about_itself(tokens: list[str]) -> bool:
     """Who or what the assistant is, or what it can do: "are you a bot?", "help", "hmm"."""
-    identity = any(contains_phrase(tokens, p) for p in _INTENT_PHRASES["identity"])
-    bot = any(contains_phrase(tokens, p) for p in _BOT_QUESTIONS)
-    return identity or bot or _only(_after_greeting(tokens), "capabilities")
+    return (
+        _mentions(tokens, _INTENT_PHRASES["identity"])
+        or _mentions(tokens, _BOT_QUESTIONS)
+        or _only(_after_greeting(tokens), "capabilities")
+    )
 
 
 def names_latest_order(tokens: list[str]) -> bool:
     """ "my last order", "meine letzte Bestellung": the most recent order, without its number."""
-    return any(contains_phrase(tokens, p) for p in _INTENT_PHRASES["latest_order"])
+    return _mentions(tokens, _INTENT_PHRASES["latest_order"])
 
 
 def asks_to_cancel(tokens: list[str]) -> bool:
     """The turn uses a word of cancelling an order ("cancel", "stornieren", "annuler")."""
-    return any(contains_phrase(tokens, p) for p in _ORDER_CANCEL_PHRASES)
+    return _mentions(tokens, _ORDER_CANCEL_PHRASES)
 
 
 _ORDER_CANCEL_PHRASES = _phrases(vocab.CANCEL_ORDER)
@@ -326,7 +337,7 @@ _ORDER_CANCEL_PHRASES = _phrases(vocab.CANCEL_ORDER)
 
 def find_reason_in(tokens: list[str]) -> str | None:
     for code, phrases in _REASON_PHRASES:
-        if any(contains_phrase(tokens, phrase) for phrase in phrases):
+        if _mentions(tokens, phrases):
             return code
     return None
 

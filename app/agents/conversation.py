@@ -265,17 +265,7 @@ class ConversationService:
             record = idempotency.new_record(
                 session_scope(session.id), key, body_fingerprint, response, now
             )
-        turn = Turn(
-            session_id=session.id,
-            messages=(mine,),
-            expected_flow_version=session.flow_version,
-            new_flow=None,
-            now=now,
-            expires_at=self.sessions.expiry(session.created_at, now),
-            idempotency=record,
-            max_messages=self.sessions.max_messages,
-        )
-        (stored,) = self.store.append_turn(turn)
+        (stored,) = self.store.append_turn(self.sessions.message_turn(session, mine, now, record))
         return TurnOutcome(reply=None, route=Route.HANDOFF, source=HELD_SOURCE, message=stored)
 
     def _replay(

@@ -33,7 +33,6 @@ from app.ports.store import (
     NewMessage,
     SessionStore,
     StaleFlow,
-    Turn,
     session_scope,
 )
 
@@ -186,17 +185,7 @@ class HandoffService:
         """One turn of the session: the message, and the state change, on the condition that
         the session's flow version (which a state change bumps) is still as read."""
         return self.store.append_turn(
-            Turn(
-                session_id=session.id,
-                messages=(message,),
-                expected_flow_version=session.flow_version,
-                new_flow=None,
-                now=now,
-                expires_at=self.sessions.expiry(session.created_at, now),
-                idempotency=record,
-                max_messages=self.sessions.max_messages,
-                handoff=change,
-            )
+            self.sessions.message_turn(session, message, now, record, change)
         )
 
     def _replay(self, session_id: str, record: IdempotencyRecord, body_fingerprint: str) -> Message:

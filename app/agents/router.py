@@ -25,7 +25,7 @@ from app.agents.faq import FaqAgent
 from app.agents.replies import InquiryRequest, Reply
 from app.agents.support import SupportAgent
 from app.domain.flows import CLEAR, SupportFlow
-from app.domain.records import HandoffState, Route, Session
+from app.domain.records import FaqHit, HandoffState, Route, Session
 from app.ports.model import Intent, Understanding
 
 OFF_TOPIC = (
@@ -132,10 +132,11 @@ class HybridRouter:
             )
         if u.intent in SMALL_TALK or u.intent is Intent.GREETING:
             return self._small_talk(session, u)
-        if u.intent is Intent.CANCEL and self.faq.relevant(text) is None:
+        hit = self.faq.relevant(text)
+        if hit is None and u.intent is Intent.CANCEL:
             # "stop" with nothing in progress: nothing to stop, and nothing off-topic either
             return Reply(NOTHING_TO_CANCEL, Route.SESSION, None, source="small_talk:cancel")
-        return self._faq(text)
+        return _faq_answer(hit)
 
     def _small_talk(self, session: Session, u: Understanding) -> Reply:
         if u.intent is Intent.GREETING:
@@ -148,14 +149,15 @@ class HybridRouter:
             text = SMALL_TALK[u.intent]
         return Reply(text, Route.SESSION, None, source=f"small_talk:{u.intent.value}")
 
-    def _faq(self, text: str) -> Reply:
-        hit = self.faq.relevant(text)
-        if hit is None:
-            return Reply(OFF_TOPIC, Route.FAQ, None, data={"faq_id": None}, source="no_match")
-        return Reply(hit.answer, Route.FAQ, None, data=_faq_data(hit), source=hit.id)
+
+def _faq_answer(hit: FaqHit | None) -> Reply:
+    """The FAQ entry's answer, or what the assistant can help with when none is relevant."""
+    if hit is None:
+        return Reply(OFF_TOPIC, Route.FAQ, None, data={"faq_id": None}, source="no_match")
+    return Reply(hit.answer, Route.FAQ, None, data=_faq_data(hit), source=hit.id)
 
 
-def _faq_data(hit: Any) -> dict[str, Any]:
+def _faq_data(hit: FaqHit) -> dict[str, Any]:
     return {"faq_id": hit.id, "question": hit.question, "score": hit.score}
 
 

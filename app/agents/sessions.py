@@ -23,9 +23,9 @@ from typing import Any
 from uuid import uuid4
 
 from app.domain.errors import InvalidInput, NotFound
-from app.domain.records import Message, MessagePage, Session
+from app.domain.records import HandoffState, Message, MessagePage, Session
 from app.ports.clock import Clock
-from app.ports.store import IdempotencyRecord, SessionStore
+from app.ports.store import IdempotencyRecord, NewMessage, SessionStore, Turn
 
 _CUSTOMER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+:-]{0,127}$")
 MAX_PREFERENCES_BYTES = 4096
@@ -123,6 +123,29 @@ class SessionService:
         """A session's expiry after activity at `now`: one TTL later, but never past its
         maximum age."""
         return min(now + self.ttl, created_at + self.max_age)
+
+    def message_turn(
+        self,
+        session: Session,
+        message: NewMessage,
+        now: datetime,
+        record: IdempotencyRecord | None = None,
+        handoff: HandoffState | None = None,
+    ) -> Turn:
+        """A turn of one message the agent does not answer (the customer's while a person holds
+        the conversation, a team member's), stored only if the session's flow version (which
+        a handoff change bumps) is still as read."""
+        return Turn(
+            session_id=session.id,
+            messages=(message,),
+            expected_flow_version=session.flow_version,
+            new_flow=None,
+            now=now,
+            expires_at=self.expiry(session.created_at, now),
+            idempotency=record,
+            max_messages=self.max_messages,
+            handoff=handoff,
+        )
 
     def create(self, customer_id: Any, preferences: Any = None) -> Session:
         customer_id = check_customer_id(customer_id)
